@@ -1,0 +1,183 @@
+#pragma once
+// The lead: a possible customer, from the first tip-off until it is qualified into an
+// opportunity or disqualified. This file holds its data, its status lifecycle - the one
+// transition table, with who may fire each transition - and the rule for merging a new
+// capture into an existing lead.
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "domain/clock.h"
+#include "domain/money.h"
+#include "domain/result.h"
+
+namespace ciclo {
+
+enum class LeadStatus { kNew, kWorking, kNurturing, kSalesReady, kQualified, kDisqualified };
+enum class LeadSource { kWebForm, kReferral, kImport, kManual, kEmail, kApi };
+
+// Who fires a transition: a person through the API, a scoring rule, or the system itself
+// (a profiling rule, a stop rule, a reactivation job).
+enum class Actor { kPerson, kScoring, kSystem };
+
+enum class LeadCommand { kStartWork, kNurture, kMarkSalesReady, kQualify, kDisqualify, kReactivate };
+
+enum class DisqualifyReason { kNoFit, kNoInterest, kNoBudget, kLostToCompetitor, kUnreachable, kDuplicate, kSpam, kOther };
+
+std::string_view toString(LeadStatus s);
+std::string_view toString(LeadSource s);
+std::string_view toString(Actor a);
+std::string_view toString(LeadCommand c);
+std::string_view toString(DisqualifyReason r);
+std::optional<LeadStatus> leadStatusFrom(std::string_view s);
+std::optional<LeadSource> leadSourceFrom(std::string_view s);
+std::optional<Actor> actorFrom(std::string_view s);
+std::optional<LeadCommand> leadCommandFrom(std::string_view s);
+std::optional<DisqualifyReason> disqualifyReasonFrom(std::string_view s);
+
+inline constexpr LeadStatus kAllLeadStatuses[] = {LeadStatus::kNew,        LeadStatus::kWorking,
+                                                  LeadStatus::kNurturing,  LeadStatus::kSalesReady,
+                                                  LeadStatus::kQualified,  LeadStatus::kDisqualified};
+inline constexpr LeadCommand kAllLeadCommands[] = {
+    LeadCommand::kStartWork, LeadCommand::kNurture,    LeadCommand::kMarkSalesReady,
+    LeadCommand::kQualify,   LeadCommand::kDisqualify, LeadCommand::kReactivate};
+inline constexpr Actor kAllActors[] = {Actor::kPerson, Actor::kScoring, Actor::kSystem};
+
+struct LeadTransition {
+  LeadStatus from;
+  LeadCommand command;
+  LeadStatus to;
+  std::vector<Actor> actors;  // who may fire it
+};
+
+// The whole lifecycle, in one table (printed in docs/lead-lifecycle.md).
+const std::vector<LeadTransition>& leadTransitions();
+
+struct Utm {
+  std::string source, medium, campaign, term, content;
+  bool empty() const { return source.empty() && medium.empty() && campaign.empty() && term.empty() && content.empty(); }
+  bool operator==(const Utm&) const = default;
+};
+
+// Where a capture came from. A lead keeps its first touch forever and its latest touch
+// moves with every capture.
+struct Touch {
+  LeadSource source = LeadSource::kApi;
+  std::string partner;   // partner key for referrals
+  std::string channel;   // form key, import name, API key name
+  std::string page_url;
+  Utm utm;
+  Timestamp at{};
+  bool operator==(const Touch&) const = default;
+};
+
+struct Consent {
+  bool granted = false;
+  std::string text;    // the wording the person agreed to
+  Timestamp at{};
+  std::string source;  // e.g. "web_form:demo-request"
+  std::string ip;
+  bool operator==(const Consent&) const = default;
+};
+
+struct StatusChange {
+  LeadStatus from;
+  LeadStatus to;
+  LeadCommand command;
+  Actor actor;
+  std::string by;  // the API key name, rule name or job that fired it
+  std::optional<DisqualifyReason> reason;
+  std::string note;
+  Timestamp at{};
+  bool operator==(const StatusChange&) const = default;
+};
+
+// The data a lead carries about the person and the company. Every field is optional: empty
+// string / nullopt means "not known".
+struct LeadProfile {
+  std::string first_name, last_name, email, phone, job_title;
+  std::string company, website, industry, country, city;
+  std::optional<std::int64_t> employees;
+  std::optional<Money> annual_revenue;
+  std::string needs;
+  bool operator==(const LeadProfile&) const = default;
+};
+
+struct Lead {
+  std::string id;
+  LeadStatus status = LeadStatus::kNew;
+  LeadProfile profile;
+  std::string company_domain;  // from the email or website; free-mail domains excluded
+  std::string account_id;
+  Touch first_touch;
+  Touch latest_touch;
+  std::optional<Consent> consent;
+  std::string persona;
+  int score = 0;
+  std::string owner;
+  std::optional<DisqualifyReason> disqualify_reason;
+  std::vector<StatusChange> history;
+  std::vector<std::string> merged_from;  // ids of leads merged into this one
+  std::map<std::string, std::string> custom;
+  Timestamp created_at{};
+  Timestamp updated_at{};
+  std::int64_t version = 0;
+  bool operator==(const Lead&) const = default;
+};
+
+struct LeadCommandInput {
+  LeadCommand command;
+  Actor actor;
+  std::string by;
+  std::optional<DisqualifyReason> reason;  // required for kDisqualify
+  std::string note;
+};
+
+// Applies a status command. An illegal (state, command) pair, or an actor the table does not
+// name for it, is a Conflict; nothing changes then.
+Result<StatusChange> applyCommand(Lead& lead, const LeadCommandInput& input, Timestamp now);
+
+// A capture: data offered about a lead, already normalised at the edge.
+struct LeadCapture {
+  LeadProfile profile;
+  Touch touch;
+  std::optional<Consent> consent;  // present only when consent was given
+  std::string owner;
+  std::map<std::string, std::string> custom;
+};
+
+enum class CaptureOutcome { kCreated, kMerged, kUnchanged };
+std::string_view toString(CaptureOutcome o);
+
+struct MergeReport {
+  std::vector<std::string> filled;    // fields that were empty and got a value
+  std::vector<std::string> conflicts; // fields where the capture offered a different value, kept out
+  bool consent_changed = false;
+  bool changed() const { return !filled.empty() || consent_changed; }
+};
+
+// A new lead from a capture.
+Lead newLeadFromCapture(std::string id, const LeadCapture& capture, std::string companyDomain, Timestamp now);
+
+// The merge rule for a capture that matched `lead`, deterministic and independent of order
+// of arrival within one field:
+// - a profile field that is empty on the lead takes the captured value;
+// - a profile field that has a value keeps it (what a person or the lead entered first is
+//   never overwritten by a later capture); a differing captured value is reported as a
+//   conflict and lands on the timeline only;
+// - custom fields follow the same rule per key;
+// - the latest touch always becomes the capture's touch; the first touch never changes;
+// - a consent grant in the capture replaces the lead's consent when it is newer (withdrawal
+//   comes only through unsubscription, never from a form left unticked);
+// - status, score, persona and owner are not changed by a capture (owner only fills a blank).
+MergeReport mergeCapture(Lead& lead, const LeadCapture& capture, Timestamp now);
+
+// A manual merge of `loser` into `winner`: the winner's values stand, its blanks are filled
+// from the loser, the loser's id is recorded on the winner. The loser is closed as
+// disqualified (duplicate). Both must be open (neither qualified).
+Result<MergeReport> mergeLeads(Lead& winner, Lead& loser, const std::string& by, Timestamp now);
+
+}  // namespace ciclo

@@ -1,0 +1,193 @@
+#include "domain/lead.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+#include <tuple>
+
+namespace ciclo {
+namespace {
+
+using S = LeadStatus;
+using C = LeadCommand;
+using A = Actor;
+
+const Timestamp kT0{std::chrono::milliseconds{1'700'000'000'000}};
+
+// The lifecycle as the business states it, written out independently of the table in
+// lead.cpp: (from, command) -> (to, who may fire it). Every pair not listed is illegal.
+const std::map<std::pair<S, C>, std::pair<S, std::set<A>>> kExpected{
+    {{S::kNew, C::kStartWork}, {S::kWorking, {A::kPerson, A::kSystem}}},
+    {{S::kNew, C::kNurture}, {S::kNurturing, {A::kPerson, A::kScoring, A::kSystem}}},
+    {{S::kNew, C::kMarkSalesReady}, {S::kSalesReady, {A::kPerson, A::kScoring}}},
+    {{S::kNew, C::kQualify}, {S::kQualified, {A::kPerson}}},
+    {{S::kNew, C::kDisqualify}, {S::kDisqualified, {A::kPerson, A::kSystem}}},
+    {{S::kWorking, C::kNurture}, {S::kNurturing, {A::kPerson, A::kSystem}}},
+    {{S::kWorking, C::kMarkSalesReady}, {S::kSalesReady, {A::kPerson, A::kScoring}}},
+    {{S::kWorking, C::kQualify}, {S::kQualified, {A::kPerson}}},
+    {{S::kWorking, C::kDisqualify}, {S::kDisqualified, {A::kPerson, A::kSystem}}},
+    {{S::kNurturing, C::kStartWork}, {S::kWorking, {A::kPerson}}},
+    {{S::kNurturing, C::kMarkSalesReady}, {S::kSalesReady, {A::kPerson, A::kScoring}}},
+    {{S::kNurturing, C::kQualify}, {S::kQualified, {A::kPerson}}},
+    {{S::kNurturing, C::kDisqualify}, {S::kDisqualified, {A::kPerson, A::kSystem}}},
+    {{S::kSalesReady, C::kNurture}, {S::kNurturing, {A::kPerson, A::kScoring}}},
+    {{S::kSalesReady, C::kStartWork}, {S::kWorking, {A::kPerson}}},
+    {{S::kSalesReady, C::kQualify}, {S::kQualified, {A::kPerson}}},
+    {{S::kSalesReady, C::kDisqualify}, {S::kDisqualified, {A::kPerson, A::kSystem}}},
+    {{S::kDisqualified, C::kReactivate}, {S::kWorking, {A::kPerson, A::kSystem}}},
+};
+
+TEST(LeadLifecycle, EveryStateCommandAndActorIsAllowedOrAConflict) {
+  int allowed = 0, refused = 0;
+  for (const S from : kAllLeadStatuses) {
+    for (const C command : kAllLeadCommands) {
+      for (const A actor : kAllActors) {
+        Lead lead;
+        lead.status = from;
+        const Lead before = lead;
+        auto result = applyCommand(lead, {command, actor, "tester", DisqualifyReason::kNoFit, ""}, kT0);
+        const auto expected = kExpected.find({from, command});
+        const bool legal = expected != kExpected.end() && expected->second.second.contains(actor);
+        SCOPED_TRACE(std::string(toString(from)) + " " + std::string(toString(command)) + " by " +
+                     std::string(toString(actor)));
+        if (legal) {
+          ASSERT_TRUE(result.ok());
+          EXPECT_EQ(lead.status, expected->second.first);
+          ASSERT_EQ(lead.history.size(), 1u);
+          EXPECT_EQ(lead.history[0].from, from);
+          EXPECT_EQ(lead.history[0].to, expected->second.first);
+          EXPECT_EQ(lead.history[0].actor, actor);
+          EXPECT_EQ(lead.history[0].at, kT0);
+          ++allowed;
+        } else {
+          ASSERT_FALSE(result.ok());
+          EXPECT_EQ(result.error().kind, ErrorKind::kConflict);
+          EXPECT_EQ(result.error().slug, "illegal-transition");
+          EXPECT_EQ(lead, before) << "a refused command must change nothing";
+          ++refused;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(allowed + refused, 6 * 6 * 3);
+  EXPECT_EQ(allowed, 31);
+}
+
+TEST(LeadLifecycle, TableHasNoDuplicatePairs) {
+  std::set<std::pair<S, C>> seen;
+  for (const auto& t : leadTransitions()) EXPECT_TRUE(seen.insert({t.from, t.command}).second);
+  EXPECT_EQ(seen.size(), kExpected.size());
+}
+
+TEST(LeadLifecycle, DisqualifyNeedsAReasonAndKeepsIt) {
+  Lead lead;
+  auto refused = applyCommand(lead, {C::kDisqualify, A::kPerson, "anna", std::nullopt, ""}, kT0);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().kind, ErrorKind::kInvalid);
+  EXPECT_EQ(lead.status, S::kNew);
+
+  ASSERT_TRUE(applyCommand(lead, {C::kDisqualify, A::kSystem, "profiling", DisqualifyReason::kNoFit, ""}, kT0).ok());
+  EXPECT_EQ(lead.disqualify_reason, DisqualifyReason::kNoFit);
+  ASSERT_TRUE(applyCommand(lead, {C::kReactivate, A::kPerson, "anna", std::nullopt, ""}, kT0).ok());
+  EXPECT_EQ(lead.status, S::kWorking);
+  EXPECT_FALSE(lead.disqualify_reason.has_value());
+  EXPECT_EQ(lead.history.size(), 2u);
+}
+
+TEST(LeadLifecycle, ScoreMovesBetweenNurturingAndSalesReadyBothWays) {
+  Lead lead;
+  lead.status = S::kNurturing;
+  ASSERT_TRUE(applyCommand(lead, {C::kMarkSalesReady, A::kScoring, "threshold", {}, ""}, kT0).ok());
+  ASSERT_TRUE(applyCommand(lead, {C::kNurture, A::kScoring, "threshold", {}, ""}, kT0).ok());
+  EXPECT_EQ(lead.status, S::kNurturing);
+}
+
+TEST(LeadLifecycle, NamesRoundTrip) {
+  for (const S s : kAllLeadStatuses) EXPECT_EQ(leadStatusFrom(toString(s)), s);
+  for (const C c : kAllLeadCommands) EXPECT_EQ(leadCommandFrom(toString(c)), c);
+  for (const A a : kAllActors) EXPECT_EQ(actorFrom(toString(a)), a);
+  EXPECT_FALSE(leadStatusFrom("Qualified").has_value());
+  EXPECT_EQ(disqualifyReasonFrom("no_fit"), DisqualifyReason::kNoFit);
+  EXPECT_EQ(leadSourceFrom("web_form"), LeadSource::kWebForm);
+}
+
+LeadCapture capture(std::string email, std::string first, Timestamp at) {
+  LeadCapture c;
+  c.profile.email = std::move(email);
+  c.profile.first_name = std::move(first);
+  c.touch.source = LeadSource::kWebForm;
+  c.touch.channel = "demo";
+  c.touch.at = at;
+  return c;
+}
+
+TEST(LeadMerge, CaptureFillsBlanksKeepsValuesAndReportsConflicts) {
+  Lead lead = newLeadFromCapture("lead_1", capture("a@b.it", "Anna", kT0), "b.it", kT0);
+  auto second = capture("a@b.it", "Annalisa", kT0 + std::chrono::hours(1));
+  second.profile.company = "Rossi Srl";
+  second.touch.utm.campaign = "autumn";
+  const auto report = mergeCapture(lead, second, kT0 + std::chrono::hours(1));
+  EXPECT_EQ(lead.profile.first_name, "Anna");
+  EXPECT_EQ(lead.profile.company, "Rossi Srl");
+  EXPECT_EQ(report.filled, std::vector<std::string>{"company"});
+  EXPECT_EQ(report.conflicts, std::vector<std::string>{"first_name"});
+  EXPECT_EQ(lead.first_touch.utm.campaign, "");
+  EXPECT_EQ(lead.latest_touch.utm.campaign, "autumn");
+  EXPECT_TRUE(report.changed());
+}
+
+TEST(LeadMerge, SameCaptureTwiceChangesNothing) {
+  Lead lead = newLeadFromCapture("lead_1", capture("a@b.it", "Anna", kT0), "b.it", kT0);
+  const auto report = mergeCapture(lead, capture("a@b.it", "Anna", kT0), kT0);
+  EXPECT_FALSE(report.changed());
+  EXPECT_TRUE(report.conflicts.empty());
+}
+
+TEST(LeadMerge, NewerConsentGrantWinsAndUntickedFormNeverWithdraws) {
+  auto first = capture("a@b.it", "Anna", kT0);
+  Lead lead = newLeadFromCapture("lead_1", first, "", kT0);
+  auto granted = capture("a@b.it", "Anna", kT0 + std::chrono::minutes(5));
+  granted.consent = Consent{true, "Yes, send me news", kT0 + std::chrono::minutes(5), "web_form:demo", "192.0.2.1"};
+  EXPECT_TRUE(mergeCapture(lead, granted, kT0).consent_changed);
+  EXPECT_TRUE(mergeCapture(lead, capture("a@b.it", "Anna", kT0 + std::chrono::hours(2)), kT0).changed() == false);
+  ASSERT_TRUE(lead.consent.has_value());
+  EXPECT_TRUE(lead.consent->granted);
+  EXPECT_EQ(lead.consent->ip, "192.0.2.1");
+}
+
+TEST(LeadMerge, ManualMergeKeepsWinnerFillsBlanksAndClosesLoser) {
+  Lead winner = newLeadFromCapture("lead_w", capture("a@b.it", "Anna", kT0 + std::chrono::hours(1)), "b.it", kT0);
+  auto lc = capture("anna@other.it", "Anna Maria", kT0);
+  lc.profile.phone = "+390212345678";
+  Lead loser = newLeadFromCapture("lead_l", lc, "other.it", kT0);
+  loser.score = 40;
+  auto report = mergeLeads(winner, loser, "anna", kT0 + std::chrono::hours(2));
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(winner.profile.first_name, "Anna");
+  EXPECT_EQ(winner.profile.phone, "+390212345678");
+  EXPECT_EQ(winner.first_touch.at, kT0);  // the earliest touch of the two
+  EXPECT_EQ(winner.score, 40);
+  EXPECT_EQ(winner.merged_from, std::vector<std::string>{"lead_l"});
+  EXPECT_EQ(loser.status, S::kDisqualified);
+  EXPECT_EQ(loser.disqualify_reason, DisqualifyReason::kDuplicate);
+
+  auto again = mergeLeads(winner, loser, "anna", kT0);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().kind, ErrorKind::kConflict);
+  EXPECT_FALSE(mergeLeads(winner, winner, "anna", kT0).ok());
+}
+
+TEST(LeadMerge, QualifiedLeadsCannotBeMerged) {
+  Lead a = newLeadFromCapture("lead_a", capture("a@b.it", "A", kT0), "", kT0);
+  Lead b = newLeadFromCapture("lead_b", capture("b@b.it", "B", kT0), "", kT0);
+  b.status = S::kQualified;
+  const Lead before = a;
+  auto r = mergeLeads(a, b, "anna", kT0);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, ErrorKind::kConflict);
+  EXPECT_EQ(a, before);
+}
+
+}  // namespace
+}  // namespace ciclo
