@@ -11,7 +11,7 @@ packages=(
   libpoco-dev libyaml-cpp-dev libssl-dev libcurl4-openssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libphonenumber-dev libidn2-dev
-  postgresql sqlite3 wrk curl procps
+  postgresql sqlite3 wrk curl procps python3
 )
 # Node.js runs only test clients; a machine may have it from elsewhere already.
 command -v node >/dev/null || packages+=(nodejs)

@@ -1,0 +1,423 @@
+#include "store/database.h"
+
+#include <Poco/Data/PostgreSQL/Connector.h>
+#include <Poco/Data/PostgreSQL/PostgreSQLException.h>
+#include <Poco/Data/RecordSet.h>
+#include <Poco/Data/SQLite/Connector.h>
+#include <Poco/Data/SQLite/SQLiteException.h>
+#include <Poco/Data/Session.h>
+#include <Poco/Data/Statement.h>
+#include <Poco/Exception.h>
+#include <Poco/File.h>
+#include <Poco/Logger.h>
+#include <Poco/Path.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+
+namespace ciclo::store {
+
+using Poco::Data::Keywords::use;
+
+std::string text(const SqlValue& v) {
+  if (const auto* s = std::get_if<std::string>(&v)) return *s;
+  if (const auto* i = std::get_if<std::int64_t>(&v)) return std::to_string(*i);
+  return {};
+}
+
+std::int64_t integer(const SqlValue& v) {
+  if (const auto* i = std::get_if<std::int64_t>(&v)) return *i;
+  if (const auto* s = std::get_if<std::string>(&v)) {
+    try {
+      return std::stoll(*s);
+    } catch (const std::exception&) {
+      return 0;
+    }
+  }
+  return 0;
+}
+
+bool isNull(const SqlValue& v) { return std::holds_alternative<std::monostate>(v); }
+
+namespace {
+
+Poco::Logger& log() { return Poco::Logger::get("ciclo.store"); }
+
+// The statement binds references: `params` must outlive its execution.
+void bindAll(Poco::Data::Statement& stmt, Params& params) {
+  for (auto& p : params) {
+    if (auto* i = std::get_if<std::int64_t>(&p)) {
+      stmt.addBind(use(*i));
+    } else if (auto* s = std::get_if<std::string>(&p)) {
+      stmt.addBind(use(*s));
+    } else {
+      stmt.addBind(use(Poco::Data::Keywords::null));
+    }
+  }
+}
+
+}  // namespace
+
+Connection::Connection(Backend backend, std::unique_ptr<Poco::Data::Session> session)
+    : backend_(backend), session_(std::move(session)) {}
+
+Connection::~Connection() = default;
+
+std::size_t Connection::exec(const std::string& sql, Params params) {
+  Poco::Data::Statement stmt(*session_);
+  stmt << sql;
+  bindAll(stmt, params);
+  return stmt.execute();
+}
+
+std::vector<Row> Connection::query(const std::string& sql, Params params) {
+  Poco::Data::Statement stmt(*session_);
+  stmt << sql;
+  bindAll(stmt, params);
+  stmt.execute();
+  Poco::Data::RecordSet rs(stmt);
+  std::vector<Row> rows;
+  const std::size_t columns = rs.columnCount();
+  rows.reserve(rs.rowCount());
+  for (std::size_t r = 0, n = rs.rowCount(); r < n; ++r) {
+    Row row;
+    row.reserve(columns);
+    for (std::size_t c = 0; c < columns; ++c) {
+      if (rs.isNull(c, r)) {
+        row.emplace_back(std::monostate{});
+        continue;
+      }
+      const Poco::Dynamic::Var v = rs.value(c, r);
+      if (v.isInteger()) {
+        row.emplace_back(v.convert<Poco::Int64>());
+      } else {
+        row.emplace_back(v.convert<std::string>());
+      }
+    }
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+Status guarded(const char* what, const std::function<Status()>& fn) {
+  try {
+    return fn();
+  } catch (const Poco::Data::SQLite::ConstraintViolationException& e) {
+    log().warning("%s: constraint violated: %s", std::string(what), e.displayText());
+    return Error::conflict("the change conflicts with a concurrent one; retry");
+  } catch (const Poco::Data::SQLite::DBLockedException& e) {
+    log().warning("%s: database busy: %s", std::string(what), e.displayText());
+    return Error::retryable("the store is busy; retry");
+  } catch (const Poco::Data::SQLite::TableLockedException& e) {
+    log().warning("%s: database busy: %s", std::string(what), e.displayText());
+    return Error::retryable("the store is busy; retry");
+  } catch (const Poco::Data::PostgreSQL::PostgreSQLException& e) {
+    const std::string detail = e.displayText();
+    log().error("%s: %s", std::string(what), detail);
+    if (detail.find("duplicate key") != std::string::npos) {
+      return Error::conflict("the change conflicts with a concurrent one; retry");
+    }
+    return Error::retryable("the store is unavailable; retry");
+  } catch (const Poco::Exception& e) {
+    log().error("%s: %s", std::string(what), e.displayText());
+    return Error::internal("storage error");
+  } catch (const std::exception& e) {
+    log().error("%s: %s", std::string(what), std::string(e.what()));
+    return Error::internal("storage error");
+  }
+}
+
+std::string pgConnectionString(const std::string& url) {
+  std::string rest;
+  for (const char* scheme : {"postgresql://", "postgres://"}) {
+    if (url.starts_with(scheme)) rest = url.substr(std::string_view(scheme).size());
+  }
+  if (rest.empty()) return {};
+  auto decode = [](std::string_view s, std::string& out) {
+    out.clear();
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      if (s[i] != '%') {
+        out += s[i];
+        continue;
+      }
+      if (i + 2 >= s.size() || !std::isxdigit(static_cast<unsigned char>(s[i + 1])) ||
+          !std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+        return false;
+      }
+      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    }
+    return true;
+  };
+  std::string out;
+  auto add = [&](std::string_view key, std::string_view raw) {
+    std::string value;
+    if (raw.empty()) return true;
+    if (!decode(raw, value)) return false;
+    std::string quoted;
+    for (char ch : value) {
+      if (ch == '\\' || ch == '\'') quoted += '\\';
+      quoted += ch;
+    }
+    out += (out.empty() ? "" : " ") + std::string(key) + "='" + quoted + "'";
+    return true;
+  };
+  std::string_view r(rest);
+  std::string_view query;
+  if (const auto q = r.find('?'); q != std::string_view::npos) {
+    query = r.substr(q + 1);
+    r = r.substr(0, q);
+  }
+  std::string_view db;
+  if (const auto slash = r.find('/'); slash != std::string_view::npos) {
+    db = r.substr(slash + 1);
+    r = r.substr(0, slash);
+  }
+  if (const auto at = r.rfind('@'); at != std::string_view::npos) {
+    const auto userinfo = r.substr(0, at);
+    r = r.substr(at + 1);
+    const auto colon = userinfo.find(':');
+    if (!add("user", userinfo.substr(0, colon))) return {};
+    if (colon != std::string_view::npos && !add("password", userinfo.substr(colon + 1))) return {};
+  }
+  std::string_view host = r, port;
+  if (!r.empty() && r.front() == '[') {  // [::1]:5432
+    const auto close = r.find(']');
+    if (close == std::string_view::npos) return {};
+    host = r.substr(1, close - 1);
+    if (close + 1 < r.size() && r[close + 1] == ':') port = r.substr(close + 2);
+  } else if (const auto colon = r.rfind(':'); colon != std::string_view::npos) {
+    host = r.substr(0, colon);
+    port = r.substr(colon + 1);
+  }
+  if (!add("host", host) || !add("port", port) || !add("dbname", db)) return {};
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const auto pair = query.substr(0, amp);
+    const auto eq = pair.find('=');
+    if (eq == std::string_view::npos || eq == 0) return {};
+    const auto key = pair.substr(0, eq);
+    if (!std::all_of(key.begin(), key.end(), [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_'; })) {
+      return {};
+    }
+    if (!add(key, pair.substr(eq + 1))) return {};
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+  }
+  return out.empty() ? std::string("host='localhost'") : out;
+}
+
+Store::Store(Backend backend, const StoreConfig& config) : backend_(backend), config_(config) {}
+
+Result<std::unique_ptr<Store>> Store::open(const StoreConfig& config) {
+  static std::once_flag registered;
+  std::call_once(registered, [] {
+    Poco::Data::SQLite::Connector::registerConnector();
+    Poco::Data::PostgreSQL::Connector::registerConnector();
+  });
+
+  std::string connector, target;
+  Backend backend;
+  if (config.url.starts_with("sqlite:")) {
+    backend = Backend::kSqlite;
+    connector = "SQLite";
+    target = config.url.substr(7);
+    if (target.starts_with("//")) target.erase(0, 2);
+    if (target.empty()) return Error::invalid("store.url: sqlite: needs a file path");
+  } else if (config.url.starts_with("postgresql://") || config.url.starts_with("postgres://")) {
+    backend = Backend::kPostgres;
+    connector = "PostgreSQL";
+    target = pgConnectionString(config.url);
+    if (target.empty()) return Error::invalid("store.url: not a valid postgresql:// URL");
+  } else {
+    return Error::invalid("store.url: expected sqlite:PATH or postgresql://...");
+  }
+
+  std::unique_ptr<Store> store(new Store(backend, config));
+  if (auto s = store->connectAll(connector, target); !s.ok()) return s.error();
+  store->thread_ = std::thread([s = store.get()] { s->writerLoop(); });
+  return store;
+}
+
+Status Store::connectAll(const std::string& connector, const std::string& target) {
+  if (backend_ == Backend::kSqlite) {
+    const Poco::Path parent = Poco::Path(target).parent();
+    if (!parent.toString().empty()) {
+      try {
+        Poco::File(parent).createDirectories();
+      } catch (const Poco::Exception& e) {
+        return Error::invalid("store.url: cannot create " + parent.toString() + ": " + e.message());
+      }
+    }
+  }
+  static const std::array<std::string_view, 4> kLevels{"off", "normal", "full", "extra"};
+  if (backend_ == Backend::kSqlite &&
+      std::find(kLevels.begin(), kLevels.end(), config_.sqlite_synchronous) == kLevels.end()) {
+    return Error::invalid("store.sqlite_synchronous: expected off, normal, full or extra");
+  }
+  auto connect = [&](bool writer) -> std::unique_ptr<Connection> {
+    auto session = std::make_unique<Poco::Data::Session>(connector, target);
+    auto c = std::make_unique<Connection>(backend_, std::move(session));
+    if (backend_ == Backend::kSqlite) {
+      c->query("PRAGMA busy_timeout=10000");
+      if (writer) {
+        c->query("PRAGMA journal_mode=WAL");
+        c->exec("PRAGMA synchronous=" + config_.sqlite_synchronous);
+        c->exec("PRAGMA foreign_keys=ON");
+      }
+    } else {
+      c->exec("SET TIME ZONE 'UTC'");
+      c->exec("SET client_min_messages TO WARNING");
+    }
+    return c;
+  };
+  Status status = guarded("connect", [&] {
+    writer_ = connect(true);
+    auto applied = migrate(*writer_);
+    if (!applied.ok()) return applied.status();
+    for (int i = 0; i < std::max(1, config_.read_connections); ++i) readers_.push_back(connect(false));
+    return Status();
+  });
+  if (!status.ok() && status.error().kind != ErrorKind::kInvalid) {
+    return Error::retryable("cannot open the store at " +
+                            (backend_ == Backend::kSqlite ? target : std::string("the PostgreSQL URL")) +
+                            " (see the log)");
+  }
+  return status;
+}
+
+Store::~Store() { close(); }
+
+void Store::close() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_ && !thread_.joinable()) return;
+    stopping_ = true;
+  }
+  queued_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+Status Store::write(Work work) {
+  auto pending = std::make_shared<Pending>();
+  pending->work = std::move(work);
+  std::unique_lock lock(mutex_);
+  if (stopping_) return Error::retryable("the store is shutting down");
+  queue_.push_back(pending);
+  queued_.notify_one();
+  committed_.wait(lock, [&] { return pending->done; });
+  return pending->result;
+}
+
+void Store::writerLoop() {
+  std::vector<std::shared_ptr<Pending>> batch;
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      queued_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and everything queued is committed
+      const auto n = std::min<std::size_t>(queue_.size(), static_cast<std::size_t>(std::max(1, config_.max_batch)));
+      batch.assign(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+      queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+    }
+    runBatch(batch);
+    {
+      std::lock_guard lock(mutex_);
+      for (auto& p : batch) p->done = true;
+      ++stats_.commits;
+      stats_.writes += batch.size();
+    }
+    committed_.notify_all();
+    batch.clear();
+  }
+}
+
+void Store::runBatch(std::vector<std::shared_ptr<Pending>>& batch) {
+  Connection& c = *writer_;
+  // IMMEDIATE takes SQLite's write lock up front, so a second process (the admin CLI) waits
+  // in the busy handler instead of failing on a lock upgrade halfway through the batch.
+  Status begun = guarded("begin", [&] {
+    c.exec(backend_ == Backend::kSqlite ? "BEGIN IMMEDIATE" : "BEGIN");
+    return Status();
+  });
+  if (!begun.ok()) {
+    for (auto& p : batch) p->result = begun;
+    return;
+  }
+  for (auto& p : batch) {
+    Status s = guarded("savepoint", [&] {
+      c.exec("SAVEPOINT w");
+      return Status();
+    });
+    if (!s.ok()) {
+      p->result = s;
+      continue;
+    }
+    p->result = guarded("write", [&] { return p->work(c); });
+    const char* end = p->result.ok() ? "RELEASE SAVEPOINT w" : "ROLLBACK TO SAVEPOINT w";
+    Status ended = guarded("savepoint end", [&] {
+      c.exec(end);
+      if (!p->result.ok()) c.exec("RELEASE SAVEPOINT w");
+      return Status();
+    });
+    if (!ended.ok()) p->result = ended;
+  }
+  Status committed = guarded("commit", [&] {
+    c.exec("COMMIT");
+    return Status();
+  });
+  if (!committed.ok()) {
+    (void)guarded("rollback", [&] {
+      c.exec("ROLLBACK");
+      return Status();
+    });
+    for (auto& p : batch) {
+      if (p->result.ok()) p->result = Error::retryable("the change could not be committed; retry");
+    }
+  }
+}
+
+std::unique_ptr<Connection> Store::acquireReader() {
+  std::unique_lock lock(readersMutex_);
+  readerFree_.wait(lock, [&] { return !readers_.empty(); });
+  auto c = std::move(readers_.back());
+  readers_.pop_back();
+  return c;
+}
+
+void Store::releaseReader(std::unique_ptr<Connection> c) {
+  {
+    std::lock_guard lock(readersMutex_);
+    readers_.push_back(std::move(c));
+  }
+  readerFree_.notify_one();
+}
+
+Status Store::read(const Work& fn) {
+  auto c = acquireReader();
+  Status s = guarded("read", [&] { return fn(*c); });
+  releaseReader(std::move(c));
+  return s;
+}
+
+int Store::effectiveSqliteSynchronousForTest() {
+  if (backend_ != Backend::kSqlite) return -1;
+  int level = -1;
+  Status s = write([&](Connection& c) {
+    level = static_cast<int>(integer(c.query("PRAGMA synchronous").at(0).at(0)));
+    return Status();
+  });
+  return s.ok() ? level : -1;
+}
+
+std::size_t Store::queueDepth() const {
+  std::lock_guard lock(mutex_);
+  return queue_.size();
+}
+
+Store::Stats Store::stats() const {
+  std::lock_guard lock(mutex_);
+  return stats_;
+}
+
+}  // namespace ciclo::store

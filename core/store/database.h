@@ -1,0 +1,139 @@
+#pragma once
+// The store: Poco::Data sessions over SQLite (the embedded default, WAL) or PostgreSQL,
+// selected by a URL. Writes go through one writer that batches concurrent requests into
+// group commits: each request's work runs in its own savepoint inside a shared transaction,
+// and every caller is answered only after that transaction is durably committed.
+// Poco exceptions stop here and become Status values.
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include "domain/result.h"
+
+namespace Poco::Data {
+class Session;
+}
+
+namespace ciclo::store {
+
+enum class Backend { kSqlite, kPostgres };
+
+using SqlValue = std::variant<std::monostate, std::int64_t, std::string>;
+using Row = std::vector<SqlValue>;
+using Params = std::vector<SqlValue>;
+
+std::string text(const SqlValue& v);     // "" for NULL
+std::int64_t integer(const SqlValue& v); // 0 for NULL
+bool isNull(const SqlValue& v);
+
+struct StoreConfig {
+  std::string url = "sqlite:var/ciclo.db";  // or postgresql://user@host:port/db
+  // SQLite's synchronous level: off, normal, full, extra. FULL loses no committed
+  // transaction on power loss in WAL mode.
+  std::string sqlite_synchronous = "full";
+  int read_connections = 4;
+  int max_batch = 256;  // the most requests one group commit carries
+};
+
+// One database session; used by one thread at a time. Placeholders are $1, $2, ...
+class Connection {
+ public:
+  Connection(Backend backend, std::unique_ptr<Poco::Data::Session> session);
+  ~Connection();
+  Backend backend() const { return backend_; }
+  // Returns the number of rows changed. Throws Poco::Exception; the Store catches.
+  std::size_t exec(const std::string& sql, Params params = {});
+  std::vector<Row> query(const std::string& sql, Params params = {});
+  Poco::Data::Session& session() { return *session_; }
+
+ private:
+  Backend backend_;
+  std::unique_ptr<Poco::Data::Session> session_;
+};
+
+using Work = std::function<Status(Connection&)>;
+
+class Store {
+ public:
+  // Opens the database, applies pending migrations and starts the writer.
+  static Result<std::unique_ptr<Store>> open(const StoreConfig& config);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  Backend backend() const { return backend_; }
+
+  // Runs `work` inside the writer's transaction and returns once it is committed. When the
+  // work returns an error or throws, its own changes are rolled back and the others in the
+  // batch are unaffected.
+  Status write(Work work);
+
+  // Runs `fn` on a read connection; it sees what is committed.
+  Status read(const Work& fn);
+
+  // Stops taking writes, commits what is queued, and joins the writer.
+  void close();
+
+  // The value of SQLite's `PRAGMA synchronous` on the writer connection (0..3), -1 otherwise.
+  int effectiveSqliteSynchronousForTest();
+
+  // Writes queued and not yet taken by the writer.
+  std::size_t queueDepth() const;
+
+  struct Stats {
+    std::uint64_t commits = 0;
+    std::uint64_t writes = 0;
+  };
+  Stats stats() const;
+
+ private:
+  struct Pending {
+    Work work;
+    Status result;
+    bool done = false;
+  };
+
+  Store(Backend backend, const StoreConfig& config);
+  Status connectAll(const std::string& connector, const std::string& target);
+  void writerLoop();
+  void runBatch(std::vector<std::shared_ptr<Pending>>& batch);
+  std::unique_ptr<Connection> acquireReader();
+  void releaseReader(std::unique_ptr<Connection> c);
+
+  Backend backend_;
+  StoreConfig config_;
+  std::unique_ptr<Connection> writer_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable queued_;
+  std::condition_variable committed_;
+  std::deque<std::shared_ptr<Pending>> queue_;
+  bool stopping_ = false;
+  Stats stats_;
+  std::thread thread_;
+
+  std::mutex readersMutex_;
+  std::condition_variable readerFree_;
+  std::vector<std::unique_ptr<Connection>> readers_;
+};
+
+// The libpq keyword/value form ("host='h' port='5432' ...") of a postgresql:// URL, which
+// Poco's connector requires; empty when the URL is malformed.
+std::string pgConnectionString(const std::string& url);
+
+// Applies the numbered migrations not yet applied; returns how many ran.
+Result<int> migrate(Connection& c);
+int latestMigration();
+
+// Runs `fn`, turning any exception into a Status. `what` names the operation for the log.
+Status guarded(const char* what, const std::function<Status()>& fn);
+
+}  // namespace ciclo::store

@@ -1,0 +1,167 @@
+// The schema, as numbered migrations. A migration is never edited once released; a change
+// is a new migration. Statements are written once for both backends, with {{id}} standing
+// for an auto-incrementing 64-bit primary key.
+
+#include <Poco/Exception.h>
+
+#include <chrono>
+
+#include "domain/clock.h"
+#include "store/database.h"
+
+namespace ciclo::store {
+
+namespace {
+
+struct Migration {
+  int version;
+  const char* name;
+  std::vector<const char*> statements;
+};
+
+const std::vector<Migration>& migrations() {
+  static const std::vector<Migration> all{
+      {1,
+       "leads, accounts, contacts, timeline, outbox, api keys, idempotency",
+       {
+           R"(CREATE TABLE leads (
+                id TEXT PRIMARY KEY,
+                status TEXT NOT NULL,
+                email TEXT,
+                phone TEXT,
+                source TEXT NOT NULL,
+                partner TEXT,
+                company_domain TEXT,
+                account_id TEXT,
+                owner TEXT,
+                merged_into TEXT,
+                doc TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL,
+                version BIGINT NOT NULL))",
+           "CREATE INDEX leads_email ON leads (email)",
+           "CREATE INDEX leads_phone ON leads (phone)",
+           "CREATE INDEX leads_status ON leads (status, id)",
+           "CREATE INDEX leads_partner ON leads (partner, id)",
+           "CREATE INDEX leads_updated ON leads (updated_at, id)",
+           "CREATE INDEX leads_company_domain ON leads (company_domain)",
+           R"(CREATE TABLE lead_merges (
+                loser_id TEXT PRIMARY KEY,
+                winner_id TEXT NOT NULL,
+                merged_by TEXT NOT NULL,
+                merged_at TEXT NOT NULL))",
+           R"(CREATE TABLE accounts (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                domain TEXT UNIQUE,
+                doc TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL))",
+           R"(CREATE TABLE contacts (
+                id TEXT PRIMARY KEY,
+                account_id TEXT,
+                email TEXT,
+                doc TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL))",
+           "CREATE INDEX contacts_account ON contacts (account_id, id)",
+           "CREATE INDEX contacts_email ON contacts (email)",
+           R"(CREATE TABLE timeline (
+                seq {{id}},
+                record_id TEXT NOT NULL,
+                at TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                actor TEXT NOT NULL,
+                summary TEXT NOT NULL,
+                data TEXT NOT NULL))",
+           "CREATE INDEX timeline_record ON timeline (record_id, seq)",
+           R"(CREATE TABLE outbox (
+                seq {{id}},
+                id TEXT NOT NULL UNIQUE,
+                type TEXT NOT NULL,
+                subject_id TEXT NOT NULL,
+                partner TEXT,
+                created_at TEXT NOT NULL,
+                data TEXT NOT NULL))",
+           R"(CREATE TABLE consumer_positions (
+                consumer TEXT PRIMARY KEY,
+                position BIGINT NOT NULL,
+                updated_at TEXT NOT NULL))",
+           R"(CREATE TABLE api_keys (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                scopes TEXT NOT NULL,
+                secret_hash TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                revoked_at TEXT))",
+           R"(CREATE TABLE idempotency_keys (
+                scope TEXT NOT NULL,
+                idem_key TEXT NOT NULL,
+                request_hash TEXT NOT NULL,
+                status BIGINT NOT NULL,
+                body TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                PRIMARY KEY (scope, idem_key)))",
+           "CREATE INDEX idempotency_created ON idempotency_keys (created_at)",
+       }},
+  };
+  return all;
+}
+
+std::string dialect(std::string sql, Backend backend) {
+  const std::string token = "{{id}}";
+  const std::string replacement =
+      backend == Backend::kSqlite ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "BIGSERIAL PRIMARY KEY";
+  for (auto pos = sql.find(token); pos != std::string::npos; pos = sql.find(token, pos)) {
+    sql.replace(pos, token.size(), replacement);
+  }
+  return sql;
+}
+
+// Serialises concurrent migrators on one PostgreSQL database (several ciclod instances).
+constexpr const char* kMigrationLock = "SELECT pg_advisory_lock(727349001)";
+constexpr const char* kMigrationUnlock = "SELECT pg_advisory_unlock(727349001)";
+
+}  // namespace
+
+int latestMigration() { return migrations().back().version; }
+
+Result<int> migrate(Connection& c) {
+  const bool pg = c.backend() == Backend::kPostgres;
+  if (pg) c.query(kMigrationLock);
+  int applied = 0;
+  try {
+    c.exec(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, "
+        "applied_at TEXT NOT NULL)");
+    const auto rows = c.query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+    const auto current = rows.empty() ? 0 : integer(rows[0][0]);
+    if (current > latestMigration()) {
+      if (pg) c.query(kMigrationUnlock);
+      return Error::invalid("the database schema is version " + std::to_string(current) +
+                            ", newer than this ciclod knows (" + std::to_string(latestMigration()) + ")");
+    }
+    for (const auto& m : migrations()) {
+      if (m.version <= current) continue;
+      c.exec(c.backend() == Backend::kSqlite ? "BEGIN IMMEDIATE" : "BEGIN");
+      try {
+        for (const char* stmt : m.statements) c.exec(dialect(stmt, c.backend()));
+        const auto now = std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+        c.exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+               {std::int64_t{m.version}, std::string(m.name), formatTimestamp(now)});
+        c.exec("COMMIT");
+      } catch (...) {
+        c.exec("ROLLBACK");
+        throw;
+      }
+      ++applied;
+    }
+  } catch (...) {
+    if (pg) c.query(kMigrationUnlock);
+    throw;
+  }
+  if (pg) c.query(kMigrationUnlock);
+  return applied;
+}
+
+}  // namespace ciclo::store

@@ -1,0 +1,331 @@
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+
+#include "support/test_db.h"
+#include "store/access.h"
+#include "store/database.h"
+#include "store/journal.h"
+#include "store/lead_store.h"
+
+namespace ciclo::store {
+namespace {
+
+using ciclo::testing::TestBackend;
+
+const Timestamp kT0{std::chrono::milliseconds{1'700'000'000'000}};
+
+// Occupies the writer with a write that waits for release(), so that what is queued meanwhile
+// is committed together afterwards.
+class HeldWriter {
+ public:
+  explicit HeldWriter(Store& store) {
+    thread_ = std::thread([&] {
+      (void)store.write([&](Connection&) {
+        running_ = true;
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+        while (!released_ && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+        return Status();
+      });
+    });
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!running_ && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  }
+  void release() {
+    released_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  ~HeldWriter() { release(); }
+
+ private:
+  std::atomic<bool> running_{false}, released_{false};
+  std::thread thread_;
+};
+
+class StoreTest : public ::testing::TestWithParam<TestBackend> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == TestBackend::kPostgres && !std::getenv("CICLO_TEST_PG_URL_FILE")) {
+      GTEST_SKIP() << "no PostgreSQL test cluster (run through ctest)";
+    }
+    url_ = ciclo::testing::freshDatabaseUrl(GetParam());
+    store_ = openStore();
+  }
+
+  std::unique_ptr<Store> openStore(StoreConfig config = {}) {
+    config.url = url_;
+    auto opened = Store::open(config);
+    EXPECT_TRUE(opened.ok()) << (opened.ok() ? "" : opened.error().message);
+    return opened.ok() ? std::move(opened).value() : nullptr;
+  }
+
+  Lead lead(const std::string& id, const std::string& email) {
+    Lead l;
+    l.id = id;
+    l.profile.email = email;
+    l.first_touch.source = LeadSource::kWebForm;
+    l.first_touch.partner = "acme";
+    l.created_at = l.updated_at = kT0;
+    return l;
+  }
+
+  std::string url_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_P(StoreTest, MigrationsApplyOnceAndRecordTheirVersion) {
+  store_->close();
+  store_.reset();
+  auto again = openStore();
+  ASSERT_TRUE(again);
+  std::int64_t version = 0, count = 0;
+  ASSERT_TRUE(again->read([&](Connection& c) {
+    auto rows = c.query("SELECT MAX(version), COUNT(*) FROM schema_migrations");
+    version = integer(rows[0][0]);
+    count = integer(rows[0][1]);
+    return Status();
+  }).ok());
+  EXPECT_EQ(version, latestMigration());
+  EXPECT_EQ(count, latestMigration());
+}
+
+TEST_P(StoreTest, SqliteSynchronousIsFullByDefaultAndConfigurable) {
+  if (GetParam() != TestBackend::kSqlite) GTEST_SKIP() << "SQLite only";
+  EXPECT_EQ(store_->effectiveSqliteSynchronousForTest(), 2);  // FULL
+  store_.reset();
+  StoreConfig normal;
+  normal.sqlite_synchronous = "normal";
+  auto relaxed = openStore(normal);
+  EXPECT_EQ(relaxed->effectiveSqliteSynchronousForTest(), 1);
+  StoreConfig bad;
+  bad.sqlite_synchronous = "sometimes";
+  bad.url = url_;
+  EXPECT_FALSE(Store::open(bad).ok());
+}
+
+TEST_P(StoreTest, AFailedWorkRollsBackOnlyItself) {
+  // Holds the writer until the two writes below are queued, so that they share a batch.
+  HeldWriter held(*store_);
+  Status good, bad;
+  std::thread t1([&] {
+    good = store_->write([&](Connection& c) {
+      Lead l = lead("lead_good", "good@example.it");
+      insertLead(c, l);
+      return Status();
+    });
+  });
+  std::thread t2([&] {
+    bad = store_->write([&](Connection& c) {
+      Lead l = lead("lead_bad", "bad@example.it");
+      insertLead(c, l);
+      return Status(Error::invalid("refused after writing"));
+    });
+  });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (store_->queueDepth() < 2 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  held.release();
+  t1.join();
+  t2.join();
+  EXPECT_TRUE(good.ok());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().kind, ErrorKind::kInvalid);
+  ASSERT_TRUE(store_->read([&](Connection& c) {
+    EXPECT_TRUE(findLead(c, "lead_good").has_value());
+    EXPECT_FALSE(findLead(c, "lead_bad").has_value());
+    return Status();
+  }).ok());
+}
+
+TEST_P(StoreTest, ConcurrentWritesShareGroupCommits) {
+  constexpr int kWriters = 64;
+  HeldWriter held(*store_);
+  std::vector<std::thread> writers;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < kWriters; ++i) {
+    writers.emplace_back([&, i] {
+      auto s = store_->write([&](Connection& c) {
+        Lead l = lead("lead_" + std::to_string(1000 + i), std::to_string(i) + "@example.it");
+        insertLead(c, l);
+        return Status();
+      });
+      if (s.ok()) ++ok;
+    });
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (store_->queueDepth() < kWriters && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  const auto before = store_->stats();
+  held.release();
+  for (auto& t : writers) t.join();
+  const auto after = store_->stats();
+  EXPECT_EQ(ok, kWriters);
+  EXPECT_EQ(after.writes - before.writes, static_cast<std::uint64_t>(kWriters + 1));
+  EXPECT_EQ(after.commits - before.commits, 2u) << "the held write, then the queued ones as one batch";
+  std::int64_t count = 0;
+  ASSERT_TRUE(store_->read([&](Connection& c) {
+    count = integer(c.query("SELECT COUNT(*) FROM leads")[0][0]);
+    return Status();
+  }).ok());
+  EXPECT_EQ(count, kWriters);
+}
+
+TEST_P(StoreTest, LeadsRoundTripWithOptimisticVersions) {
+  Lead l = lead("lead_01", "anna@example.it");
+  l.profile.annual_revenue = Money(250000000, "EUR");
+  l.profile.employees = 120;
+  l.consent = Consent{true, "news", kT0, "web_form:demo", "203.0.113.9"};
+  l.custom["budget"] = "50k";
+  l.history.push_back({LeadStatus::kNew, LeadStatus::kWorking, LeadCommand::kStartWork, Actor::kPerson, "anna",
+                       std::nullopt, "", kT0});
+  ASSERT_TRUE(store_->write([&](Connection& c) {
+    insertLead(c, l);
+    return Status();
+  }).ok());
+  std::optional<Lead> back;
+  ASSERT_TRUE(store_->read([&](Connection& c) {
+    back = findLead(c, "lead_01");
+    return Status();
+  }).ok());
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, l);
+
+  Lead stale = *back;
+  back->profile.city = "Milano";
+  bool first = false, second = true;
+  ASSERT_TRUE(store_->write([&](Connection& c) {
+    first = updateLead(c, *back);
+    second = updateLead(c, stale);
+    return Status();
+  }).ok());
+  EXPECT_TRUE(first);
+  EXPECT_FALSE(second) << "a stale version must not overwrite";
+  EXPECT_EQ(back->version, 2);
+}
+
+TEST_P(StoreTest, ListFiltersAndPagesByCursor) {
+  ASSERT_TRUE(store_->write([&](Connection& c) {
+    for (int i = 0; i < 7; ++i) {
+      Lead l = lead("lead_0" + std::to_string(i), std::to_string(i) + "@example.it");
+      if (i % 2) l.status = LeadStatus::kWorking;
+      if (i == 3) l.first_touch.partner = "other";
+      insertLead(c, l);
+    }
+    return Status();
+  }).ok());
+  ASSERT_TRUE(store_->read([&](Connection& c) {
+    LeadFilter f;
+    f.limit = 3;
+    auto page = listLeads(c, f);
+    EXPECT_EQ(page.size(), 4u);  // limit + 1 says there is more
+    f.after_id = page[2].id;
+    page = listLeads(c, f);
+    EXPECT_EQ(page.size(), 4u);
+    EXPECT_EQ(page[0].id, "lead_03");
+    LeadFilter working;
+    working.status = "working";
+    EXPECT_EQ(listLeads(c, working).size(), 3u);
+    LeadFilter byPartner;
+    byPartner.partner = "other";
+    EXPECT_EQ(listLeads(c, byPartner).size(), 1u);
+    LeadFilter byEmail;
+    byEmail.email = "4@example.it";
+    EXPECT_EQ(listLeads(c, byEmail).at(0).id, "lead_04");
+    LeadFilter injection;
+    injection.email = "x' OR '1'='1";
+    EXPECT_TRUE(listLeads(c, injection).empty());
+    return Status();
+  }).ok());
+}
+
+TEST_P(StoreTest, TimelineAndOutboxKeepOrder) {
+  ASSERT_TRUE(store_->write([&](Connection& c) {
+    appendTimeline(c, {0, "lead_01", kT0, "lead.captured", "api", "captured", "{}"});
+    appendTimeline(c, {0, "lead_01", kT0, "note", "anna", "called", "{\"n\":1}"});
+    appendEvent(c, {0, "evt_1", "lead.captured", "lead_01", "acme", kT0, "{}"});
+    appendEvent(c, {0, "evt_2", "lead.scored", "lead_01", "", kT0, "{}"});
+    return Status();
+  }).ok());
+  ASSERT_TRUE(store_->read([&](Connection& c) {
+    auto entries = listTimeline(c, "lead_01", 0, 10);
+    EXPECT_EQ(entries.size(), 2u);
+    EXPECT_EQ(entries[1].summary, "called");
+    auto events = readEvents(c, 0, 10);
+    EXPECT_EQ(events.size(), 2u);
+    EXPECT_EQ(events[0].partner, "acme");
+    EXPECT_LT(events[0].seq, events[1].seq);
+    EXPECT_EQ(readEvents(c, events[0].seq, 10).size(), 1u);
+    return Status();
+  }).ok());
+}
+
+TEST_P(StoreTest, DuplicateKeysBecomeConflicts) {
+  auto insert = [&] {
+    return store_->write([&](Connection& c) {
+      appendEvent(c, {0, "evt_same", "lead.captured", "lead_01", "", kT0, "{}"});
+      return Status();
+    });
+  };
+  ASSERT_TRUE(insert().ok());
+  auto second = insert();
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.error().kind, ErrorKind::kConflict);
+  EXPECT_FALSE(insert().ok()) << "and again: still refused, nothing written";
+}
+
+TEST_P(StoreTest, ApiKeysAndIdempotencyRecords) {
+  ASSERT_TRUE(store_->write([&](Connection& c) {
+    insertApiKey(c, {"key_1", "crm", {"leads:read", "leads:write"}, "abc", kT0, std::nullopt});
+    insertIdempotency(c, "POST /v1/leads|key_1", "k1", {"h", 201, "{}", kT0});
+    return Status();
+  }).ok());
+  ASSERT_TRUE(store_->write([&](Connection& c) {
+    EXPECT_TRUE(revokeApiKey(c, "key_1", kT0));
+    EXPECT_FALSE(revokeApiKey(c, "key_1", kT0));
+    EXPECT_EQ(purgeIdempotency(c, kT0 + std::chrono::hours(25)), 1u);
+    return Status();
+  }).ok());
+  ASSERT_TRUE(store_->read([&](Connection& c) {
+    auto k = findApiKey(c, "key_1");
+    EXPECT_TRUE(k && k->revoked_at);
+    EXPECT_EQ(k->scopes.size(), 2u);
+    EXPECT_FALSE(findIdempotency(c, "POST /v1/leads|key_1", "k1"));
+    return Status();
+  }).ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::Values(TestBackend::kSqlite, TestBackend::kPostgres),
+                         [](const auto& p) { return ciclo::testing::backendName(p.param); });
+
+TEST(StoreOpen, RefusesUnknownUrls) {
+  StoreConfig config;
+  config.url = "mysql://localhost/x";
+  auto opened = Store::open(config);
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(opened.error().kind, ErrorKind::kInvalid);
+  config.url = "postgresql://ciclo@127.0.0.1:1/none";
+  auto unreachable = Store::open(config);
+  ASSERT_FALSE(unreachable.ok());
+  EXPECT_EQ(unreachable.error().message.find("127.0.0.1"), std::string::npos) << "no connection details in errors";
+}
+
+}  // namespace
+}  // namespace ciclo::store
+
+namespace ciclo::store {
+namespace {
+
+TEST(PgConnectionString, TranslatesUrlsIntoKeywordForm) {
+  EXPECT_EQ(pgConnectionString("postgresql://ciclo@127.0.0.1:5433/ciclo_test"),
+            "user='ciclo' host='127.0.0.1' port='5433' dbname='ciclo_test'");
+  EXPECT_EQ(pgConnectionString("postgres://u:p%40ss'x@db.example/app?sslmode=require"),
+            "user='u' password='p@ss\\'x' host='db.example' dbname='app' sslmode='require'");
+  EXPECT_EQ(pgConnectionString("postgresql://[::1]:5432/x"), "host='::1' port='5432' dbname='x'");
+  EXPECT_EQ(pgConnectionString("postgresql://h/x?bad key=1"), "");
+  EXPECT_EQ(pgConnectionString("postgresql://h/x?%zz=1"), "");
+  EXPECT_EQ(pgConnectionString("mysql://h/x"), "");
+}
+
+}  // namespace
+}  // namespace ciclo::store
