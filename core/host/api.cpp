@@ -1,0 +1,302 @@
+#include "host/api.h"
+
+#include <Poco/JSON/Array.h>
+#include <Poco/Logger.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <sstream>
+
+#include "host/adapters.h"
+#include "host/logging.h"
+#include "store/access.h"
+#include "store/journal.h"
+
+namespace ciclo::host {
+
+const std::vector<std::string> kKnownScopes{"leads:read",     "leads:write",   "webhooks:admin",
+                                            "forms:admin",    "partners:admin", "invoices:read",
+                                            "payments:write", "admin"};
+
+namespace {
+
+Poco::Logger& log() { return Poco::Logger::get("ciclo.api"); }
+
+constexpr auto kIdempotencyTtl = std::chrono::hours(24);
+
+}  // namespace
+
+// ---- metrics
+
+void Metrics::observe(const std::string& route, const std::string& method, int status, double millis) {
+  std::lock_guard lock(mutex_);
+  ++requests_[{route, method, status}];
+  auto& h = latency_[route];
+  const auto bucket = std::upper_bound(std::begin(kBuckets), std::end(kBuckets), millis) - std::begin(kBuckets);
+  // upper_bound gives the first bucket strictly above; a value equal to a bound belongs to it.
+  const auto index = static_cast<std::size_t>(
+      bucket > 0 && millis <= kBuckets[bucket - 1] ? bucket - 1 : bucket);
+  ++h.counts[index];
+  h.sum += millis / 1000.0;
+  ++h.total;
+}
+
+std::string Metrics::render() const {
+  std::ostringstream out;
+  std::lock_guard lock(mutex_);
+  out << "# HELP ciclo_http_requests_total HTTP requests by route, method and status.\n"
+         "# TYPE ciclo_http_requests_total counter\n";
+  for (const auto& [key, count] : requests_) {
+    const auto& [route, method, status] = key;
+    out << "ciclo_http_requests_total{route=\"" << route << "\",method=\"" << method << "\",status=\"" << status
+        << "\"} " << count << "\n";
+  }
+  out << "# HELP ciclo_http_request_duration_seconds Time from the first byte read to the response sent.\n"
+         "# TYPE ciclo_http_request_duration_seconds histogram\n";
+  for (const auto& [route, h] : latency_) {
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < std::size(kBuckets); ++i) {
+      cumulative += h.counts[i];
+      out << "ciclo_http_request_duration_seconds_bucket{route=\"" << route << "\",le=\"" << kBuckets[i] / 1000.0
+          << "\"} " << cumulative << "\n";
+    }
+    out << "ciclo_http_request_duration_seconds_bucket{route=\"" << route << "\",le=\"+Inf\"} " << h.total << "\n";
+    out << "ciclo_http_request_duration_seconds_sum{route=\"" << route << "\"} " << h.sum << "\n";
+    out << "ciclo_http_request_duration_seconds_count{route=\"" << route << "\"} " << h.total << "\n";
+  }
+  return out.str();
+}
+
+// ---- API keys
+
+Result<CreatedKey> createApiKey(Services& s, const std::string& name, const std::vector<std::string>& scopes) {
+  if (name.empty() || name.size() > 100 || !isValidUtf8(name)) {
+    return Error::invalidField("name", "must be 1 to 100 characters of text");
+  }
+  if (scopes.empty()) return Error::invalidField("scopes", "at least one scope is required");
+  for (const auto& scope : scopes) {
+    if (std::find(kKnownScopes.begin(), kKnownScopes.end(), scope) == kKnownScopes.end()) {
+      return Error::invalidField("scopes", "unknown scope " + scope.substr(0, 40));
+    }
+  }
+  std::array<std::uint8_t, 32> secret{};
+  s.random.fill(secret);
+  const std::string secretText = base64Url(secret);
+  store::ApiKeyRecord record{s.ids.next("key"), name, scopes, sha256Hex(secretText), s.clock.now(), std::nullopt};
+  Status written = s.store.write([&](store::Connection& c) {
+    store::insertApiKey(c, record);
+    return Status();
+  });
+  if (!written.ok()) return written.error();
+  return CreatedKey{record.id, record.id + "." + secretText};
+}
+
+Result<Principal> authenticate(Services& s, const std::string& authorization) {
+  const Error unauthorized{ErrorKind::kUnauthorized, "a valid API key is required (Authorization: Bearer <key>)", {}, {}};
+  constexpr std::string_view kBearer = "Bearer ";
+  if (authorization.size() < kBearer.size() || !std::equal(kBearer.begin(), kBearer.end(), authorization.begin(),
+                                                           [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
+    return unauthorized;
+  }
+  const std::string token = authorization.substr(kBearer.size());
+  const auto dot = token.find('.');
+  if (dot == std::string::npos || !isValidId("key", std::string_view(token).substr(0, dot))) return unauthorized;
+  const std::string id = token.substr(0, dot);
+  const std::string secret = token.substr(dot + 1);
+  std::optional<store::ApiKeyRecord> record;
+  Status read = s.store.read([&](store::Connection& c) {
+    record = store::findApiKey(c, id);
+    return Status();
+  });
+  if (!read.ok()) return read.error();
+  if (!record || record->revoked_at || !constantTimeEquals(sha256Hex(secret), record->secret_hash)) {
+    return unauthorized;
+  }
+  return Principal{record->id, record->name, record->scopes};
+}
+
+// ---- idempotency
+
+Result<std::optional<Idempotency>> idempotencyOf(const Request& request) {
+  const std::string key = request.header("Idempotency-Key");
+  if (key.empty()) return std::optional<Idempotency>();
+  if (key.size() > 255 || !std::all_of(key.begin(), key.end(), [](char c) { return c > 0x20 && c < 0x7f; })) {
+    return Error::invalidField("Idempotency-Key", "must be 1 to 255 visible ASCII characters");
+  }
+  const std::string caller = request.principal ? request.principal->key_id : request.client_ip;
+  return std::optional<Idempotency>(
+      Idempotency{request.method + " " + request.route + "|" + caller, key,
+                  sha256Hex(request.method + " " + request.path + "\n" + request.body)});
+}
+
+Response writeIdempotent(Services& s, const std::optional<Idempotency>& idem,
+                         const std::function<Result<Response>(store::Connection&)>& work) {
+  Response response;
+  Status status = s.store.write([&](store::Connection& c) -> Status {
+    const Timestamp now = s.clock.now();
+    if (idem) {
+      if (auto seen = store::findIdempotency(c, idem->scope, idem->key)) {
+        if (seen->created_at + kIdempotencyTtl > now) {
+          if (seen->request_hash != idem->request_hash) {
+            return Error{ErrorKind::kInvalid, "this Idempotency-Key was used with a different request", {},
+                         "idempotency-key-reused"};
+          }
+          response = Response{seen->status, "application/json", seen->body, {{"Idempotent-Replayed", "true"}}};
+          return Status();
+        }
+        store::deleteIdempotency(c, idem->scope, idem->key);
+      }
+    }
+    auto result = work(c);
+    if (!result.ok()) return result.error();
+    response = std::move(result).value();
+    if (idem) store::insertIdempotency(c, idem->scope, idem->key, {idem->request_hash, response.status, response.body, now});
+    return Status();
+  });
+  if (!status.ok()) return problemResponse(status.error());
+  return response;
+}
+
+Result<int> pageLimit(const std::map<std::string, std::string>& query, int max) {
+  const auto it = query.find("limit");
+  if (it == query.end()) return 50;
+  int value = 0;
+  const auto& text = it->second;
+  if (text.empty() || text.size() > 4 || !std::all_of(text.begin(), text.end(), ::isdigit) ||
+      (value = std::stoi(text)) < 1 || value > max) {
+    return Error::invalidField("limit", "must be an integer from 1 to " + std::to_string(max));
+  }
+  return value;
+}
+
+// ---- the API
+
+Api::Api(Services& services) : s_(services) {
+  addSystemRoutes();
+  addLeadRoutes(router_, s_);
+  addAccountRoutes(router_, s_);
+}
+
+void Api::addSystemRoutes() {
+  router_.add("GET", "/healthz", {}, [](Request&) {
+    Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+    o->set("status", "ok");
+    return jsonResponse(200, o);
+  });
+  router_.add("GET", "/readyz", {}, [this](Request&) {
+    Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+    Status db = s_.store.read([](store::Connection& c) {
+      c.query("SELECT 1");
+      return Status();
+    });
+    const bool ready = ready_ && db.ok();
+    o->set("status", ready ? "ready" : "not_ready");
+    o->set("store", db.ok() ? "ok" : "unavailable");
+    return jsonResponse(ready ? 200 : 503, o);
+  });
+  router_.add("GET", "/metrics", {}, [this](Request&) {
+    std::string body = metrics_.render();
+    const auto stats = s_.store.stats();
+    std::ostringstream extra;
+    extra << "# HELP ciclo_store_commits_total Group commits of the writer.\n# TYPE ciclo_store_commits_total counter\n"
+          << "ciclo_store_commits_total " << stats.commits << "\n"
+          << "# HELP ciclo_store_writes_total Writes committed or refused by the writer.\n"
+          << "# TYPE ciclo_store_writes_total counter\nciclo_store_writes_total " << stats.writes << "\n"
+          << "# HELP ciclo_store_queue_depth Writes waiting for the writer.\n# TYPE ciclo_store_queue_depth gauge\n"
+          << "ciclo_store_queue_depth " << s_.store.queueDepth() << "\n";
+    std::int64_t outbox = 0;
+    (void)s_.store.read([&](store::Connection& c) {
+      outbox = store::integer(c.query("SELECT COALESCE(MAX(seq), 0) FROM outbox").at(0).at(0));
+      return Status();
+    });
+    extra << "# HELP ciclo_outbox_head_seq The newest event's sequence number.\n# TYPE ciclo_outbox_head_seq gauge\n"
+          << "ciclo_outbox_head_seq " << outbox << "\n";
+    return Response{200, "text/plain; version=0.0.4", body + extra.str(), {}};
+  });
+  if (s_.config.clock_control) {
+    // Testing only (testing.clock_control): moves the daemon's clock forward.
+    router_.add("POST", "/v1/testing/clock", {"admin", 1024}, [this](Request& r) {
+      auto body = parseJsonObject(r.body);
+      if (!body.ok()) return problemResponse(body.error());
+      const auto& o = *body.value();
+      if (!o.has("advance_seconds") || !o.get("advance_seconds").isInteger() || o.getValue<long long>("advance_seconds") < 0) {
+        return problemResponse(Error::invalidField("/advance_seconds", "must be a non-negative integer"));
+      }
+      s_.clock.advanceForTest(std::chrono::seconds(o.getValue<long long>("advance_seconds")));
+      Poco::JSON::Object::Ptr out = new Poco::JSON::Object;
+      out->set("now", formatTimestamp(s_.clock.now()));
+      return jsonResponse(200, out);
+    });
+  }
+}
+
+std::variant<const Route*, Response> Api::admit(Request& request) {
+  if (request.path.size() > 2048) return problemResponse(414, "", "the path is too long");
+  const auto match = router_.match(request.method, request.path);
+  if (!match.route) {
+    if (!match.allowed.empty()) {
+      std::string allow;
+      for (const auto& m : match.allowed) allow += (allow.empty() ? "" : ", ") + m;
+      Response r = problemResponse(405, "", "this path accepts " + allow);
+      r.headers.emplace_back("Allow", allow);
+      return r;
+    }
+    request.route = "unmatched";
+    return problemResponse(404, "", "there is nothing at this path");
+  }
+  request.route = match.route->pattern;
+  request.params = match.params;
+  const auto& options = match.route->options;
+  if (!options.scope.empty()) {
+    auto principal = authenticate(s_, request.header("Authorization"));
+    if (!principal.ok()) {
+      Response r = problemResponse(principal.error());
+      if (principal.error().kind == ErrorKind::kUnauthorized) r.headers.emplace_back("WWW-Authenticate", "Bearer");
+      return r;
+    }
+    if (!principal.value().has(options.scope)) {
+      return problemResponse(Error{ErrorKind::kForbidden, "this API key lacks the scope " + options.scope, {}, {}});
+    }
+    request.principal = std::move(principal).value();
+  }
+  if (request.method == "POST" || request.method == "PATCH" || request.method == "PUT") {
+    std::string type = request.header("Content-Type");
+    type = type.substr(0, type.find(';'));
+    std::transform(type.begin(), type.end(), type.begin(), [](unsigned char c) { return std::tolower(c); });
+    type.erase(type.find_last_not_of(" \t") + 1);
+    if (type != "application/json") {
+      return problemResponse(415, "", "the body must be application/json");
+    }
+  }
+  return match.route;
+}
+
+Response Api::handle(const Route& route, Request& request) {
+  try {
+    return route.handler(request);
+  } catch (const std::exception& e) {
+    log().error("request %s %s failed: %s", request.request_id, request.route, std::string(e.what()));
+    return problemResponse(500, "", "an internal error occurred; the request id identifies it in the log");
+  }
+}
+
+void Api::completed(const Request& request, const Response& response, double millis) {
+  metrics_.observe(request.route.empty() ? "unmatched" : request.route, request.method, response.status, millis);
+  if (!s_.config.log_requests) return;
+  Poco::JSON::Object line(Poco::JSON_PRESERVE_KEY_ORDER);
+  line.set("ts", formatTimestamp(s_.clock.now()));
+  line.set("level", response.status >= 500 ? "error" : "info");
+  line.set("msg", "request");
+  line.set("request_id", request.request_id);
+  line.set("method", request.method);
+  line.set("route", request.route);
+  line.set("path", request.path.substr(0, 256));
+  line.set("status", response.status);
+  line.set("duration_ms", std::round(millis * 1000) / 1000);
+  line.set("client_ip", request.client_ip);
+  if (request.principal) line.set("key", request.principal->key_id);
+  writeLogLine(line);
+}
+
+}  // namespace ciclo::host

@@ -1,0 +1,103 @@
+#pragma once
+// The REST API: the routes under /v1 with their auth policy, and the conventions every route
+// shares - API keys with scopes, problem+json, Idempotency-Key on creating POSTs, one JSON
+// log line and metrics per request.
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "domain/ids.h"
+#include "domain/identity.h"
+#include "host/config.h"
+#include "host/http.h"
+#include "host/server.h"
+#include "store/database.h"
+
+namespace ciclo::host {
+
+class SystemClock;
+
+// What the handlers work with.
+struct Services {
+  const Config& config;
+  store::Store& store;
+  SystemClock& clock;
+  RandomSource& random;
+  IdGenerator& ids;
+  const DomainEncoder& domains;
+  const PhoneNormalizer& phones;
+};
+
+// Request counts by route and status, and a latency histogram per route; Prometheus text.
+class Metrics {
+ public:
+  void observe(const std::string& route, const std::string& method, int status, double millis);
+  std::string render() const;
+
+ private:
+  static constexpr double kBuckets[] = {1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 10000};
+  struct Histogram {
+    std::uint64_t counts[std::size(kBuckets) + 1] = {};
+    double sum = 0;
+    std::uint64_t total = 0;
+  };
+  mutable std::mutex mutex_;
+  std::map<std::tuple<std::string, std::string, int>, std::uint64_t> requests_;
+  std::map<std::string, Histogram> latency_;
+};
+
+// Creating and checking API keys. A key is shown once as "<id>.<secret>"; the store keeps
+// the id, the name, the scopes and a SHA-256 of the secret.
+struct CreatedKey {
+  std::string id;
+  std::string token;
+};
+extern const std::vector<std::string> kKnownScopes;
+Result<CreatedKey> createApiKey(Services& s, const std::string& name, const std::vector<std::string>& scopes);
+Result<Principal> authenticate(Services& s, const std::string& authorization);
+
+// An executed request's answer, kept with its Idempotency-Key.
+struct Idempotency {
+  std::string scope;  // route + caller
+  std::string key;
+  std::string request_hash;
+};
+// Runs `work` in the writer; with an Idempotency-Key, a repeat gets the first answer and a
+// reused key with another body a 422, all in the same transaction as the work.
+Response writeIdempotent(Services& s, const std::optional<Idempotency>& idem,
+                         const std::function<Result<Response>(store::Connection&)>& work);
+// The Idempotency-Key of a request for `route`, or an error for a malformed key.
+Result<std::optional<Idempotency>> idempotencyOf(const Request& request);
+
+class Api : public RequestHandler {
+ public:
+  explicit Api(Services& services);
+
+  Router& router() { return router_; }
+  Metrics& metrics() { return metrics_; }
+
+  std::variant<const Route*, Response> admit(Request& request) override;
+  Response handle(const Route& route, Request& request) override;
+  void completed(const Request& request, const Response& response, double millis) override;
+
+  void setReady(bool ready) { ready_ = ready; }
+
+ private:
+  void addSystemRoutes();
+  Services& s_;
+  Router router_;
+  Metrics metrics_;
+  std::atomic<bool> ready_{false};
+};
+
+// Route groups, each in its own file.
+void addLeadRoutes(Router& router, Services& s);
+void addAccountRoutes(Router& router, Services& s);
+
+// Shared by the handlers: a page size from ?limit= (1..max, default 50).
+Result<int> pageLimit(const std::map<std::string, std::string>& query, int max = 200);
+
+}  // namespace ciclo::host

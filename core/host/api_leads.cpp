@@ -1,0 +1,590 @@
+// /v1/leads: capture (create or merge), read, list, update, status commands, manual merge,
+// and the timeline. Every change commits the lead, a timeline entry and a domain event in
+// one transaction before the client is answered.
+
+#include <Poco/JSON/Array.h>
+
+#include "host/adapters.h"
+#include "host/api.h"
+#include "host/input.h"
+#include "store/journal.h"
+#include "store/lead_json.h"
+#include "store/lead_store.h"
+
+namespace ciclo::host {
+
+namespace {
+
+constexpr std::string_view kDefaultRegion = "IT";
+constexpr std::size_t kShortText = 200;
+constexpr std::size_t kLongText = 5000;
+constexpr std::size_t kUrlText = 2048;
+constexpr std::size_t kMaxCustomFields = 50;
+
+Poco::JSON::Object::Ptr object() { return new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER); }
+
+std::string actorOf(const Request& r) { return r.principal ? r.principal->name : "anonymous"; }
+
+bool isCountryCode(const std::string& s) {
+  return s.size() == 2 && std::isupper(static_cast<unsigned char>(s[0])) && std::isupper(static_cast<unsigned char>(s[1]));
+}
+
+// The profile fields shared by capture and update. `clearing` lets null clear a field.
+void readProfile(JsonInput& in, Services& s, LeadProfile& p, std::vector<std::string>& present) {
+  auto take = [&](const char* key, std::string& into, std::size_t max, bool multiline = false) {
+    if (auto v = in.text(key, max, multiline)) {
+      into = *v;
+      present.emplace_back(key);
+    }
+  };
+  if (auto email = in.text("email", 320)) {
+    auto normalized = normalizeEmail(*email, s.domains);
+    if (normalized.ok()) {
+      p.email = normalized.value();
+      present.emplace_back("email");
+    } else {
+      in.fail("email", normalized.error().message);
+    }
+  }
+  if (auto phone = in.text("phone", 64)) {
+    auto normalized = s.phones.toE164(*phone, kDefaultRegion);
+    if (normalized.ok()) {
+      p.phone = normalized.value();
+      present.emplace_back("phone");
+    } else {
+      in.fail("phone", normalized.error().message);
+    }
+  }
+  take("first_name", p.first_name, kShortText);
+  take("last_name", p.last_name, kShortText);
+  take("job_title", p.job_title, kShortText);
+  take("company", p.company, kShortText);
+  take("website", p.website, kUrlText);
+  take("industry", p.industry, kShortText);
+  take("city", p.city, kShortText);
+  take("needs", p.needs, kLongText, true);
+  if (auto country = in.text("country", 2)) {
+    if (isCountryCode(*country)) {
+      p.country = *country;
+      present.emplace_back("country");
+    } else {
+      in.fail("country", "must be an ISO 3166-1 alpha-2 code in upper case, e.g. IT");
+    }
+  }
+  if (auto employees = in.integer("employees", 0, 10'000'000)) {
+    p.employees = *employees;
+    present.emplace_back("employees");
+  }
+  if (auto revenue = in.object("annual_revenue")) {
+    std::vector<FieldError> inner;
+    JsonInput r(*revenue, in.pointer("annual_revenue"), inner);
+    const auto amount = r.text("amount", 32);
+    const auto currency = r.text("currency", 3);
+    if (!amount) r.fail("amount", "is required");
+    if (!currency) r.fail("currency", "is required");
+    r.rejectUnknown();
+    if (amount && currency) {
+      auto money = Money::parse(*amount, *currency);
+      if (!money.ok()) {
+        r.fail(money.error().fields.empty() ? "amount" : money.error().fields[0].field,
+               money.error().fields.empty() ? money.error().message : money.error().fields[0].message);
+      } else if (money.value().minor() < 0) {
+        r.fail("amount", "must not be negative");
+      } else {
+        p.annual_revenue = money.value();
+        present.emplace_back("annual_revenue");
+      }
+    }
+    for (auto& e : inner) in.fail(e.field.substr(in.pointer("").size()), e.message);
+  }
+}
+
+std::map<std::string, std::string> readCustom(JsonInput& in) {
+  std::map<std::string, std::string> out;
+  auto custom = in.object("custom");
+  if (!custom) return out;
+  if (custom->size() > kMaxCustomFields) {
+    in.fail("custom", "has more than " + std::to_string(kMaxCustomFields) + " fields");
+    return out;
+  }
+  for (const auto& [key, value] : *custom) {
+    const bool goodKey = !key.empty() && key.size() <= 64 && std::all_of(key.begin(), key.end(), [](char c) {
+      return std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '_';
+    });
+    if (!goodKey) {
+      in.fail("custom", "field names are 1 to 64 characters of a-z, 0-9 and _");
+      return {};
+    }
+    if (!value.isString() || value.extract<std::string>().size() > 1000 || !isValidUtf8(value.extract<std::string>())) {
+      in.fail("custom/" + key, "must be a string of at most 1000 bytes");
+      continue;
+    }
+    out[key] = value.extract<std::string>();
+  }
+  return out;
+}
+
+Result<LeadCapture> readCapture(const Request& r, Services& s) {
+  auto body = parseJsonObject(r.body);
+  if (!body.ok()) return body.error();
+  std::vector<FieldError> errors;
+  JsonInput in(*body.value(), "", errors);
+  LeadCapture c;
+  std::vector<std::string> present;
+  readProfile(in, s, c.profile, present);
+  const Timestamp now = s.clock.now();
+  c.touch.at = now;
+  c.touch.channel = r.principal ? r.principal->name : "";
+  if (auto source = in.text("source", 32)) {
+    if (auto parsed = leadSourceFrom(*source)) {
+      c.touch.source = *parsed;
+    } else {
+      in.fail("source", "must be one of web_form, referral, import, manual, email, api");
+    }
+  } else {
+    c.touch.source = LeadSource::kApi;
+  }
+  if (auto partner = in.text("partner", 64)) c.touch.partner = *partner;
+  if (auto page = in.text("page_url", kUrlText)) c.touch.page_url = *page;
+  if (auto utm = in.object("utm")) {
+    JsonInput u(*utm, in.pointer("utm"), errors);
+    c.touch.utm.source = u.text("source", kShortText).value_or("");
+    c.touch.utm.medium = u.text("medium", kShortText).value_or("");
+    c.touch.utm.campaign = u.text("campaign", kShortText).value_or("");
+    c.touch.utm.term = u.text("term", kShortText).value_or("");
+    c.touch.utm.content = u.text("content", kShortText).value_or("");
+    u.rejectUnknown();
+  }
+  if (auto consent = in.object("consent")) {
+    JsonInput k(*consent, in.pointer("consent"), errors);
+    const auto granted = k.boolean("granted");
+    const auto text = k.text("text", kLongText, true);
+    const auto source = k.text("source", kShortText);
+    const auto ip = k.text("ip", 64);
+    if (!granted) k.fail("granted", "is required");
+    if (granted && *granted && !text) k.fail("text", "is required: the wording the person agreed to");
+    k.rejectUnknown();
+    if (granted && *granted && text) {
+      c.consent = Consent{true, *text, now, source.value_or("api:" + actorOf(r)), ip.value_or(r.client_ip)};
+    }
+  }
+  if (auto owner = in.text("owner", kShortText)) c.owner = *owner;
+  c.custom = readCustom(in);
+  in.rejectUnknown();
+  if (errors.empty() && c.profile.email.empty() && c.profile.phone.empty()) {
+    errors.push_back({"/email", "an email or a phone is required to identify the lead"});
+  }
+  if (!errors.empty()) return Error::invalid("The lead has invalid fields.", std::move(errors));
+  return c;
+}
+
+std::string leadCompanyDomain(const LeadProfile& p) {
+  std::string domain = companyDomainOfEmail(p.email);
+  if (domain.empty()) domain = companyDomainOfWebsite(p.website);
+  return domain;
+}
+
+void record(Services& s, store::Connection& c, const std::string& recordId, const std::string& kind,
+            const std::string& actor, const std::string& summary, const Poco::JSON::Object::Ptr& data,
+            const std::string& eventType, const Lead* lead) {
+  const Timestamp now = s.clock.now();
+  const std::string dataText = store::toJsonText(data);
+  store::appendTimeline(c, {0, recordId, now, kind, actor, summary, dataText});
+  if (!eventType.empty()) {
+    store::appendEvent(c, {0, s.ids.next("evt"), eventType, recordId, lead ? lead->first_touch.partner : "", now, dataText});
+  }
+}
+
+Poco::JSON::Array::Ptr names(const std::vector<std::string>& v) {
+  Poco::JSON::Array::Ptr a = new Poco::JSON::Array;
+  for (const auto& n : v) a->add(n);
+  return a;
+}
+
+struct Captured {
+  Lead lead;
+  CaptureOutcome outcome;
+};
+
+// leads.capture(): creates a lead or merges into the one with the same email (else phone).
+Captured captureLead(Services& s, store::Connection& c, const LeadCapture& capture, const std::string& actor) {
+  const Timestamp now = s.clock.now();
+  std::optional<Lead> existing;
+  if (!capture.profile.email.empty()) existing = store::findLeadByEmail(c, capture.profile.email);
+  if (!existing && !capture.profile.phone.empty()) existing = store::findLeadByPhone(c, capture.profile.phone);
+  if (existing) {
+    Lead lead = std::move(*existing);
+    const MergeReport report = mergeCapture(lead, capture, now);
+    if (lead.company_domain.empty()) lead.company_domain = leadCompanyDomain(lead.profile);
+    if (!store::updateLead(c, lead)) throw std::runtime_error("lead changed during its own transaction");
+    auto data = object();
+    data->set("lead", store::leadToJson(lead));
+    data->set("outcome", report.changed() ? "merged" : "unchanged");
+    data->set("filled", names(report.filled));
+    data->set("conflicts", names(report.conflicts));
+    data->set("touch", store::leadToJson(lead)->getObject("latest_touch"));
+    record(s, c, lead.id, "lead.captured", actor,
+           report.changed() ? "captured again; data added" : "captured again; nothing new", data, "lead.captured", &lead);
+    return {std::move(lead), report.changed() ? CaptureOutcome::kMerged : CaptureOutcome::kUnchanged};
+  }
+  Lead lead = newLeadFromCapture(s.ids.next("lead"), capture, leadCompanyDomain(capture.profile), now);
+  if (!lead.company_domain.empty()) {
+    if (auto account = store::findAccountByDomain(c, lead.company_domain)) lead.account_id = account->id;
+  }
+  store::insertLead(c, lead);
+  auto data = object();
+  data->set("lead", store::leadToJson(lead));
+  data->set("outcome", "created");
+  record(s, c, lead.id, "lead.captured", actor, "captured from " + std::string(toString(lead.first_touch.source)),
+         data, "lead.captured", &lead);
+  return {std::move(lead), CaptureOutcome::kCreated};
+}
+
+Response leadResponse(int status, const Lead& lead, const char* outcome = nullptr) {
+  auto body = store::leadToJson(lead);
+  if (outcome) body->set("outcome", std::string(outcome));
+  return jsonResponse(status, body);
+}
+
+Result<Lead> loadLead(store::Connection& c, const std::string& id) {
+  if (!isValidId("lead", id)) return Error::notFound("there is no lead " + (isValidUtf8(id) ? id.substr(0, 40) : "?"));
+  auto lead = store::findLead(c, id);
+  if (!lead) return Error::notFound("there is no lead " + id);
+  return std::move(*lead);
+}
+
+Response createLead(Request& r, Services& s) {
+  auto idem = idempotencyOf(r);
+  if (!idem.ok()) return problemResponse(idem.error());
+  auto capture = readCapture(r, s);
+  if (!capture.ok()) return problemResponse(capture.error());
+  return writeIdempotent(s, idem.value(), [&](store::Connection& c) -> Result<Response> {
+    auto captured = captureLead(s, c, capture.value(), actorOf(r));
+    const bool created = captured.outcome == CaptureOutcome::kCreated;
+    Response response = leadResponse(created ? 201 : 200, captured.lead, toString(captured.outcome).data());
+    if (created) response.headers.emplace_back("Location", "/v1/leads/" + captured.lead.id);
+    return response;
+  });
+}
+
+Response getLead(Request& r, Services& s) {
+  Response response;
+  Status st = s.store.read([&](store::Connection& c) -> Status {
+    auto lead = loadLead(c, r.params["id"]);
+    if (!lead.ok()) return lead.error();
+    response = leadResponse(200, lead.value());
+    return Status();
+  });
+  return st.ok() ? response : problemResponse(st.error());
+}
+
+Response listLeads(Request& r, Services& s) {
+  auto query = r.queryParams();
+  if (!query.ok()) return problemResponse(query.error());
+  const auto& q = query.value();
+  std::vector<FieldError> errors;
+  for (const auto& [key, value] : q) {
+    static const std::set<std::string> kKnown{"email", "status", "source", "partner", "updated_after", "cursor", "limit"};
+    if (!kKnown.contains(key)) errors.push_back({key.substr(0, 64), "is not a known filter"});
+  }
+  store::LeadFilter f;
+  auto limit = pageLimit(q);
+  if (!limit.ok()) errors.push_back(limit.error().fields.at(0));
+  f.limit = limit.ok() ? limit.value() : 50;
+  if (auto it = q.find("email"); it != q.end()) {
+    auto email = normalizeEmail(it->second, s.domains);
+    if (email.ok()) {
+      f.email = email.value();
+    } else {
+      errors.push_back({"email", email.error().message});
+    }
+  }
+  if (auto it = q.find("status"); it != q.end()) {
+    if (leadStatusFrom(it->second)) {
+      f.status = it->second;
+    } else {
+      errors.push_back({"status", "must be one of new, working, nurturing, sales_ready, qualified, disqualified"});
+    }
+  }
+  if (auto it = q.find("source"); it != q.end()) {
+    if (leadSourceFrom(it->second)) {
+      f.source = it->second;
+    } else {
+      errors.push_back({"source", "must be one of web_form, referral, import, manual, email, api"});
+    }
+  }
+  if (auto it = q.find("partner"); it != q.end()) {
+    if (it->second.empty() || it->second.size() > 64) {
+      errors.push_back({"partner", "must be 1 to 64 characters"});
+    } else {
+      f.partner = it->second;
+    }
+  }
+  if (auto it = q.find("updated_after"); it != q.end()) {
+    Timestamp t;
+    if (parseTimestamp(it->second, t)) {
+      f.updated_after = formatTimestamp(t);
+    } else {
+      errors.push_back({"updated_after", "must be an RFC 3339 timestamp"});
+    }
+  }
+  if (auto it = q.find("cursor"); it != q.end()) {
+    if (isValidId("lead", it->second)) {
+      f.after_id = it->second;
+    } else {
+      errors.push_back({"cursor", "is not a cursor this API returned"});
+    }
+  }
+  if (!errors.empty()) return problemResponse(Error::invalid("The query has invalid parameters.", std::move(errors)));
+  std::vector<Lead> leads;
+  Status st = s.store.read([&](store::Connection& c) {
+    leads = store::listLeads(c, f);
+    return Status();
+  });
+  if (!st.ok()) return problemResponse(st.error());
+  const bool more = leads.size() > static_cast<std::size_t>(f.limit);
+  if (more) leads.pop_back();
+  Poco::JSON::Array::Ptr data = new Poco::JSON::Array;
+  for (const auto& l : leads) data->add(store::leadToJson(l));
+  auto body = object();
+  body->set("data", data);
+  body->set("next_cursor", more ? Poco::Dynamic::Var(leads.back().id) : Poco::Dynamic::Var());
+  body->set("has_more", more);
+  return jsonResponse(200, body);
+}
+
+Response updateLead(Request& r, Services& s) {
+  auto body = parseJsonObject(r.body);
+  if (!body.ok()) return problemResponse(body.error());
+  std::vector<FieldError> errors;
+  JsonInput in(*body.value(), "", errors);
+  LeadProfile patch;
+  std::vector<std::string> present;
+  readProfile(in, s, patch, present);
+  const auto owner = in.text("owner", kShortText);
+  const auto custom = readCustom(in);
+  const auto expectedVersion = in.integer("version", 1, std::numeric_limits<std::int32_t>::max());
+  // Fields sent as null are cleared.
+  std::vector<std::string> cleared;
+  for (const auto& [key, value] : *body.value()) {
+    if (value.isEmpty() && key != "version") cleared.push_back(key);
+  }
+  in.rejectUnknown();
+  if (!errors.empty()) return problemResponse(Error::invalid("The lead has invalid fields.", std::move(errors)));
+  if (present.empty() && cleared.empty() && !owner && custom.empty()) {
+    return problemResponse(Error::invalid("Nothing to change: send at least one field."));
+  }
+  return writeIdempotent(s, std::nullopt, [&](store::Connection& c) -> Result<Response> {
+    auto loaded = loadLead(c, r.params["id"]);
+    if (!loaded.ok()) return loaded.error();
+    Lead lead = std::move(loaded).value();
+    if (expectedVersion && *expectedVersion != lead.version) {
+      return Error::conflict("the lead is at version " + std::to_string(lead.version) + ", not " +
+                                 std::to_string(*expectedVersion),
+                             "version-mismatch");
+    }
+    if (lead.status == LeadStatus::kQualified) return Error::conflict("a qualified lead is closed", "illegal-transition");
+    const Lead before = lead;
+    auto& p = lead.profile;
+    for (const auto& key : present) {
+      if (key == "email") p.email = patch.email;
+      if (key == "phone") p.phone = patch.phone;
+      if (key == "first_name") p.first_name = patch.first_name;
+      if (key == "last_name") p.last_name = patch.last_name;
+      if (key == "job_title") p.job_title = patch.job_title;
+      if (key == "company") p.company = patch.company;
+      if (key == "website") p.website = patch.website;
+      if (key == "industry") p.industry = patch.industry;
+      if (key == "city") p.city = patch.city;
+      if (key == "needs") p.needs = patch.needs;
+      if (key == "country") p.country = patch.country;
+      if (key == "employees") p.employees = patch.employees;
+      if (key == "annual_revenue") p.annual_revenue = patch.annual_revenue;
+    }
+    for (const auto& key : cleared) {
+      if (key == "email") p.email.clear();
+      if (key == "phone") p.phone.clear();
+      if (key == "first_name") p.first_name.clear();
+      if (key == "last_name") p.last_name.clear();
+      if (key == "job_title") p.job_title.clear();
+      if (key == "company") p.company.clear();
+      if (key == "website") p.website.clear();
+      if (key == "industry") p.industry.clear();
+      if (key == "city") p.city.clear();
+      if (key == "needs") p.needs.clear();
+      if (key == "country") p.country.clear();
+      if (key == "employees") p.employees.reset();
+      if (key == "annual_revenue") p.annual_revenue.reset();
+      if (key == "owner") lead.owner.clear();
+      if (key == "custom") lead.custom.clear();
+    }
+    if (owner) lead.owner = *owner;
+    for (const auto& [k, v] : custom) lead.custom[k] = v;
+    if (p.email.empty() && p.phone.empty()) {
+      return Error::invalid("The lead has invalid fields.", {{"/email", "a lead keeps an email or a phone"}});
+    }
+    if (p.email != before.profile.email && !p.email.empty()) {
+      if (auto other = store::findLeadByEmail(c, p.email); other && other->id != lead.id) {
+        return Error::conflict("lead " + other->id + " has this email; merge the two leads instead", "duplicate-lead");
+      }
+    }
+    lead.company_domain = leadCompanyDomain(p);
+    if (lead == before) return leadResponse(200, lead);
+    lead.updated_at = s.clock.now();
+    if (!store::updateLead(c, lead)) return Error::conflict("the lead changed meanwhile; retry", "version-mismatch");
+    auto data = object();
+    data->set("lead", store::leadToJson(lead));
+    std::vector<std::string> changedFields = present;
+    changedFields.insert(changedFields.end(), cleared.begin(), cleared.end());
+    if (owner) changedFields.emplace_back("owner");
+    for (const auto& [k, v] : custom) changedFields.push_back("custom." + k);
+    data->set("fields", names(changedFields));
+    record(s, c, lead.id, "lead.updated", actorOf(r), "profile updated", data, "lead.updated", &lead);
+    return leadResponse(200, lead);
+  });
+}
+
+Response commandLead(Request& r, Services& s) {
+  auto body = parseJsonObject(r.body);
+  if (!body.ok()) return problemResponse(body.error());
+  std::vector<FieldError> errors;
+  JsonInput in(*body.value(), "", errors);
+  const auto commandName = in.text("command", 32);
+  const auto reasonName = in.text("reason", 32);
+  const auto note = in.text("note", kLongText, true);
+  in.rejectUnknown();
+  std::optional<LeadCommand> command;
+  if (!commandName) {
+    if (errors.empty()) in.fail("command", "is required");
+  } else if (!(command = leadCommandFrom(*commandName))) {
+    in.fail("command", "must be one of start_work, nurture, mark_sales_ready, qualify, disqualify, reactivate");
+  }
+  std::optional<DisqualifyReason> reason;
+  if (reasonName && !(reason = disqualifyReasonFrom(*reasonName))) {
+    in.fail("reason", "must be one of no_fit, no_interest, no_budget, lost_to_competitor, unreachable, duplicate, spam, other");
+  }
+  if (command && *command != LeadCommand::kDisqualify && reasonName) in.fail("reason", "is only for disqualify");
+  if (!errors.empty()) return problemResponse(Error::invalid("The command has invalid fields.", std::move(errors)));
+  return writeIdempotent(s, std::nullopt, [&](store::Connection& c) -> Result<Response> {
+    auto loaded = loadLead(c, r.params["id"]);
+    if (!loaded.ok()) return loaded.error();
+    Lead lead = std::move(loaded).value();
+    auto change = applyCommand(lead, {*command, Actor::kPerson, actorOf(r), reason, note.value_or("")}, s.clock.now());
+    if (!change.ok()) {
+      Error e = change.error();
+      if (e.kind == ErrorKind::kInvalid) {
+        for (auto& f : e.fields) f.field = "/" + f.field;
+      }
+      return e;
+    }
+    if (!store::updateLead(c, lead)) return Error::conflict("the lead changed meanwhile; retry", "version-mismatch");
+    auto data = object();
+    data->set("lead", store::leadToJson(lead));
+    data->set("from", std::string(toString(change.value().from)));
+    data->set("to", std::string(toString(change.value().to)));
+    data->set("command", std::string(toString(*command)));
+    if (reason) data->set("reason", std::string(toString(*reason)));
+    const std::string summary =
+        std::string(toString(change.value().from)) + " -> " + std::string(toString(change.value().to));
+    record(s, c, lead.id, "lead.status_changed", actorOf(r), summary, data, "lead.status_changed", &lead);
+    if (lead.status == LeadStatus::kQualified || lead.status == LeadStatus::kDisqualified) {
+      const Timestamp now = s.clock.now();
+      store::appendEvent(c, {0, s.ids.next("evt"),
+                             lead.status == LeadStatus::kQualified ? "lead.qualified" : "lead.disqualified", lead.id,
+                             lead.first_touch.partner, now, store::toJsonText(data)});
+    }
+    return leadResponse(200, lead);
+  });
+}
+
+Response mergeLead(Request& r, Services& s) {
+  auto body = parseJsonObject(r.body);
+  if (!body.ok()) return problemResponse(body.error());
+  std::vector<FieldError> errors;
+  JsonInput in(*body.value(), "", errors);
+  const auto duplicate = in.text("duplicate_id", 64);
+  in.rejectUnknown();
+  if (!duplicate && errors.empty()) in.fail("duplicate_id", "is required");
+  if (duplicate && !isValidId("lead", *duplicate)) in.fail("duplicate_id", "is not a lead id");
+  if (!errors.empty()) return problemResponse(Error::invalid("The merge has invalid fields.", std::move(errors)));
+  return writeIdempotent(s, std::nullopt, [&](store::Connection& c) -> Result<Response> {
+    auto winner = loadLead(c, r.params["id"]);
+    if (!winner.ok()) return winner.error();
+    auto loser = loadLead(c, *duplicate);
+    if (!loser.ok()) {
+      return Error::invalid("The merge has invalid fields.", {{"/duplicate_id", "there is no such lead"}});
+    }
+    Lead w = std::move(winner).value(), l = std::move(loser).value();
+    auto report = mergeLeads(w, l, actorOf(r), s.clock.now());
+    if (!report.ok()) return report.error();
+    // The loser gives up its identity before the winner may take its email or phone.
+    if (!store::updateLead(c, l, w.id) || !store::updateLead(c, w)) {
+      return Error::conflict("a lead changed meanwhile; retry", "version-mismatch");
+    }
+    store::recordLeadMerge(c, l.id, w.id, actorOf(r), s.clock.now());
+    auto data = object();
+    data->set("lead", store::leadToJson(w));
+    data->set("merged_id", l.id);
+    data->set("filled", names(report.value().filled));
+    data->set("conflicts", names(report.value().conflicts));
+    record(s, c, w.id, "lead.merged", actorOf(r), "merged " + l.id + " into this lead", data, "lead.merged", &w);
+    return leadResponse(200, w);
+  });
+}
+
+Response leadTimeline(Request& r, Services& s) {
+  auto query = r.queryParams();
+  if (!query.ok()) return problemResponse(query.error());
+  auto limit = pageLimit(query.value());
+  if (!limit.ok()) return problemResponse(limit.error());
+  std::int64_t after = 0;
+  if (auto it = query.value().find("cursor"); it != query.value().end()) {
+    const auto& t = it->second;
+    if (t.empty() || t.size() > 18 || !std::all_of(t.begin(), t.end(), ::isdigit)) {
+      return problemResponse(Error::invalidField("cursor", "is not a cursor this API returned"));
+    }
+    after = std::stoll(t);
+  }
+  Response response;
+  Status st = s.store.read([&](store::Connection& c) -> Status {
+    auto lead = loadLead(c, r.params["id"]);
+    if (!lead.ok()) return lead.error();
+    auto entries = store::listTimeline(c, lead.value().id, after, limit.value());
+    const bool more = entries.size() > static_cast<std::size_t>(limit.value());
+    if (more) entries.pop_back();
+    Poco::JSON::Array::Ptr data = new Poco::JSON::Array;
+    for (const auto& e : entries) {
+      auto o = object();
+      o->set("seq", e.seq);
+      o->set("at", formatTimestamp(e.at));
+      o->set("kind", e.kind);
+      o->set("actor", e.actor);
+      o->set("summary", e.summary);
+      o->set("data", parseJsonObject(e.data).value());
+      data->add(o);
+    }
+    auto body = object();
+    body->set("data", data);
+    body->set("next_cursor", more ? Poco::Dynamic::Var(std::to_string(entries.back().seq)) : Poco::Dynamic::Var());
+    body->set("has_more", more);
+    response = jsonResponse(200, body);
+    return Status();
+  });
+  return st.ok() ? response : problemResponse(st.error());
+}
+
+}  // namespace
+
+void addLeadRoutes(Router& router, Services& s) {
+  const RouteOptions read{"leads:read", 0};
+  const RouteOptions write{"leads:write", 64 * 1024};
+  router.add("POST", "/v1/leads", write, [&s](Request& r) { return createLead(r, s); });
+  router.add("GET", "/v1/leads", read, [&s](Request& r) { return listLeads(r, s); });
+  router.add("GET", "/v1/leads/{id}", read, [&s](Request& r) { return getLead(r, s); });
+  router.add("PATCH", "/v1/leads/{id}", write, [&s](Request& r) { return updateLead(r, s); });
+  router.add("POST", "/v1/leads/{id}/commands", write, [&s](Request& r) { return commandLead(r, s); });
+  router.add("POST", "/v1/leads/{id}/merge", write, [&s](Request& r) { return mergeLead(r, s); });
+  router.add("GET", "/v1/leads/{id}/timeline", read, [&s](Request& r) { return leadTimeline(r, s); });
+}
+
+}  // namespace ciclo::host

@@ -1,0 +1,247 @@
+#include "host/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace ciclo::host {
+
+namespace {
+
+// Reads one YAML mapping, remembering which keys were asked for, so that finish() can name
+// those that nobody knows. The first error wins; later reads become no-ops.
+class Section {
+ public:
+  Section(YAML::Node node, std::string path, std::string& error, const std::string& file)
+      : node_(std::move(node)), path_(std::move(path)), error_(error), file_(file) {
+    if (!node_.IsDefined() || node_.IsNull()) {
+      node_ = YAML::Node(YAML::NodeType::Map);
+    } else if (!node_.IsMap()) {
+      fail(path_.empty() ? "(top level)" : path_, "expected a mapping");
+      node_ = YAML::Node(YAML::NodeType::Map);
+    }
+    std::set<std::string> seen;
+    for (const auto& kv : node_) {
+      const auto key = kv.first.as<std::string>("");
+      if (!seen.insert(key).second) fail(name(key), "is given twice");
+    }
+  }
+
+  std::string text(const std::string& key, std::string fallback) {
+    auto n = take(key);
+    if (!n.IsDefined() || n.IsNull()) return fallback;
+    if (!n.IsScalar()) {
+      fail(name(key), "expected a string");
+      return fallback;
+    }
+    return substitute(key, n.Scalar());
+  }
+
+  long long integer(const std::string& key, long long fallback, long long min, long long max) {
+    auto n = take(key);
+    if (!n.IsDefined() || n.IsNull()) return fallback;
+    const std::string s = n.IsScalar() ? substitute(key, n.Scalar()) : std::string();
+    std::size_t used = 0;
+    long long v = 0;
+    try {
+      v = std::stoll(s, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (s.empty() || used != s.size()) {
+      fail(name(key), "expected an integer");
+      return fallback;
+    }
+    if (v < min || v > max) {
+      fail(name(key), "must be between " + std::to_string(min) + " and " + std::to_string(max));
+      return fallback;
+    }
+    return v;
+  }
+
+  bool boolean(const std::string& key, bool fallback) {
+    auto n = take(key);
+    if (!n.IsDefined() || n.IsNull()) return fallback;
+    const std::string s = n.IsScalar() ? substitute(key, n.Scalar()) : std::string();
+    if (s == "true") return true;
+    if (s == "false") return false;
+    fail(name(key), "expected true or false");
+    return fallback;
+  }
+
+  std::vector<std::string> list(const std::string& key) {
+    auto n = take(key);
+    std::vector<std::string> out;
+    if (!n.IsDefined() || n.IsNull()) return out;
+    if (!n.IsSequence()) {
+      fail(name(key), "expected a list");
+      return out;
+    }
+    for (std::size_t i = 0; i < n.size(); ++i) {
+      if (!n[i].IsScalar()) {
+        fail(name(key) + "[" + std::to_string(i) + "]", "expected a string");
+        continue;
+      }
+      out.push_back(substitute(key, n[i].Scalar()));
+    }
+    return out;
+  }
+
+  Section child(const std::string& key) { return Section(take(key), name(key), error_, file_); }
+
+  // Reports the first key nobody asked for.
+  void finish() {
+    for (const auto& kv : node_) {
+      const auto key = kv.first.as<std::string>("");
+      if (!used_.contains(key)) {
+        fail(name(key), "is not a known setting");
+        return;
+      }
+    }
+  }
+
+  void fail(const std::string& key, const std::string& reason) {
+    if (error_.empty()) error_ = file_ + ": " + key + ": " + reason;
+  }
+  std::string name(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
+
+ private:
+  YAML::Node take(const std::string& key) {
+    used_.insert(key);
+    for (const auto& kv : node_) {
+      if (kv.first.as<std::string>("") == key) return kv.second;
+    }
+    return YAML::Node(YAML::NodeType::Undefined);
+  }
+
+  // ${NAME} and ${NAME:-default}; "$$" is a literal '$'.
+  std::string substitute(const std::string& key, const std::string& value) {
+    std::string out;
+    for (std::size_t i = 0; i < value.size(); ++i) {
+      if (value[i] == '$' && i + 1 < value.size() && value[i + 1] == '$') {
+        out += '$';
+        ++i;
+      } else if (value[i] == '$' && i + 1 < value.size() && value[i + 1] == '{') {
+        const auto close = value.find('}', i);
+        if (close == std::string::npos) {
+          fail(name(key), "has an unterminated ${...}");
+          return value;
+        }
+        std::string ref = value.substr(i + 2, close - i - 2);
+        std::string fallback;
+        bool hasFallback = false;
+        if (const auto dash = ref.find(":-"); dash != std::string::npos) {
+          fallback = ref.substr(dash + 2);
+          ref.resize(dash);
+          hasFallback = true;
+        }
+        const char* env = ref.empty() ? nullptr : std::getenv(ref.c_str());
+        if (env) {
+          out += env;
+        } else if (hasFallback) {
+          out += fallback;
+        } else {
+          fail(name(key), "environment variable " + ref + " is not set");
+          return value;
+        }
+        i = close;
+      } else {
+        out += value[i];
+      }
+    }
+    return out;
+  }
+
+  YAML::Node node_;
+  std::string path_;
+  std::string& error_;
+  const std::string& file_;
+  std::set<std::string> used_;
+};
+
+}  // namespace
+
+Result<Config> parseConfig(const std::string& yaml, const std::string& file) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml);
+  } catch (const YAML::Exception& e) {
+    return Error::invalid(file + ": line " + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  }
+  std::string error;
+  Config config;
+  config.file = file;
+  Section top(root, "", error, file);
+
+  Section server = top.child("server");
+  const std::string listen = server.text("listen", "127.0.0.1:8080");
+  if (const auto colon = listen.rfind(':'); colon == std::string::npos || colon == 0) {
+    server.fail("server.listen", "expected host:port, e.g. 127.0.0.1:8080");
+  } else {
+    config.server.host = listen.substr(0, colon);
+    try {
+      std::size_t used = 0;
+      const int port = std::stoi(listen.substr(colon + 1), &used);
+      if (used != listen.size() - colon - 1 || port < 0 || port > 65535) throw std::out_of_range("port");
+      config.server.port = port;
+    } catch (const std::exception&) {
+      server.fail("server.listen", "the port must be a number from 0 to 65535");
+    }
+  }
+  config.server.threads = static_cast<int>(server.integer("threads", config.server.threads, 4, 4096));
+  config.server.max_queued = static_cast<int>(server.integer("max_queued", config.server.max_queued, 1, 65536));
+  config.server.keep_alive_timeout_ms =
+      static_cast<int>(server.integer("keep_alive_timeout_ms", config.server.keep_alive_timeout_ms, 100, 600000));
+  config.server.request_deadline_ms =
+      static_cast<int>(server.integer("request_deadline_ms", config.server.request_deadline_ms, 100, 600000));
+  config.server.max_body_bytes = static_cast<std::size_t>(
+      server.integer("max_body_bytes", static_cast<long long>(config.server.max_body_bytes), 1024, 1LL << 30));
+  config.server.trusted_proxies = server.list("trusted_proxies");
+  server.finish();
+
+  Section store = top.child("store");
+  config.store.url = store.text("url", config.store.url);
+  config.store.sqlite_synchronous = store.text("sqlite_synchronous", config.store.sqlite_synchronous);
+  if (config.store.sqlite_synchronous != "off" && config.store.sqlite_synchronous != "normal" &&
+      config.store.sqlite_synchronous != "full" && config.store.sqlite_synchronous != "extra") {
+    store.fail("store.sqlite_synchronous", "expected off, normal, full or extra");
+  }
+  if (!config.store.url.starts_with("sqlite:") && !config.store.url.starts_with("postgresql://") &&
+      !config.store.url.starts_with("postgres://")) {
+    store.fail("store.url", "expected sqlite:PATH or postgresql://user@host:port/database");
+  } else if (!config.store.url.starts_with("sqlite:") && store::pgConnectionString(config.store.url).empty()) {
+    store.fail("store.url", "is not a valid postgresql:// URL");
+  }
+  config.store.read_connections =
+      static_cast<int>(store.integer("read_connections", config.store.read_connections, 1, 256));
+  config.store.max_batch = static_cast<int>(store.integer("max_batch", config.store.max_batch, 1, 100000));
+  store.finish();
+
+  Section log = top.child("log");
+  config.log_level = log.text("level", config.log_level);
+  static const std::set<std::string> kLevels{"fatal", "critical", "error", "warning", "notice", "information", "debug", "trace"};
+  if (!kLevels.contains(config.log_level)) log.fail("log.level", "expected error, warning, notice, information or debug");
+  config.log_requests = log.boolean("requests", config.log_requests);
+  log.finish();
+
+  Section testing = top.child("testing");
+  config.clock_control = testing.boolean("clock_control", false);
+  testing.finish();
+
+  top.finish();
+  if (!error.empty()) return Error::invalid(error);
+  return config;
+}
+
+Result<Config> loadConfig(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return Error::invalid(file + ": cannot be read");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parseConfig(text.str(), file);
+}
+
+}  // namespace ciclo::host

@@ -1,0 +1,40 @@
+#pragma once
+// ciclod's configuration: YAML, read once at start into typed, validated structs. Values may
+// name environment variables as ${NAME} (or ${NAME:-default}). Any error - a missing file,
+// an unknown or duplicate key, a wrong type, an unset variable - names the file, the key and
+// the reason, and stops the start.
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "domain/result.h"
+#include "store/database.h"
+
+namespace ciclo::host {
+
+struct ServerConfig {
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  int threads = 128;                   // the most connections served at once
+  int max_queued = 256;                // accepted connections waiting for a thread
+  int keep_alive_timeout_ms = 5000;    // an idle keep-alive connection is closed after this
+  int request_deadline_ms = 10000;     // headers and body must arrive within this
+  std::size_t max_body_bytes = 1 << 20;
+  std::vector<std::string> trusted_proxies;  // peers whose X-Forwarded-For is believed
+};
+
+struct Config {
+  std::string file;
+  ServerConfig server;
+  store::StoreConfig store;
+  std::string log_level = "information";
+  bool log_requests = true;
+  bool clock_control = false;  // testing only: lets tests move the daemon's clock
+};
+
+// Parses YAML text; `file` names it in errors.
+Result<Config> parseConfig(const std::string& yaml, const std::string& file);
+Result<Config> loadConfig(const std::string& file);
+
+}  // namespace ciclo::host

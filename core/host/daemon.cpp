@@ -1,0 +1,218 @@
+#include "host/daemon.h"
+
+#include <Poco/File.h>
+#include <Poco/Logger.h>
+#include <Poco/Util/HelpFormatter.h>
+#include <Poco/Util/IntValidator.h>
+
+#include <fstream>
+#include <iostream>
+
+#include "host/adapters.h"
+#include "host/api.h"
+#include "host/config.h"
+#include "host/logging.h"
+#include "host/server.h"
+#include "store/access.h"
+
+namespace ciclo::host {
+
+using Poco::Util::Option;
+
+void Daemon::defineOptions(Poco::Util::OptionSet& options) {
+  ServerApplication::defineOptions(options);
+  options.addOption(Option("help", "h", "show this help").required(false).repeatable(false));
+  options.addOption(Option("config", "c", "configuration file (default config/ciclo.yaml)")
+                        .required(false).repeatable(false).argument("FILE"));
+  options.addOption(Option("check-config", "", "validate the configuration and exit").required(false).repeatable(false));
+  options.addOption(Option("port", "p", "listen on this port instead of the configured one (0: any free port)")
+                        .required(false).repeatable(false).argument("N")
+                        .validator(new Poco::Util::IntValidator(0, 65535)));
+  options.addOption(Option("port-file", "", "write the bound port to FILE once listening")
+                        .required(false).repeatable(false).argument("FILE"));
+  options.addOption(Option("name", "", "apikey create: the key's name").required(false).repeatable(false).argument("NAME"));
+  options.addOption(Option("scopes", "", "apikey create: comma-separated scopes").required(false).repeatable(false).argument("LIST"));
+}
+
+void Daemon::handleOption(const std::string& name, const std::string& value) {
+  ServerApplication::handleOption(name, value);
+  if (name == "help") help_ = true;
+  if (name == "config") configFile_ = value;
+  if (name == "check-config") checkConfig_ = true;
+  if (name == "port") port_ = std::stoi(value);
+  if (name == "port-file") portFile_ = value;
+  if (name == "name") keyName_ = value;
+  if (name == "scopes") keyScopes_ = value;
+}
+
+void Daemon::printHelp() {
+  Poco::Util::HelpFormatter help(options());
+  help.setCommand(commandName());
+  help.setUsage("[OPTIONS] [migrate | apikey create --name N --scopes a,b | apikey list | apikey revoke ID]");
+  help.setHeader("Ciclo lead-to-cash integration hub daemon.");
+  help.format(std::cout);
+}
+
+namespace {
+
+std::vector<std::string> splitList(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= s.size()) {
+    auto comma = s.find(',', start);
+    if (comma == std::string::npos) comma = s.size();
+    if (comma > start) out.push_back(s.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
+
+// Everything a running daemon or an admin command needs.
+struct Runtime {
+  Config config;
+  std::unique_ptr<store::Store> store;
+  SystemClock clock;
+  OpenSslRandom random;
+  Idn2DomainEncoder domains;
+  LibPhoneNumberNormalizer phones;
+  std::unique_ptr<IdGenerator> ids;
+  std::unique_ptr<Services> services;
+};
+
+Result<std::unique_ptr<Runtime>> startRuntime(const Config& config) {
+  auto rt = std::make_unique<Runtime>();
+  rt->config = config;
+  auto opened = store::Store::open(rt->config.store);
+  if (!opened.ok()) return opened.error();
+  rt->store = std::move(opened).value();
+  rt->ids = std::make_unique<IdGenerator>(rt->clock, rt->random);
+  rt->services = std::make_unique<Services>(
+      Services{rt->config, *rt->store, rt->clock, rt->random, *rt->ids, rt->domains, rt->phones});
+  return rt;
+}
+
+}  // namespace
+
+int Daemon::main(const std::vector<std::string>& args) {
+  if (help_) {
+    printHelp();
+    return EXIT_OK;
+  }
+  auto loaded = loadConfig(configFile_);
+  if (!loaded.ok()) {
+    std::cerr << "ciclod: configuration error: " << loaded.error().message << std::endl;
+    return EXIT_CONFIG;
+  }
+  Config config = std::move(loaded).value();
+  if (port_) config.server.port = *port_;
+  if (checkConfig_) {
+    std::cout << configFile_ << ": configuration is valid" << std::endl;
+    return EXIT_OK;
+  }
+  setUpLogging(config.log_level);
+
+  const std::string command = args.empty() ? "serve" : args[0];
+  if (command == "serve" && args.size() <= 1) {
+    try {
+      return serve();
+    } catch (const std::exception& e) {
+      Poco::Logger::get("ciclod").fatal("stopped: %s", std::string(e.what()));
+      return EXIT_SOFTWARE;
+    }
+  }
+
+  auto runtime = startRuntime(config);
+  if (!runtime.ok()) {
+    std::cerr << "ciclod: " << runtime.error().message << std::endl;
+    return runtime.error().kind == ErrorKind::kInvalid ? EXIT_CONFIG : EXIT_UNAVAILABLE;
+  }
+  auto& rt = *runtime.value();
+  if (command == "migrate" && args.size() == 1) {
+    std::cout << "schema is at version " << store::latestMigration() << std::endl;
+    return EXIT_OK;
+  }
+  if (command == "apikey" && args.size() == 2 && args[1] == "create") {
+    auto created = createApiKey(*rt.services, keyName_, splitList(keyScopes_));
+    if (!created.ok()) {
+      const auto& e = created.error();
+      std::cerr << "ciclod: " << (e.fields.empty() ? e.message : "--" + e.fields[0].field + " " + e.fields[0].message)
+                << std::endl;
+      return EXIT_USAGE;
+    }
+    std::cerr << "Created API key " << created.value().id << " (" << keyName_
+              << "). It is shown only now; keep it secret:" << std::endl;
+    std::cout << created.value().token << std::endl;
+    return EXIT_OK;
+  }
+  if (command == "apikey" && args.size() == 2 && args[1] == "list") {
+    std::vector<store::ApiKeyRecord> keys;
+    Status st = rt.store->read([&](store::Connection& c) {
+      keys = store::listApiKeys(c);
+      return Status();
+    });
+    if (!st.ok()) {
+      std::cerr << "ciclod: " << st.error().message << std::endl;
+      return EXIT_UNAVAILABLE;
+    }
+    for (const auto& k : keys) {
+      std::string scopes;
+      for (const auto& sc : k.scopes) scopes += (scopes.empty() ? "" : ",") + sc;
+      std::cout << k.id << "\t" << k.name << "\t" << scopes << "\tcreated " << formatTimestamp(k.created_at)
+                << (k.revoked_at ? "\trevoked " + formatTimestamp(*k.revoked_at) : std::string("\tactive")) << "\n";
+    }
+    return EXIT_OK;
+  }
+  if (command == "apikey" && args.size() == 3 && args[1] == "revoke") {
+    bool revoked = false;
+    Status st = rt.store->write([&](store::Connection& c) {
+      revoked = store::revokeApiKey(c, args[2], rt.clock.now());
+      return Status();
+    });
+    if (!st.ok() || !revoked) {
+      std::cerr << "ciclod: " << (st.ok() ? "no active key " + args[2] : st.error().message) << std::endl;
+      return EXIT_DATAERR;
+    }
+    std::cout << "revoked " << args[2] << std::endl;
+    return EXIT_OK;
+  }
+  std::cerr << "ciclod: unknown command; see --help" << std::endl;
+  return EXIT_USAGE;
+}
+
+int Daemon::serve() {
+  auto& log = Poco::Logger::get("ciclod");
+  auto loaded = loadConfig(configFile_);
+  Config config = std::move(loaded).value();
+  if (port_) config.server.port = *port_;
+  auto runtime = startRuntime(config);
+  if (!runtime.ok()) {
+    std::cerr << "ciclod: " << runtime.error().message << std::endl;
+    return runtime.error().kind == ErrorKind::kInvalid ? EXIT_CONFIG : EXIT_UNAVAILABLE;
+  }
+  auto& rt = *runtime.value();
+  if (rt.config.clock_control) log.warning("testing.clock_control is on: the clock can be moved through the API");
+  Api api(*rt.services);
+  HttpServer server(rt.config.server, api);
+  auto port = server.start();
+  if (!port.ok()) {
+    std::cerr << "ciclod: " << port.error().message << std::endl;
+    return EXIT_UNAVAILABLE;
+  }
+  if (!portFile_.empty()) {
+    // Written whole, then renamed: a reader never sees half a number.
+    const std::string tmp = portFile_ + ".tmp";
+    std::ofstream(tmp) << port.value() << "\n";
+    Poco::File(tmp).renameTo(portFile_);
+  }
+  api.setReady(true);
+  log.information("listening on %s:%d", rt.config.server.host, port.value());
+  waitForTerminationRequest();
+  log.information("stopping: finishing in-flight requests");
+  api.setReady(false);
+  server.stop();
+  rt.store->close();
+  log.information("stopped");
+  return EXIT_OK;
+}
+
+}  // namespace ciclo::host

@@ -1,0 +1,273 @@
+#include "host/http.h"
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Parser.h>
+
+#include <algorithm>
+#include <sstream>
+
+namespace ciclo::host {
+
+bool Principal::has(const std::string& scope) const {
+  return std::find(scopes.begin(), scopes.end(), scope) != scopes.end() ||
+         std::find(scopes.begin(), scopes.end(), "admin") != scopes.end();
+}
+
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+std::vector<std::string> splitPath(std::string_view path) {
+  std::vector<std::string> out;
+  std::size_t start = 1;
+  while (start <= path.size()) {
+    auto slash = path.find('/', start);
+    if (slash == std::string_view::npos) slash = path.size();
+    out.emplace_back(path.substr(start, slash - start));
+    start = slash + 1;
+  }
+  return out;
+}
+
+const char* titleFor(int status) {
+  switch (status) {
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    default: return "Error";
+  }
+}
+
+std::string defaultSlug(int status) {
+  switch (status) {
+    case 400: return "unparseable";
+    case 401: return "unauthorized";
+    case 403: return "forbidden";
+    case 404: return "not-found";
+    case 405: return "method-not-allowed";
+    case 408: return "request-timeout";
+    case 409: return "conflict";
+    case 411: return "length-required";
+    case 413: return "too-large";
+    case 414: return "uri-too-long";
+    case 415: return "unsupported-media-type";
+    case 422: return "invalid";
+    case 429: return "rate-limited";
+    case 431: return "headers-too-large";
+    case 501: return "not-implemented";
+    case 503: return "unavailable";
+    default: return "internal";
+  }
+}
+
+}  // namespace
+
+std::string Request::header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (iequals(k, name)) return v;
+  }
+  return {};
+}
+
+std::string percentDecode(std::string_view s, bool plusIsSpace, bool& ok) {
+  std::string out;
+  out.reserve(s.size());
+  ok = true;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+' && plusIsSpace) {
+      out += ' ';
+    } else if (s[i] == '%') {
+      if (i + 2 >= s.size() || !std::isxdigit(static_cast<unsigned char>(s[i + 1])) ||
+          !std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+        ok = false;
+        return {};
+      }
+      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  if (!isValidUtf8(out)) ok = false;
+  return out;
+}
+
+Result<std::map<std::string, std::string>> Request::queryParams() const {
+  std::map<std::string, std::string> out;
+  std::string_view q(query);
+  while (!q.empty()) {
+    const auto amp = q.find('&');
+    const auto pair = q.substr(0, amp);
+    q = amp == std::string_view::npos ? std::string_view() : q.substr(amp + 1);
+    if (pair.empty()) continue;
+    const auto eq = pair.find('=');
+    bool okKey = true, okValue = true;
+    std::string key = percentDecode(pair.substr(0, eq), true, okKey);
+    std::string value = eq == std::string_view::npos ? std::string() : percentDecode(pair.substr(eq + 1), true, okValue);
+    if (!okKey || !okValue) return Error::invalidField(std::string(pair.substr(0, eq)).substr(0, 64), "is not validly percent-encoded UTF-8");
+    if (out.contains(key)) return Error::invalidField(key, "is given more than once");
+    out.emplace(std::move(key), std::move(value));
+  }
+  return out;
+}
+
+bool isValidUtf8(std::string_view s) {
+  std::size_t i = 0;
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  while (i < s.size()) {
+    const unsigned char c = p[i];
+    if (c < 0x80) {
+      if (c == 0) return false;  // NUL is never valid in our text
+      ++i;
+      continue;
+    }
+    std::size_t n;
+    std::uint32_t cp;
+    if ((c & 0xE0) == 0xC0) {
+      n = 1;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 2;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    for (std::size_t k = 1; k <= n; ++k) {
+      if (i + k >= s.size() || (p[i + k] & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (p[i + k] & 0x3F);
+    }
+    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return false;
+    }
+    i += n + 1;
+  }
+  return true;
+}
+
+Response jsonResponse(int status, const Poco::JSON::Object::Ptr& body) {
+  std::ostringstream out;
+  body->stringify(out);
+  return Response{status, "application/json", out.str(), {}};
+}
+
+int httpStatus(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::kUnparseable: return 400;
+    case ErrorKind::kInvalid: return 422;
+    case ErrorKind::kUnauthorized: return 401;
+    case ErrorKind::kForbidden: return 403;
+    case ErrorKind::kNotFound: return 404;
+    case ErrorKind::kConflict: return 409;
+    case ErrorKind::kRetryable: return 503;
+    case ErrorKind::kInternal: return 500;
+  }
+  return 500;
+}
+
+Response problemResponse(int status, const std::string& slug, const std::string& detail) {
+  Poco::JSON::Object::Ptr o = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  o->set("type", "/problems/" + (slug.empty() ? defaultSlug(status) : slug));
+  o->set("title", std::string(titleFor(status)));
+  o->set("status", status);
+  o->set("detail", detail);
+  Response r = jsonResponse(status, o);
+  r.content_type = "application/problem+json";
+  return r;
+}
+
+Response problemResponse(const Error& error) {
+  const int status = httpStatus(error.kind);
+  Poco::JSON::Object::Ptr o = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  o->set("type", "/problems/" + (error.slug.empty() ? defaultSlug(status) : error.slug));
+  o->set("title", std::string(titleFor(status)));
+  o->set("status", status);
+  o->set("detail", error.message);
+  if (!error.fields.empty()) {
+    Poco::JSON::Array::Ptr errors = new Poco::JSON::Array;
+    for (const auto& f : error.fields) {
+      Poco::JSON::Object::Ptr e = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+      e->set("field", f.field);
+      e->set("message", f.message);
+      errors->add(e);
+    }
+    o->set("errors", errors);
+  }
+  Response r = jsonResponse(status, o);
+  r.content_type = "application/problem+json";
+  if (error.kind == ErrorKind::kRetryable) r.headers.emplace_back("Retry-After", "1");
+  return r;
+}
+
+void Router::add(std::string method, std::string pattern, RouteOptions options, Handler handler) {
+  Route r{std::move(method), std::move(pattern), std::move(options), std::move(handler), {}};
+  r.segments = splitPath(r.pattern);
+  routes_.push_back(std::move(r));
+}
+
+Router::Match Router::match(const std::string& method, const std::string& path) const {
+  Match result;
+  if (path.empty() || path[0] != '/') return result;
+  const auto segments = splitPath(path);
+  for (const auto& route : routes_) {
+    if (route.segments.size() != segments.size()) continue;
+    std::map<std::string, std::string> params;
+    bool matched = true;
+    for (std::size_t i = 0; i < segments.size() && matched; ++i) {
+      const auto& want = route.segments[i];
+      if (want.size() > 2 && want.front() == '{' && want.back() == '}') {
+        if (segments[i].empty()) matched = false;
+        params[want.substr(1, want.size() - 2)] = segments[i];
+      } else if (want != segments[i]) {
+        matched = false;
+      }
+    }
+    if (!matched) continue;
+    if (route.method == method || (method == "HEAD" && route.method == "GET")) {
+      result.route = &route;
+      result.params = std::move(params);
+      return result;
+    }
+    result.allowed.push_back(route.method);
+  }
+  return result;
+}
+
+Result<Poco::JSON::Object::Ptr> parseJsonObject(const std::string& body) {
+  if (body.empty()) return Error{ErrorKind::kUnparseable, "the body is empty; a JSON object is expected", {}, {}};
+  if (!isValidUtf8(body)) return Error{ErrorKind::kUnparseable, "the body is not valid UTF-8", {}, {}};
+  try {
+    Poco::JSON::Parser parser;
+    parser.setDepth(32);
+    auto value = parser.parse(body);
+    if (value.type() != typeid(Poco::JSON::Object::Ptr)) {
+      return Error{ErrorKind::kUnparseable, "the body must be a JSON object", {}, {}};
+    }
+    return value.extract<Poco::JSON::Object::Ptr>();
+  } catch (const Poco::Exception&) {
+    return Error{ErrorKind::kUnparseable, "the body is not valid JSON", {}, {}};
+  }
+}
+
+}  // namespace ciclo::host

@@ -1,0 +1,93 @@
+#pragma once
+// The host's HTTP vocabulary: a fully read request, a response, problem+json (RFC 9457),
+// and the router that matches a method and path to a handler with its auth policy and
+// body limit. Transport-free: server.cpp moves these over Poco's sockets.
+
+#include <Poco/JSON/Object.h>
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "domain/result.h"
+
+namespace ciclo::host {
+
+struct Principal {
+  std::string key_id;
+  std::string name;
+  std::vector<std::string> scopes;
+  bool has(const std::string& scope) const;
+};
+
+struct Request {
+  std::string method;
+  std::string path;   // raw path, without the query
+  std::string query;  // raw query string
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::string client_ip;
+  std::string request_id;
+  std::map<std::string, std::string> params;  // from the route pattern
+  std::optional<Principal> principal;
+  std::string route;  // the matched pattern, for logs and metrics
+
+  // The first value of a header (case-insensitive name), or "".
+  std::string header(std::string_view name) const;
+  // Query parameters, percent-decoded. A parameter given twice is refused by queryParams().
+  Result<std::map<std::string, std::string>> queryParams() const;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+Response jsonResponse(int status, const Poco::JSON::Object::Ptr& body);
+int httpStatus(ErrorKind kind);
+// problem+json for an error value; `slug` defaults from the kind.
+Response problemResponse(const Error& error);
+Response problemResponse(int status, const std::string& slug, const std::string& detail);
+
+using Handler = std::function<Response(Request&)>;
+
+struct RouteOptions {
+  std::string scope;                 // empty: public; else the API key scope required
+  std::size_t max_body = 64 * 1024;  // larger bodies get 413 before the handler runs
+};
+
+struct Route {
+  std::string method;
+  std::string pattern;  // "/v1/leads/{id}"
+  RouteOptions options;
+  Handler handler;
+  std::vector<std::string> segments;
+};
+
+class Router {
+ public:
+  void add(std::string method, std::string pattern, RouteOptions options, Handler handler);
+
+  struct Match {
+    const Route* route = nullptr;
+    std::map<std::string, std::string> params;
+    std::vector<std::string> allowed;  // methods the path supports, when the method did not match
+  };
+  Match match(const std::string& method, const std::string& path) const;
+  const std::vector<Route>& routes() const { return routes_; }
+
+ private:
+  std::vector<Route> routes_;
+};
+
+// Reads a JSON object body: 400 when it is not valid UTF-8 JSON or not an object.
+Result<Poco::JSON::Object::Ptr> parseJsonObject(const std::string& body);
+bool isValidUtf8(std::string_view s);
+std::string percentDecode(std::string_view s, bool plusIsSpace, bool& ok);
+
+}  // namespace ciclo::host

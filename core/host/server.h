@@ -1,0 +1,50 @@
+#pragma once
+// The HTTP transport: Poco's HTTP parsing on a TCPServer with a pool of its own, a deadline
+// for each request's headers and body, and a watchdog that closes connections past their
+// deadline, so that idle keep-alive connections and slow clients never keep a new client
+// from being served. Errors below the handlers (malformed requests, parser exceptions) are
+// answered as problem+json too.
+
+#include <memory>
+#include <string>
+#include <variant>
+
+#include "domain/result.h"
+#include "host/config.h"
+#include "host/http.h"
+
+namespace ciclo::host {
+
+// What the transport asks of the application, in order, for each request.
+class RequestHandler {
+ public:
+  virtual ~RequestHandler() = default;
+  // Routing, authentication and header checks, before any body byte is read: either the
+  // route to run, or an answer already.
+  virtual std::variant<const Route*, Response> admit(Request& request) = 0;
+  // Runs the route with the body read.
+  virtual Response handle(const Route& route, Request& request) = 0;
+  // Called after the response was sent (or failed to send); for logs and metrics.
+  virtual void completed(const Request& request, const Response& response, double millis) = 0;
+};
+
+class HttpServer {
+ public:
+  HttpServer(const ServerConfig& config, RequestHandler& handler);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds (without SO_REUSEPORT: a port in use is an error) and starts serving; returns
+  // the bound port.
+  Result<int> start();
+  // Stops accepting, closes idle connections, waits for in-flight requests to finish.
+  void stop();
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ciclo::host
