@@ -372,7 +372,7 @@ Response updateLead(Request& r, Services& s) {
   in.rejectUnknown();
   if (!errors.empty()) return problemResponse(Error::invalid("The lead has invalid fields.", std::move(errors)));
   if (present.empty() && cleared.empty() && !owner && custom.empty()) {
-    return problemResponse(Error::invalid("Nothing to change: send at least one field."));
+    return problemResponse(Error::invalid("Nothing to change.", {{"", "send at least one field to change"}}));
   }
   return writeIdempotent(s, std::nullopt, [&](store::Connection& c) -> Result<Response> {
     auto loaded = loadLead(c, r.params["id"]);
@@ -516,7 +516,10 @@ Response mergeLead(Request& r, Services& s) {
     }
     Lead w = std::move(winner).value(), l = std::move(loser).value();
     auto report = mergeLeads(w, l, actorOf(r), s.clock.now());
-    if (!report.ok()) return report.error();
+    if (!report.ok()) {
+      if (report.error().kind != ErrorKind::kInvalid) return report.error();
+      return Error::invalid("The merge has invalid fields.", {{"/duplicate_id", report.error().message}});
+    }
     // The loser gives up its identity before the winner may take its email or phone.
     if (!store::updateLead(c, l, w.id) || !store::updateLead(c, w)) {
       return Error::conflict("a lead changed meanwhile; retry", "version-mismatch");

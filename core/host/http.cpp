@@ -266,7 +266,9 @@ Result<Poco::JSON::Object::Ptr> parseJsonObject(const std::string& body) {
     }
     return value.extract<Poco::JSON::Object::Ptr>();
   } catch (const Poco::Exception&) {
-    return Error{ErrorKind::kUnparseable, "the body is not valid JSON", {}, {}};
+    // Poco's parser also stops at numbers beyond a double's range (1e999): those are refused
+    // here as unreadable too.
+    return Error{ErrorKind::kUnparseable, "the body is not valid JSON, or holds a number out of range", {}, {}};
   }
 }
 

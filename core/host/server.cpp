@@ -108,6 +108,10 @@ std::string newRequestId() {
   return id;
 }
 
+bool isTokenChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
 bool acceptableRequestId(const std::string& s) {
   if (s.empty() || s.size() > 64) return false;
   return std::all_of(s.begin(), s.end(), [](char c) {
@@ -166,6 +170,8 @@ struct HttpServer::Impl {
 
 namespace {
 
+struct UnsupportedVersion {};
+
 class HttpConnection : public Poco::Net::TCPServerConnection {
  public:
   HttpConnection(const StreamSocket& s, HttpServer::Impl& server) : TCPServerConnection(s), server_(server) {}
@@ -199,11 +205,27 @@ class HttpConnection : public Poco::Net::TCPServerConnection {
         const auto q = uri.find('?');
         request.path = uri.substr(0, q);
         request.query = q == std::string::npos ? std::string() : uri.substr(q + 1);
-        for (const auto& [k, v] : in) request.headers.emplace_back(k, v);
+        for (const auto& [k, v] : in) {
+          // Poco tolerates header lines without a colon or with spaces in the name; RFC 9112
+          // says to refuse them, since proxies may read them differently (request smuggling).
+          if (k.empty() || !std::all_of(k.begin(), k.end(), isTokenChar)) {
+            throw Poco::Net::MessageException("invalid header field name");
+          }
+          request.headers.emplace_back(k, v);
+        }
+        if (in.getVersion() == Poco::Net::HTTPMessage::HTTP_1_1 && !in.has("Host")) {
+          throw Poco::Net::MessageException("HTTP/1.1 requires a Host header");
+        }
+        if (in.has("Transfer-Encoding") && in.has("Content-Length")) {
+          throw Poco::Net::MessageException("both Transfer-Encoding and Content-Length");
+        }
         const std::string rid = in.get("X-Request-Id", "");
         request.request_id = acceptableRequestId(rid) ? rid : newRequestId();
         request.client_ip = srv.clientIp(peer, in.get("X-Forwarded-For", ""));
 
+        if (in.getVersion() != Poco::Net::HTTPMessage::HTTP_1_1 && in.getVersion() != Poco::Net::HTTPMessage::HTTP_1_0) {
+          throw UnsupportedVersion();
+        }
         const bool hasBody = in.hasContentLength() ? in.getContentLength64() > 0 : in.getChunkedTransferEncoding();
         bool bodyUnread = hasBody;
         auto admitted = srv.handler.admit(request);
@@ -249,8 +271,12 @@ class HttpConnection : public Poco::Net::TCPServerConnection {
         send(out, in.getVersion(), request, response, keepAlive);
         responded = true;
         session.setKeepAlive(keepAlive);
+        if (bodyUnread) drain();
       } catch (const Poco::Net::NoMessageException&) {
         break;  // the client closed the connection between requests
+      } catch (const UnsupportedVersion&) {
+        sendError(session, 400, "only HTTP/1.0 and HTTP/1.1 are spoken here", request, started);
+        break;
       } catch (const Poco::Net::MessageException& e) {
         if (!responded) sendError(session, 400, "the request is malformed: " + safeMessage(e), request, started);
         break;
@@ -270,6 +296,25 @@ class HttpConnection : public Poco::Net::TCPServerConnection {
   }
 
  private:
+  // Reads and drops what the client is still sending of a body we refused, for a short while,
+  // so that it gets to read our answer instead of a reset connection.
+  void drain() {
+    constexpr std::size_t kMaxDrain = 8u << 20;
+    const auto until = Clock::now() + std::chrono::seconds(2);
+    char buf[16384];
+    std::size_t total = 0;
+    try {
+      socket().setReceiveTimeout(Poco::Timespan(200 * 1000));
+      while (total < kMaxDrain && Clock::now() < until) {
+        const int n = socket().receiveBytes(buf, sizeof buf);
+        if (n <= 0) break;
+        total += static_cast<std::size_t>(n);
+      }
+    } catch (const Poco::Exception&) {
+      // Timed out or reset: either way the answer was sent.
+    }
+  }
+
   static std::string safeMessage(const Poco::Exception& e) {
     // Poco's parser messages name the problem ("Invalid HTTP version string"); nothing else.
     std::string m = e.message().empty() ? e.what() : e.message();
@@ -279,7 +324,7 @@ class HttpConnection : public Poco::Net::TCPServerConnection {
 
   void send(Poco::Net::HTTPServerResponseImpl& out, const std::string& version, const Request& request,
             const Response& response, bool keepAlive) {
-    out.setVersion(version);
+    out.setVersion(version == Poco::Net::HTTPMessage::HTTP_1_0 ? version : Poco::Net::HTTPMessage::HTTP_1_1);
     out.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(response.status));
     out.setKeepAlive(keepAlive);
     out.set("X-Request-Id", request.request_id);
