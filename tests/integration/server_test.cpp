@@ -1,0 +1,219 @@
+// The daemon as a process: ports, slow and idle clients, shutdown, crashes, bad configs.
+
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/StreamSocket.h>
+#include <Poco/StreamCopier.h>
+
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "fixture.h"
+
+namespace ciclo::testing {
+namespace {
+
+TEST(Daemon, APortInUseIsAClearError) {
+  Daemon first;
+  ASSERT_TRUE(first.start()) << first.log();
+  DaemonOptions options;
+  Daemon second(options);
+  // Point the second daemon at the first one's port.
+  std::string out, err;
+  const int rc = second.runCli({"--port", std::to_string(first.port())}, &out, &err);
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(err.find("cannot listen on 127.0.0.1:" + std::to_string(first.port())), std::string::npos) << err;
+  EXPECT_EQ(first.request("GET", "/healthz").status, 200);
+  EXPECT_EQ(first.stop(), 0);
+}
+
+TEST(Daemon, BadConfigurationStopsTheStartNamingFileKeyAndReason) {
+  DaemonOptions options;
+  options.extra_yaml = "bogus: 1\n";
+  Daemon d(options);
+  std::string out, err;
+  EXPECT_EQ(d.runCli({"--check-config"}, &out, &err), 78);
+  EXPECT_NE(err.find("ciclo.yaml: bogus: is not a known setting"), std::string::npos) << err;
+  EXPECT_FALSE(d.start());
+
+  DaemonOptions missingEnv;
+  missingEnv.server_yaml = "  max_body_bytes: ${CICLO_TEST_UNSET_VARIABLE}\n";
+  Daemon e(missingEnv);
+  EXPECT_EQ(e.runCli({"--check-config"}, &out, &err), 78);
+  EXPECT_NE(err.find("server.max_body_bytes: environment variable CICLO_TEST_UNSET_VARIABLE is not set"),
+            std::string::npos)
+      << err;
+}
+
+TEST(Daemon, IdleAndSlowClientsNeverStopANewClientFromBeingServed) {
+  DaemonOptions options;
+  // A small pool, so that the idle connections below outnumber its threads.
+  options.server_yaml = "  request_deadline_ms: 1000\n  keep_alive_timeout_ms: 60000\n";
+  options.threads = 32;
+  Daemon d(options);
+  ASSERT_TRUE(d.start()) << d.log();
+
+  // 64 keep-alive connections that made one request each and then stay idle.
+  std::vector<std::unique_ptr<Poco::Net::HTTPClientSession>> idle;
+  for (int i = 0; i < 64; ++i) {
+    auto s = std::make_unique<Poco::Net::HTTPClientSession>("127.0.0.1", static_cast<Poco::UInt16>(d.port()));
+    s->setKeepAlive(true);
+    s->setTimeout(Poco::Timespan(10, 0));
+    Poco::Net::HTTPRequest req("GET", "/healthz", Poco::Net::HTTPMessage::HTTP_1_1);
+    req.setKeepAlive(true);
+    s->sendRequest(req);
+    Poco::Net::HTTPResponse resp;
+    std::string body;
+    Poco::StreamCopier::copyToString(s->receiveResponse(resp), body);
+    ASSERT_EQ(resp.getStatus(), 200);
+    idle.push_back(std::move(s));
+  }
+  // Slowloris: 16 connections trickling a header byte by byte, never finishing it.
+  std::atomic<bool> stop{false};
+  std::atomic<int> cutOff{0};
+  std::vector<std::thread> trickles;
+  for (int i = 0; i < 16; ++i) {
+    trickles.emplace_back([&] {
+      Poco::Net::StreamSocket s;
+      s.connect(Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(d.port())));
+      try {
+        s.sendBytes("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ", 38);
+        while (!stop) {
+          s.sendBytes("a", 1);
+          std::this_thread::sleep_for(std::chrono::milliseconds(200));
+          s.setReceiveTimeout(Poco::Timespan(0, 1000));
+          char c;
+          try {
+            if (s.receiveBytes(&c, 1) <= 0) break;  // the server closed it
+          } catch (const Poco::TimeoutException&) {
+          }
+        }
+      } catch (const Poco::Exception&) {
+      }
+      if (!stop) ++cutOff;
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // A new client is served while all of the above hold their connections.
+  for (int i = 0; i < 5; ++i) {
+    auto r = d.request("GET", "/healthz");
+    EXPECT_EQ(r.status, 200) << r.body;
+  }
+  // The slow senders are cut off once past the request deadline.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (cutOff < 16 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(cutOff, 16) << "every slowloris connection is closed by the server";
+  stop = true;
+  for (auto& t : trickles) t.join();
+  EXPECT_EQ(d.stop(), 0);
+}
+
+TEST(Daemon, IdleConnectionsAreShedWhenThePoolIsBusy) {
+  DaemonOptions options;
+  options.server_yaml = "  keep_alive_timeout_ms: 60000\n";
+  Daemon d(options);
+  options.threads = 48;
+  ASSERT_TRUE(d.start()) << d.log();
+  std::vector<std::unique_ptr<Poco::Net::HTTPClientSession>> idle;
+  for (int i = 0; i < 100; ++i) {  // twice the pool
+    auto s = std::make_unique<Poco::Net::HTTPClientSession>("127.0.0.1", static_cast<Poco::UInt16>(d.port()));
+    s->setKeepAlive(true);
+    s->setTimeout(Poco::Timespan(20, 0));
+    Poco::Net::HTTPRequest req("GET", "/healthz", Poco::Net::HTTPMessage::HTTP_1_1);
+    req.setKeepAlive(true);
+    try {
+      s->sendRequest(req);
+      Poco::Net::HTTPResponse resp;
+      std::string body;
+      Poco::StreamCopier::copyToString(s->receiveResponse(resp), body);
+      EXPECT_EQ(resp.getStatus(), 200);
+    } catch (const Poco::Exception& e) {
+      ADD_FAILURE() << "connection " << i << ": " << e.displayText();
+    }
+    idle.push_back(std::move(s));
+  }
+  auto r = d.request("GET", "/healthz");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(d.stop(), 0);
+}
+
+// Creates leads from several threads until told to stop; remembers which got a 2xx.
+class Writers {
+ public:
+  Writers(const Daemon& d, const std::string& key, int threads) {
+    for (int t = 0; t < threads; ++t) {
+      threads_.emplace_back([&, t] {
+        for (int i = 0; !stop_; ++i) {
+          const std::string email = "w" + std::to_string(t) + "-" + std::to_string(i) + "@example.it";
+          auto r = d.call("POST", "/v1/leads", key, "{\"email\":\"" + email + "\"}");
+          std::lock_guard lock(mutex_);
+          if (r.status == 201) acknowledged_.insert(email);
+          if (r.status >= 500) serverErrors_.push_back(r.status);
+          if (r.status < 0) break;  // the daemon is gone
+        }
+      });
+    }
+  }
+  void join() {
+    stop_ = true;
+    for (auto& t : threads_) t.join();
+  }
+  std::set<std::string> acknowledged() {
+    std::lock_guard lock(mutex_);
+    return acknowledged_;
+  }
+  std::vector<int> serverErrors() {
+    std::lock_guard lock(mutex_);
+    return serverErrors_;
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::mutex mutex_;
+  std::set<std::string> acknowledged_;
+  std::vector<int> serverErrors_;
+  std::vector<std::thread> threads_;
+};
+
+class Lifecycle : public DaemonTest {};
+
+void expectEachExactlyOnce(Daemon& d, const std::string& key, const std::set<std::string>& emails) {
+  for (const auto& email : emails) {
+    auto r = d.call("GET", "/v1/leads?email=" + email, key);
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(json(r.body)->getArray("data")->size(), 1u) << email;
+  }
+}
+
+TEST_P(Lifecycle, SigtermFinishesInFlightRequestsAndExitsZero) {
+  Writers writers(*daemon_, writer_, 6);
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  EXPECT_EQ(daemon_->stop(), 0);
+  writers.join();
+  EXPECT_TRUE(writers.serverErrors().empty());
+  const auto acknowledged = writers.acknowledged();
+  EXPECT_GT(acknowledged.size(), 10u);
+  ASSERT_TRUE(daemon_->start()) << daemon_->log();
+  expectEachExactlyOnce(*daemon_, reader_, acknowledged);
+}
+
+TEST_P(Lifecycle, KillNineLosesNoAcknowledgedLead) {
+  Writers writers(*daemon_, writer_, 8);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  daemon_->kill();
+  writers.join();
+  const auto acknowledged = writers.acknowledged();
+  EXPECT_GT(acknowledged.size(), 10u);
+  ASSERT_TRUE(daemon_->start()) << daemon_->log();
+  expectEachExactlyOnce(*daemon_, reader_, acknowledged);
+}
+
+CICLO_ON_BOTH_BACKENDS(Lifecycle);
+
+}  // namespace
+}  // namespace ciclo::testing

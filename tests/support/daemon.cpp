@@ -27,7 +27,7 @@ Daemon::Daemon(DaemonOptions options) : options_(std::move(options)) {
   if (options_.store_url.empty()) options_.store_url = "sqlite:" + dir_ + "ciclo.db";
   configFile_ = dir_ + "ciclo.yaml";
   std::ofstream config(configFile_);
-  config << "server:\n  listen: 127.0.0.1:0\n  threads: 96\n" << options_.server_yaml << "store:\n  url: "
+  config << "server:\n  listen: 127.0.0.1:0\n  threads: " << options_.threads << "\n" << options_.server_yaml << "store:\n  url: "
          << options_.store_url << "\nlog:\n  level: warning\n  requests: true\n";
   if (options_.clock_control) config << "testing:\n  clock_control: true\n";
   config << options_.extra_yaml;
@@ -49,7 +49,11 @@ bool Daemon::start() {
   while (std::chrono::steady_clock::now() < deadline) {
     std::ifstream in(portFile);
     if (in >> port_ && port_ > 0) return true;
-    if (!Poco::Process::isRunning(*process_)) break;
+    int status = 0;
+    if (::waitpid(process_->id(), &status, WNOHANG) == process_->id()) {  // it exited
+      process_.reset();
+      return false;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return false;

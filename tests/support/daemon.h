@@ -30,6 +30,7 @@ struct DaemonOptions {
   std::string extra_yaml;           // appended to the generated config
   std::string server_yaml;          // lines added under server:
   bool clock_control = false;
+  int threads = 96;
 };
 
 class Daemon {
