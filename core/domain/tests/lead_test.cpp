@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <map>
+#include <sstream>
 #include <set>
 #include <tuple>
 
@@ -187,6 +189,34 @@ TEST(LeadMerge, QualifiedLeadsCannotBeMerged) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind, ErrorKind::kConflict);
   EXPECT_EQ(a, before);
+}
+
+}  // namespace
+}  // namespace ciclo
+
+namespace ciclo {
+namespace {
+
+// The lifecycle is printed in docs/lead-lifecycle.md; the page must say what the code does.
+TEST(LeadLifecycle, DocumentationPrintsTheTable) {
+  std::ifstream in(CICLO_SOURCE_DIR "/docs/lead-lifecycle.md");
+  ASSERT_TRUE(in) << "docs/lead-lifecycle.md is missing";
+  std::stringstream doc;
+  doc << in.rdbuf();
+  std::string expected = "| from | command | to | fired by |\n|---|---|---|---|\n";
+  for (const auto& t : leadTransitions()) {
+    std::string who;
+    for (const auto a : t.actors) who += (who.empty() ? "" : ", ") + std::string(toString(a));
+    expected += "| " + std::string(toString(t.from)) + " | " + std::string(toString(t.command)) + " | " +
+                std::string(toString(t.to)) + " | " + who + " |\n";
+  }
+  const std::string text = doc.str();
+  const auto begin = text.find("<!-- lifecycle-table:begin -->\n");
+  const auto end = text.find("<!-- lifecycle-table:end -->");
+  ASSERT_NE(begin, std::string::npos);
+  ASSERT_NE(end, std::string::npos);
+  const auto start = begin + std::string("<!-- lifecycle-table:begin -->\n").size();
+  EXPECT_EQ(text.substr(start, end - start), expected);
 }
 
 }  // namespace
