@@ -74,14 +74,21 @@ std::string Money::toDecimal() const {
   // Work on the unsigned magnitude so that INT64_MIN cannot overflow.
   const bool negative = minor_ < 0;
   std::uint64_t magnitude = negative ? 0 - static_cast<std::uint64_t>(minor_) : static_cast<std::uint64_t>(minor_);
-  std::string digits = std::to_string(magnitude);
-  if (decimals > 0) {
-    if (digits.size() <= static_cast<std::size_t>(decimals)) {
-      digits.insert(0, static_cast<std::size_t>(decimals) - digits.size() + 1, '0');
-    }
-    digits.insert(digits.size() - static_cast<std::size_t>(decimals), 1, '.');
+  const std::string digits = std::to_string(magnitude);
+  const auto d = static_cast<std::size_t>(decimals);
+  std::string out;
+  out.reserve(digits.size() + d + 3);
+  if (negative) out += '-';
+  if (d == 0) return out += digits;
+  if (digits.size() <= d) {
+    out += "0.";
+    out.append(d - digits.size(), '0');
+    return out += digits;
   }
-  return negative ? "-" + digits : digits;
+  out.append(digits, 0, digits.size() - d);
+  out += '.';
+  out.append(digits, digits.size() - d, d);
+  return out;
 }
 
 Result<Money> Money::plus(const Money& other) const {
