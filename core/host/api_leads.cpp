@@ -185,14 +185,11 @@ std::string leadCompanyDomain(const LeadProfile& p) {
 }
 
 void record(Services& s, store::Connection& c, const std::string& recordId, const std::string& kind,
-            const std::string& actor, const std::string& summary, const Poco::JSON::Object::Ptr& data,
-            const std::string& eventType, const Lead* lead) {
+            const std::string& actor, const std::string& summary, const std::string& data,
+            const std::string& eventType, const std::string& partner) {
   const Timestamp now = s.clock.now();
-  const std::string dataText = store::toJsonText(data);
-  store::appendTimeline(c, {0, recordId, now, kind, actor, summary, dataText});
-  if (!eventType.empty()) {
-    store::appendEvent(c, {0, s.ids.next("evt"), eventType, recordId, lead ? lead->first_touch.partner : "", now, dataText});
-  }
+  store::appendTimeline(c, {0, recordId, now, kind, actor, summary, data});
+  if (!eventType.empty()) store::appendEvent(c, {0, s.ids.next("evt"), eventType, recordId, partner, now, data});
 }
 
 Poco::JSON::Array::Ptr names(const std::vector<std::string>& v) {
@@ -201,13 +198,36 @@ Poco::JSON::Array::Ptr names(const std::vector<std::string>& v) {
   return a;
 }
 
+// A capture made ready outside the writer: the new lead it would create and that lead's
+// document, so that the common case - a new lead - costs the writer no serialisation.
+struct PreparedCapture {
+  LeadCapture capture;
+  Lead candidate;
+  std::string candidateDoc;
+};
+
+PreparedCapture prepareCapture(Services& s, LeadCapture capture) {
+  PreparedCapture p{std::move(capture), {}, {}};
+  p.candidate = newLeadFromCapture(s.ids.next("lead"), p.capture, leadCompanyDomain(p.capture.profile), s.clock.now());
+  p.candidate.version = 1;
+  p.candidateDoc = store::toJsonText(store::leadToJson(p.candidate));
+  return p;
+}
+
 struct Captured {
   Lead lead;
+  std::string doc;  // the lead's JSON document as stored
   CaptureOutcome outcome;
 };
 
+// `{...}` + `,"key":value}`: adds members to a serialised object without parsing it again.
+std::string withMembers(const std::string& object, const std::string& members) {
+  return object.substr(0, object.size() - 1) + "," + members + "}";
+}
+
 // leads.capture(): creates a lead or merges into the one with the same email (else phone).
-Captured captureLead(Services& s, store::Connection& c, const LeadCapture& capture, const std::string& actor) {
+Captured captureLead(Services& s, store::Connection& c, const PreparedCapture& prepared, const std::string& actor) {
+  const LeadCapture& capture = prepared.capture;
   const Timestamp now = s.clock.now();
   std::optional<Lead> existing;
   if (!capture.profile.email.empty()) existing = store::findLeadByEmail(c, capture.profile.email);
@@ -217,34 +237,33 @@ Captured captureLead(Services& s, store::Connection& c, const LeadCapture& captu
     const MergeReport report = mergeCapture(lead, capture, now);
     if (lead.company_domain.empty()) lead.company_domain = leadCompanyDomain(lead.profile);
     if (!store::updateLead(c, lead)) throw std::runtime_error("lead changed during its own transaction");
+    auto json = store::leadToJson(lead);
     auto data = object();
-    data->set("lead", store::leadToJson(lead));
+    data->set("lead", json);
     data->set("outcome", report.changed() ? "merged" : "unchanged");
     data->set("filled", names(report.filled));
     data->set("conflicts", names(report.conflicts));
-    data->set("touch", store::leadToJson(lead)->getObject("latest_touch"));
+    data->set("touch", json->getObject("latest_touch"));
     record(s, c, lead.id, "lead.captured", actor,
-           report.changed() ? "captured again; data added" : "captured again; nothing new", data, "lead.captured", &lead);
-    return {std::move(lead), report.changed() ? CaptureOutcome::kMerged : CaptureOutcome::kUnchanged};
+           report.changed() ? "captured again; data added" : "captured again; nothing new", store::toJsonText(data),
+           "lead.captured", lead.first_touch.partner);
+    return {std::move(lead), store::toJsonText(json), report.changed() ? CaptureOutcome::kMerged : CaptureOutcome::kUnchanged};
   }
-  Lead lead = newLeadFromCapture(s.ids.next("lead"), capture, leadCompanyDomain(capture.profile), now);
+  Lead lead = prepared.candidate;
+  std::string doc = prepared.candidateDoc;
   if (!lead.company_domain.empty()) {
-    if (auto account = store::findAccountByDomain(c, lead.company_domain)) lead.account_id = account->id;
+    if (auto account = store::findAccountByDomain(c, lead.company_domain)) {
+      lead.account_id = account->id;
+      doc = store::toJsonText(store::leadToJson(lead));
+    }
   }
-  store::insertLead(c, lead);
-  auto data = object();
-  data->set("lead", store::leadToJson(lead));
-  data->set("outcome", "created");
+  store::insertLead(c, lead, doc);
   record(s, c, lead.id, "lead.captured", actor, "captured from " + std::string(toString(lead.first_touch.source)),
-         data, "lead.captured", &lead);
-  return {std::move(lead), CaptureOutcome::kCreated};
+         "{\"lead\":" + doc + ",\"outcome\":\"created\"}", "lead.captured", lead.first_touch.partner);
+  return {std::move(lead), std::move(doc), CaptureOutcome::kCreated};
 }
 
-Response leadResponse(int status, const Lead& lead, const char* outcome = nullptr) {
-  auto body = store::leadToJson(lead);
-  if (outcome) body->set("outcome", std::string(outcome));
-  return jsonResponse(status, body);
-}
+Response leadResponse(int status, const Lead& lead) { return jsonResponse(status, store::leadToJson(lead)); }
 
 Result<Lead> loadLead(store::Connection& c, const std::string& id) {
   if (!isValidId("lead", id)) return Error::notFound("there is no lead " + (isValidUtf8(id) ? id.substr(0, 40) : "?"));
@@ -258,10 +277,12 @@ Response createLead(Request& r, Services& s) {
   if (!idem.ok()) return problemResponse(idem.error());
   auto capture = readCapture(r, s);
   if (!capture.ok()) return problemResponse(capture.error());
+  const PreparedCapture prepared = prepareCapture(s, std::move(capture).value());
   return writeIdempotent(s, idem.value(), [&](store::Connection& c) -> Result<Response> {
-    auto captured = captureLead(s, c, capture.value(), actorOf(r));
+    auto captured = captureLead(s, c, prepared, actorOf(r));
     const bool created = captured.outcome == CaptureOutcome::kCreated;
-    Response response = leadResponse(created ? 201 : 200, captured.lead, toString(captured.outcome).data());
+    Response response{created ? 201 : 200, "application/json",
+                      withMembers(captured.doc, "\"outcome\":\"" + std::string(toString(captured.outcome)) + "\""), {}};
     if (created) response.headers.emplace_back("Location", "/v1/leads/" + captured.lead.id);
     return response;
   });
@@ -439,7 +460,8 @@ Response updateLead(Request& r, Services& s) {
     if (owner) changedFields.emplace_back("owner");
     for (const auto& [k, v] : custom) changedFields.push_back("custom." + k);
     data->set("fields", names(changedFields));
-    record(s, c, lead.id, "lead.updated", actorOf(r), "profile updated", data, "lead.updated", &lead);
+    record(s, c, lead.id, "lead.updated", actorOf(r), "profile updated", store::toJsonText(data), "lead.updated",
+           lead.first_touch.partner);
     return leadResponse(200, lead);
   });
 }
@@ -486,7 +508,8 @@ Response commandLead(Request& r, Services& s) {
     if (reason) data->set("reason", std::string(toString(*reason)));
     const std::string summary =
         std::string(toString(change.value().from)) + " -> " + std::string(toString(change.value().to));
-    record(s, c, lead.id, "lead.status_changed", actorOf(r), summary, data, "lead.status_changed", &lead);
+    record(s, c, lead.id, "lead.status_changed", actorOf(r), summary, store::toJsonText(data), "lead.status_changed",
+           lead.first_touch.partner);
     if (lead.status == LeadStatus::kQualified || lead.status == LeadStatus::kDisqualified) {
       const Timestamp now = s.clock.now();
       store::appendEvent(c, {0, s.ids.next("evt"),
@@ -530,7 +553,8 @@ Response mergeLead(Request& r, Services& s) {
     data->set("merged_id", l.id);
     data->set("filled", names(report.value().filled));
     data->set("conflicts", names(report.value().conflicts));
-    record(s, c, w.id, "lead.merged", actorOf(r), "merged " + l.id + " into this lead", data, "lead.merged", &w);
+    record(s, c, w.id, "lead.merged", actorOf(r), "merged " + l.id + " into this lead", store::toJsonText(data),
+           "lead.merged", w.first_touch.partner);
     return leadResponse(200, w);
   });
 }

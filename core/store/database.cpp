@@ -59,43 +59,80 @@ void bindAll(Poco::Data::Statement& stmt, Params& params) {
 
 }  // namespace
 
+// A statement prepared once, with the values it is bound to by reference: executing it again
+// means assigning new values of the same types and calling execute().
+struct Connection::Prepared {
+  Params values;
+  std::unique_ptr<Poco::Data::Statement> statement;
+};
+
 Connection::Connection(Backend backend, std::unique_ptr<Poco::Data::Session> session)
     : backend_(backend), session_(std::move(session)) {}
 
-Connection::~Connection() = default;
+Connection::~Connection() {
+  prepared_.clear();  // statements before their session
+}
+
+Connection::Prepared& Connection::prepare(const std::string& sql, Params& params) {
+  // A NULL is bound differently from a value, so the types are part of the key.
+  std::string key;
+  key.reserve(params.size() + 1 + sql.size());
+  for (const auto& p : params) key += "nis"[p.index()];
+  key += '|';
+  key += sql;
+  if (auto it = prepared_.find(key); it != prepared_.end()) {
+    auto& prepared = *it->second;
+    for (std::size_t i = 0; i < params.size(); ++i) prepared.values[i] = std::move(params[i]);
+    return prepared;
+  }
+  constexpr std::size_t kMaxPrepared = 512;  // dynamic filters make a bounded number of shapes
+  if (prepared_.size() >= kMaxPrepared) prepared_.clear();
+  auto prepared = std::make_unique<Prepared>();
+  prepared->values = std::move(params);
+  prepared->statement = std::make_unique<Poco::Data::Statement>(*session_);
+  *prepared->statement << sql;
+  bindAll(*prepared->statement, prepared->values);
+  return *prepared_.emplace(std::move(key), std::move(prepared)).first->second;
+}
 
 std::size_t Connection::exec(const std::string& sql, Params params) {
-  Poco::Data::Statement stmt(*session_);
-  stmt << sql;
-  bindAll(stmt, params);
-  return stmt.execute();
+  auto& prepared = prepare(sql, params);
+  try {
+    return prepared.statement->execute();
+  } catch (...) {
+    prepared_.clear();  // a statement that failed midway is not trusted again
+    throw;
+  }
 }
 
 std::vector<Row> Connection::query(const std::string& sql, Params params) {
-  Poco::Data::Statement stmt(*session_);
-  stmt << sql;
-  bindAll(stmt, params);
-  stmt.execute();
-  Poco::Data::RecordSet rs(stmt);
+  auto& prepared = prepare(sql, params);
   std::vector<Row> rows;
-  const std::size_t columns = rs.columnCount();
-  rows.reserve(rs.rowCount());
-  for (std::size_t r = 0, n = rs.rowCount(); r < n; ++r) {
-    Row row;
-    row.reserve(columns);
-    for (std::size_t c = 0; c < columns; ++c) {
-      if (rs.isNull(c, r)) {
-        row.emplace_back(std::monostate{});
-        continue;
+  try {
+    prepared.statement->execute();
+    Poco::Data::RecordSet rs(*prepared.statement);
+    const std::size_t columns = rs.columnCount();
+    rows.reserve(rs.rowCount());
+    for (std::size_t r = 0, n = rs.rowCount(); r < n; ++r) {
+      Row row;
+      row.reserve(columns);
+      for (std::size_t c = 0; c < columns; ++c) {
+        if (rs.isNull(c, r)) {
+          row.emplace_back(std::monostate{});
+          continue;
+        }
+        const Poco::Dynamic::Var v = rs.value(c, r);
+        if (v.isInteger()) {
+          row.emplace_back(v.convert<Poco::Int64>());
+        } else {
+          row.emplace_back(v.convert<std::string>());
+        }
       }
-      const Poco::Dynamic::Var v = rs.value(c, r);
-      if (v.isInteger()) {
-        row.emplace_back(v.convert<Poco::Int64>());
-      } else {
-        row.emplace_back(v.convert<std::string>());
-      }
+      rows.push_back(std::move(row));
     }
-    rows.push_back(std::move(row));
+  } catch (...) {
+    prepared_.clear();
+    throw;
   }
   return rows;
 }

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -44,6 +45,8 @@ struct StoreConfig {
 };
 
 // One database session; used by one thread at a time. Placeholders are $1, $2, ...
+// Statements are prepared once per connection and reused: preparing costs more than most
+// of our statements take to run.
 class Connection {
  public:
   Connection(Backend backend, std::unique_ptr<Poco::Data::Session> session);
@@ -55,8 +58,12 @@ class Connection {
   Poco::Data::Session& session() { return *session_; }
 
  private:
+  struct Prepared;
+  Prepared& prepare(const std::string& sql, Params& params);
+
   Backend backend_;
   std::unique_ptr<Poco::Data::Session> session_;
+  std::unordered_map<std::string, std::unique_ptr<Prepared>> prepared_;
 };
 
 using Work = std::function<Status(Connection&)>;

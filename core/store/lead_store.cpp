@@ -97,12 +97,16 @@ std::optional<Lead> findLeadByPhone(Connection& c, const std::string& phone) {
 
 void insertLead(Connection& c, Lead& lead) {
   lead.version = 1;
+  insertLead(c, lead, toJsonText(leadToJson(lead)));
+}
+
+void insertLead(Connection& c, const Lead& lead, const std::string& doc) {
   c.exec(
       "INSERT INTO leads (id, status, email, phone, source, partner, company_domain, account_id, owner, doc, "
       "created_at, updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
       {lead.id, std::string(toString(lead.status)), orNull(lead.profile.email), orNull(lead.profile.phone),
        std::string(toString(lead.first_touch.source)), orNull(lead.first_touch.partner), orNull(lead.company_domain),
-       orNull(lead.account_id), orNull(lead.owner), toJsonText(leadToJson(lead)), formatTimestamp(lead.created_at),
+       orNull(lead.account_id), orNull(lead.owner), doc, formatTimestamp(lead.created_at),
        formatTimestamp(lead.updated_at), lead.version});
 }
 

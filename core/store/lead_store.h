@@ -17,6 +17,8 @@ std::optional<Lead> findLead(Connection& c, const std::string& id);
 std::optional<Lead> findLeadByEmail(Connection& c, const std::string& email);
 std::optional<Lead> findLeadByPhone(Connection& c, const std::string& phone);
 void insertLead(Connection& c, Lead& lead);  // sets version 1
+// With the lead's document already serialised (lead.version must be 1).
+void insertLead(Connection& c, const Lead& lead, const std::string& doc);
 // Writes the lead if its stored version is still lead.version, then bumps the version.
 // Returns false when another change came first.
 bool updateLead(Connection& c, Lead& lead, const std::string& mergedInto = {});
