@@ -5,6 +5,7 @@
 #include <Poco/Data/RecordSet.h>
 #include <Poco/Data/SQLite/Connector.h>
 #include <Poco/Data/SQLite/SQLiteException.h>
+#include <Poco/Data/SQLite/Utility.h>
 #include <Poco/Data/Session.h>
 #include <Poco/Data/Statement.h>
 #include <Poco/Exception.h>
@@ -14,6 +15,8 @@
 
 #include <algorithm>
 #include <array>
+
+#include <sqlite3.h>
 #include <cctype>
 
 namespace ciclo::store {
@@ -66,11 +69,83 @@ struct Connection::Prepared {
   std::unique_ptr<Poco::Data::Statement> statement;
 };
 
+// An SQLite statement prepared once, with the index of each $N placeholder.
+struct Connection::SqliteStatement {
+  sqlite3_stmt* stmt = nullptr;
+  std::vector<int> slots;  // slots[i]: the parameter index of $(i+1), 0 when unused
+  ~SqliteStatement() { sqlite3_finalize(stmt); }
+};
+
 Connection::Connection(Backend backend, std::unique_ptr<Poco::Data::Session> session)
     : backend_(backend), session_(std::move(session)) {}
 
 Connection::~Connection() {
-  prepared_.clear();  // statements before their session
+  // Statements go before their session.
+  prepared_.clear();
+  sqlite_.clear();
+}
+
+Connection::SqliteStatement& Connection::prepareSqlite(const std::string& sql, const Params& params) {
+  if (auto it = sqlite_.find(sql); it != sqlite_.end()) return *it->second;
+  constexpr std::size_t kMaxPrepared = 512;  // dynamic filters make a bounded number of shapes
+  if (sqlite_.size() >= kMaxPrepared) sqlite_.clear();
+  sqlite3* db = Poco::Data::SQLite::Utility::dbHandle(*session_);
+  auto prepared = std::make_unique<SqliteStatement>();
+  const int rc = sqlite3_prepare_v2(db, sql.c_str(), static_cast<int>(sql.size() + 1), &prepared->stmt, nullptr);
+  if (rc != SQLITE_OK) Poco::Data::SQLite::Utility::throwException(db, rc);
+  for (std::size_t i = 1; i <= params.size(); ++i) {
+    prepared->slots.push_back(sqlite3_bind_parameter_index(prepared->stmt, ("$" + std::to_string(i)).c_str()));
+  }
+  return *sqlite_.emplace(sql, std::move(prepared)).first->second;
+}
+
+std::size_t Connection::runSqlite(const std::string& sql, const Params& params, std::vector<Row>* rows) {
+  sqlite3* db = Poco::Data::SQLite::Utility::dbHandle(*session_);
+  auto& prepared = prepareSqlite(sql, params);
+  sqlite3_stmt* stmt = prepared.stmt;
+  // Reset on every way out, so that a finished statement never pins a read snapshot.
+  struct Reset {
+    sqlite3_stmt* stmt;
+    ~Reset() {
+      sqlite3_reset(stmt);
+      sqlite3_clear_bindings(stmt);
+    }
+  } reset{stmt};
+  for (std::size_t i = 0; i < params.size() && i < prepared.slots.size(); ++i) {
+    const int slot = prepared.slots[i];
+    if (slot == 0) continue;
+    const auto& p = params[i];
+    int rc;
+    if (const auto* n = std::get_if<std::int64_t>(&p)) {
+      rc = sqlite3_bind_int64(stmt, slot, *n);
+    } else if (const auto* text = std::get_if<std::string>(&p)) {
+      rc = sqlite3_bind_text(stmt, slot, text->data(), static_cast<int>(text->size()), SQLITE_STATIC);
+    } else {
+      rc = sqlite3_bind_null(stmt, slot);
+    }
+    if (rc != SQLITE_OK) Poco::Data::SQLite::Utility::throwException(db, rc);
+  }
+  for (;;) {
+    const int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) Poco::Data::SQLite::Utility::throwException(db, rc);
+    if (!rows) continue;
+    const int columns = sqlite3_column_count(stmt);
+    Row row;
+    row.reserve(static_cast<std::size_t>(columns));
+    for (int c = 0; c < columns; ++c) {
+      switch (sqlite3_column_type(stmt, c)) {
+        case SQLITE_NULL: row.emplace_back(std::monostate{}); break;
+        case SQLITE_INTEGER: row.emplace_back(static_cast<std::int64_t>(sqlite3_column_int64(stmt, c))); break;
+        default: {
+          const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, c));
+          row.emplace_back(std::string(text, static_cast<std::size_t>(sqlite3_column_bytes(stmt, c))));
+        }
+      }
+    }
+    rows->push_back(std::move(row));
+  }
+  return static_cast<std::size_t>(sqlite3_changes(db));
 }
 
 Connection::Prepared& Connection::prepare(const std::string& sql, Params& params) {
@@ -96,6 +171,7 @@ Connection::Prepared& Connection::prepare(const std::string& sql, Params& params
 }
 
 std::size_t Connection::exec(const std::string& sql, Params params) {
+  if (backend_ == Backend::kSqlite) return runSqlite(sql, params, nullptr);
   auto& prepared = prepare(sql, params);
   try {
     return prepared.statement->execute();
@@ -106,8 +182,12 @@ std::size_t Connection::exec(const std::string& sql, Params params) {
 }
 
 std::vector<Row> Connection::query(const std::string& sql, Params params) {
-  auto& prepared = prepare(sql, params);
   std::vector<Row> rows;
+  if (backend_ == Backend::kSqlite) {
+    runSqlite(sql, params, &rows);
+    return rows;
+  }
+  auto& prepared = prepare(sql, params);
   try {
     prepared.statement->execute();
     Poco::Data::RecordSet rs(*prepared.statement);

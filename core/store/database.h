@@ -46,7 +46,9 @@ struct StoreConfig {
 
 // One database session; used by one thread at a time. Placeholders are $1, $2, ...
 // Statements are prepared once per connection and reused: preparing costs more than most
-// of our statements take to run.
+// of our statements take to run. On SQLite they run on the sqlite3 handle of Poco's session
+// (Poco 1.11 prepares an SQLite statement again at every execution); on PostgreSQL through
+// Poco::Data statements, which keep theirs.
 class Connection {
  public:
   Connection(Backend backend, std::unique_ptr<Poco::Data::Session> session);
@@ -59,11 +61,15 @@ class Connection {
 
  private:
   struct Prepared;
+  struct SqliteStatement;
   Prepared& prepare(const std::string& sql, Params& params);
+  SqliteStatement& prepareSqlite(const std::string& sql, const Params& params);
+  std::size_t runSqlite(const std::string& sql, const Params& params, std::vector<Row>* rows);
 
   Backend backend_;
   std::unique_ptr<Poco::Data::Session> session_;
   std::unordered_map<std::string, std::unique_ptr<Prepared>> prepared_;
+  std::unordered_map<std::string, std::unique_ptr<SqliteStatement>> sqlite_;
 };
 
 using Work = std::function<Status(Connection&)>;

@@ -92,20 +92,6 @@ TEST_P(StoreTest, MigrationsApplyOnceAndRecordTheirVersion) {
   EXPECT_EQ(count, latestMigration());
 }
 
-TEST_P(StoreTest, SqliteSynchronousIsFullByDefaultAndConfigurable) {
-  if (GetParam() != TestBackend::kSqlite) GTEST_SKIP() << "SQLite only";
-  EXPECT_EQ(store_->effectiveSqliteSynchronousForTest(), 2);  // FULL
-  store_.reset();
-  StoreConfig normal;
-  normal.sqlite_synchronous = "normal";
-  auto relaxed = openStore(normal);
-  EXPECT_EQ(relaxed->effectiveSqliteSynchronousForTest(), 1);
-  StoreConfig bad;
-  bad.sqlite_synchronous = "sometimes";
-  bad.url = url_;
-  EXPECT_FALSE(Store::open(bad).ok());
-}
-
 TEST_P(StoreTest, AFailedWorkRollsBackOnlyItself) {
   // Holds the writer until the two writes below are queued, so that they share a batch.
   HeldWriter held(*store_);
@@ -297,6 +283,17 @@ TEST_P(StoreTest, ApiKeysAndIdempotencyRecords) {
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::Values(TestBackend::kSqlite, TestBackend::kPostgres),
                          [](const auto& p) { return ciclo::testing::backendName(p.param); });
+
+TEST(SqliteStore, SynchronousIsFullByDefaultAndConfigurable) {
+  const std::string url = ciclo::testing::freshDatabaseUrl(TestBackend::kSqlite);
+  StoreConfig config;
+  config.url = url;
+  EXPECT_EQ(Store::open(config).value()->effectiveSqliteSynchronousForTest(), 2);  // FULL
+  config.sqlite_synchronous = "normal";
+  EXPECT_EQ(Store::open(config).value()->effectiveSqliteSynchronousForTest(), 1);
+  config.sqlite_synchronous = "sometimes";
+  EXPECT_FALSE(Store::open(config).ok());
+}
 
 TEST(StoreOpen, RefusesUnknownUrls) {
   StoreConfig config;
