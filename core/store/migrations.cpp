@@ -39,12 +39,14 @@ const std::vector<Migration>& migrations() {
                 created_at TEXT NOT NULL,
                 updated_at TEXT NOT NULL,
                 version BIGINT NOT NULL))",
-           "CREATE INDEX leads_email ON leads (email)",
-           "CREATE INDEX leads_phone ON leads (phone)",
+           // Sparse columns get partial indexes: a lead without a phone or partner costs
+           // no index entry, and `col = $1` still finds them.
+           "CREATE INDEX leads_email ON leads (email) WHERE email IS NOT NULL",
+           "CREATE INDEX leads_phone ON leads (phone) WHERE phone IS NOT NULL",
            "CREATE INDEX leads_status ON leads (status, id)",
-           "CREATE INDEX leads_partner ON leads (partner, id)",
+           "CREATE INDEX leads_partner ON leads (partner, id) WHERE partner IS NOT NULL",
            "CREATE INDEX leads_updated ON leads (updated_at, id)",
-           "CREATE INDEX leads_company_domain ON leads (company_domain)",
+           "CREATE INDEX leads_company_domain ON leads (company_domain) WHERE company_domain IS NOT NULL",
            R"(CREATE TABLE lead_merges (
                 loser_id TEXT PRIMARY KEY,
                 winner_id TEXT NOT NULL,
