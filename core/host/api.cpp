@@ -212,6 +212,7 @@ void Api::addSystemRoutes() {
     });
     extra << "# HELP ciclo_outbox_head_seq The newest event's sequence number.\n# TYPE ciclo_outbox_head_seq gauge\n"
           << "ciclo_outbox_head_seq " << outbox << "\n";
+    for (const auto& source : metricSources_) extra << source();
     return Response{200, "text/plain; version=0.0.4", body + extra.str(), {}};
   });
   if (s_.config.clock_control) {

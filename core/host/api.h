@@ -84,6 +84,8 @@ class Api : public RequestHandler {
   void completed(const Request& request, const Response& response, double millis) override;
 
   void setReady(bool ready) { ready_ = ready; }
+  // Adds Prometheus text to /metrics from another part of the daemon.
+  void addMetricsSource(std::function<std::string()> source) { metricSources_.push_back(std::move(source)); }
 
  private:
   void addSystemRoutes();
@@ -91,6 +93,7 @@ class Api : public RequestHandler {
   Router router_;
   Metrics metrics_;
   std::atomic<bool> ready_{false};
+  std::vector<std::function<std::string()>> metricSources_;
 };
 
 // Route groups, each in its own file.

@@ -220,6 +220,17 @@ Result<Config> parseConfig(const std::string& yaml, const std::string& file) {
   config.store.max_batch = static_cast<int>(store.integer("max_batch", config.store.max_batch, 1, 100000));
   store.finish();
 
+  Section secrets = top.child("secrets");
+  config.secrets.master_key = secrets.text("master_key", "");
+  config.secrets.master_key_file = secrets.text("master_key_file", "var/master.key");
+  config.secrets.create_master_key = secrets.boolean("create_master_key", false);
+  secrets.finish();
+
+  Section webhooks = top.child("webhooks");
+  config.webhooks.allow_private_networks = webhooks.boolean("allow_private_networks", false);
+  config.webhooks.timeout_ms = static_cast<int>(webhooks.integer("timeout_ms", config.webhooks.timeout_ms, 100, 120000));
+  webhooks.finish();
+
   Section log = top.child("log");
   config.log_level = log.text("level", config.log_level);
   static const std::set<std::string> kLevels{"fatal", "critical", "error", "warning", "notice", "information", "debug", "trace"};

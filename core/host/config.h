@@ -24,10 +24,24 @@ struct ServerConfig {
   std::vector<std::string> trusted_proxies;  // peers whose X-Forwarded-For is believed
 };
 
+struct SecretsConfig {
+  std::string master_key;       // base64 of 32 bytes; usually ${CICLO_MASTER_KEY}
+  std::string master_key_file;  // used when master_key is empty
+  bool create_master_key = false;
+};
+
+struct WebhooksConfig {
+  bool allow_private_networks = false;  // tests only: deliveries may reach loopback
+  int timeout_ms = 15000;
+  std::size_t max_response_bytes = 64 * 1024;
+};
+
 struct Config {
   std::string file;
   ServerConfig server;
   store::StoreConfig store;
+  SecretsConfig secrets;
+  WebhooksConfig webhooks;
   std::string log_level = "information";
   bool log_requests = true;
   bool clock_control = false;  // testing only: lets tests move the daemon's clock

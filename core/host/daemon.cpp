@@ -7,10 +7,14 @@
 
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "host/adapters.h"
 #include "host/api.h"
 #include "host/config.h"
+#include "host/crypto.h"
+#include "host/events.h"
+#include "host/webhooks.h"
 #include "host/logging.h"
 #include "host/server.h"
 #include "store/access.h"
@@ -191,7 +195,38 @@ int Daemon::serve() {
   }
   auto& rt = *runtime.value();
   if (rt.config.clock_control) log.warning("testing.clock_control is on: the clock can be moved through the API");
+  const auto& secrets = rt.config.secrets;
+  auto masterKey = Crypto::loadMasterKey(secrets.master_key, secrets.master_key_file, secrets.create_master_key, rt.random);
+  if (!masterKey.ok()) {
+    std::cerr << "ciclod: configuration error: " << rt.config.file << ": " << masterKey.error().message << std::endl;
+    return EXIT_CONFIG;
+  }
+  Crypto crypto(masterKey.value(), rt.random);
   Api api(*rt.services);
+  EventDispatcher events(*rt.store, rt.clock);
+  Webhooks webhooks(*rt.services, crypto);
+  webhooks.addRoutes(api.router());
+  events.subscribe("webhooks", {}, [&webhooks](const store::Event& e) {
+    Status fannedOut = webhooks.fanOut(e);
+    webhooks.wake();
+    return fannedOut;
+  });
+  api.addMetricsSource([&] {
+    const auto counts = webhooks.counts();
+    std::ostringstream out;
+    out << "# HELP ciclo_outbox_lag Events not yet handled by the slowest consumer.\n"
+        << "# TYPE ciclo_outbox_lag gauge\n"
+        << "ciclo_outbox_lag " << events.lag() << "\n"
+        << "# HELP ciclo_webhook_deliveries_total Webhook delivery attempts by result.\n"
+        << "# TYPE ciclo_webhook_deliveries_total counter\n"
+        << "ciclo_webhook_deliveries_total{result=\"succeeded\"} " << counts.succeeded << "\n"
+        << "ciclo_webhook_deliveries_total{result=\"retried\"} " << counts.retried << "\n"
+        << "ciclo_webhook_deliveries_total{result=\"failed\"} " << counts.failed << "\n";
+    return out.str();
+  });
+  rt.store->setCommitListener([&events] { events.wake(); });
+  events.start();
+  webhooks.start();
   HttpServer server(rt.config.server, api);
   auto port = server.start();
   if (!port.ok()) {
@@ -210,6 +245,8 @@ int Daemon::serve() {
   log.information("stopping: finishing in-flight requests");
   api.setReady(false);
   server.stop();
+  webhooks.stop();
+  events.stop();
   rt.store->close();
   log.information("stopped");
   return EXIT_OK;

@@ -448,6 +448,7 @@ void Store::writerLoop() {
       stats_.writes += batch.size();
     }
     committed_.notify_all();
+    if (commitListener_) commitListener_();
     batch.clear();
   }
 }

@@ -92,6 +92,9 @@ class Store {
   // Runs `fn` on a read connection; it sees what is committed.
   Status read(const Work& fn);
 
+  // Called on the writer thread after every commit; must be quick (e.g. wake a thread).
+  void setCommitListener(std::function<void()> listener) { commitListener_ = std::move(listener); }
+
   // Stops taking writes, commits what is queued, and joins the writer.
   void close();
 
@@ -131,6 +134,7 @@ class Store {
   std::deque<std::shared_ptr<Pending>> queue_;
   bool stopping_ = false;
   Stats stats_;
+  std::function<void()> commitListener_;
   std::thread thread_;
 
   std::mutex readersMutex_;

@@ -26,6 +26,12 @@ std::vector<TimelineEntry> listTimeline(Connection& c, const std::string& record
 }
 
 void appendEvent(Connection& c, const Event& e) {
+  if (c.backend() == Backend::kPostgres) {
+    // Several daemons may write events at once, and a sequence number is taken before its
+    // transaction commits: a reader could see 11 committed before 10 and skip 10 for good.
+    // Holding this lock until commit makes sequence order commit order.
+    c.query("SELECT pg_advisory_xact_lock(727349002)");
+  }
   c.exec("INSERT INTO outbox (id, type, subject_id, partner, created_at, data) VALUES ($1, $2, $3, $4, $5, $6)",
          {e.id, e.type, e.subject_id, e.partner.empty() ? SqlValue{} : SqlValue{e.partner},
           formatTimestamp(e.created_at), e.data});

@@ -106,6 +106,35 @@ const std::vector<Migration>& migrations() {
                 PRIMARY KEY (scope, idem_key)))",
            "CREATE INDEX idempotency_created ON idempotency_keys (created_at)",
        }},
+      {2,
+       "outbound webhook endpoints and deliveries",
+       {
+           R"(CREATE TABLE webhook_endpoints (
+                id TEXT PRIMARY KEY,
+                url TEXT NOT NULL,
+                event_types TEXT NOT NULL,
+                partner TEXT,
+                description TEXT NOT NULL,
+                secret_sealed TEXT NOT NULL,
+                status TEXT NOT NULL,
+                disabled_reason TEXT,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL))",
+           R"(CREATE TABLE webhook_deliveries (
+                id TEXT PRIMARY KEY,
+                endpoint_id TEXT NOT NULL,
+                event_id TEXT NOT NULL,
+                status TEXT NOT NULL,
+                attempts BIGINT NOT NULL,
+                next_attempt_at TEXT NOT NULL,
+                last_status BIGINT,
+                last_error TEXT,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL,
+                UNIQUE (endpoint_id, event_id)))",
+           "CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'pending'",
+           "CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, id)",
+       }},
   };
   return all;
 }

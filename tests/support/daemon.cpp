@@ -29,6 +29,8 @@ Daemon::Daemon(DaemonOptions options) : options_(std::move(options)) {
   std::ofstream config(configFile_);
   config << "server:\n  listen: 127.0.0.1:0\n  threads: " << options_.threads << "\n" << options_.server_yaml << "store:\n  url: "
          << options_.store_url << "\nlog:\n  level: warning\n  requests: true\n";
+  // A master key generated for this test alone.
+  config << "secrets:\n  master_key_file: " << dir_ << "master.key\n  create_master_key: true\n";
   if (options_.clock_control) config << "testing:\n  clock_control: true\n";
   config << options_.extra_yaml;
 }
@@ -107,7 +109,12 @@ std::string Daemon::createKey(const std::string& scopes, const std::string& name
 HttpResult Daemon::request(const std::string& method, const std::string& path, const std::string& body,
                            const std::vector<std::pair<std::string, std::string>>& headers,
                            const std::string& contentType) const {
-  Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port_));
+  return httpCall(port_, method, path, body, headers, contentType);
+}
+
+HttpResult httpCall(int port, const std::string& method, const std::string& path, const std::string& body,
+                    const std::vector<std::pair<std::string, std::string>>& headers, const std::string& contentType) {
+  Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port));
   session.setTimeout(Poco::Timespan(30, 0));
   Poco::Net::HTTPRequest req(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
   for (const auto& [k, v] : headers) req.set(k, v);

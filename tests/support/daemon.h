@@ -73,6 +73,11 @@ class Daemon {
   int launches_ = 0;
 };
 
+// One HTTP request to 127.0.0.1:port.
+HttpResult httpCall(int port, const std::string& method, const std::string& path, const std::string& body = "",
+                    const std::vector<std::pair<std::string, std::string>>& headers = {},
+                    const std::string& contentType = "application/json");
+
 // Sends raw bytes on a new connection and returns what came back until the server closed
 // it or `timeoutMs` passed.
 std::string rawExchange(int port, const std::string& bytes, int timeoutMs = 5000);

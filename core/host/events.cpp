@@ -1,0 +1,130 @@
+#include "host/events.h"
+
+#include <Poco/Logger.h>
+
+#include <algorithm>
+
+namespace ciclo::host {
+
+namespace {
+Poco::Logger& log() { return Poco::Logger::get("ciclo.events"); }
+constexpr int kChunk = 200;
+}  // namespace
+
+EventDispatcher::EventDispatcher(store::Store& store, const Clock& clock) : store_(store), clock_(clock) {}
+
+EventDispatcher::~EventDispatcher() { stop(); }
+
+void EventDispatcher::subscribe(std::string consumer, std::vector<std::string> types, Handler handler) {
+  consumers_.push_back({std::move(consumer), std::move(types), std::move(handler), 0, {}, {}});
+}
+
+void EventDispatcher::start() {
+  Status loaded = store_.write([&](store::Connection& c) {
+    for (auto& consumer : consumers_) {
+      auto rows = c.query("SELECT position FROM consumer_positions WHERE consumer = $1", {consumer.name});
+      if (rows.empty()) {
+        // A new consumer starts at the head: it is told about what happens from now on.
+        consumer.position = store::integer(c.query("SELECT COALESCE(MAX(seq), 0) FROM outbox").at(0).at(0));
+        c.exec("INSERT INTO consumer_positions (consumer, position, updated_at) VALUES ($1, $2, $3)",
+               {consumer.name, consumer.position, formatTimestamp(clock_.now())});
+      } else {
+        consumer.position = store::integer(rows[0][0]);
+      }
+    }
+    return Status();
+  });
+  if (!loaded.ok()) log().error("cannot read consumer positions: %s", loaded.error().message);
+  thread_ = std::thread([this] { run(); });
+}
+
+void EventDispatcher::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void EventDispatcher::wake() {
+  {
+    std::lock_guard lock(mutex_);
+    woken_ = true;
+  }
+  wake_.notify_one();
+}
+
+std::int64_t EventDispatcher::lag() const {
+  std::lock_guard lock(mutex_);
+  std::int64_t slowest = head_;
+  for (const auto& c : consumers_) slowest = std::min(slowest, c.position);
+  return head_ - slowest;
+}
+
+void EventDispatcher::run() {
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait_for(lock, std::chrono::milliseconds(500), [&] { return woken_ || stopping_; });
+      if (stopping_) return;
+      woken_ = false;
+    }
+    (void)store_.read([&](store::Connection& c) {
+      const auto head = store::integer(c.query("SELECT COALESCE(MAX(seq), 0) FROM outbox").at(0).at(0));
+      std::lock_guard lock(mutex_);
+      head_ = head;
+      return Status();
+    });
+    for (auto& consumer : consumers_) {
+      if (std::chrono::steady_clock::now() < consumer.retryAt) continue;
+      while (drain(consumer)) {
+        std::lock_guard lock(mutex_);
+        if (stopping_) return;
+      }
+    }
+  }
+}
+
+// Handles one chunk; true when there may be more.
+bool EventDispatcher::drain(Consumer& consumer) {
+  std::vector<store::Event> events;
+  Status read = store_.read([&](store::Connection& c) {
+    events = store::readEvents(c, consumer.position, kChunk);
+    return Status();
+  });
+  if (!read.ok() || events.empty()) return false;
+  std::int64_t reached = consumer.position;
+  bool failed = false;
+  for (const auto& e : events) {
+    const bool wanted = consumer.types.empty() ||
+                        std::find(consumer.types.begin(), consumer.types.end(), e.type) != consumer.types.end();
+    if (wanted) {
+      Status handled = consumer.handler(e);
+      if (!handled.ok()) {
+        consumer.backoff = std::min(std::chrono::milliseconds(60000),
+                                    std::max(std::chrono::milliseconds(500), consumer.backoff * 2));
+        consumer.retryAt = std::chrono::steady_clock::now() + consumer.backoff;
+        log().warning("consumer %s stopped at event %s: %s", consumer.name, e.id, handled.error().message);
+        failed = true;
+        break;
+      }
+    }
+    reached = e.seq;
+  }
+  if (reached != consumer.position) {
+    Status saved = store_.write([&](store::Connection& c) {
+      c.exec("UPDATE consumer_positions SET position = $1, updated_at = $2 WHERE consumer = $3",
+             {reached, formatTimestamp(clock_.now()), consumer.name});
+      return Status();
+    });
+    if (saved.ok()) {
+      std::lock_guard lock(mutex_);
+      consumer.position = reached;
+    }
+  }
+  if (!failed) consumer.backoff = std::chrono::milliseconds(0);
+  return !failed && events.size() == static_cast<std::size_t>(kChunk);
+}
+
+}  // namespace ciclo::host

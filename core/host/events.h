@@ -1,0 +1,59 @@
+#pragma once
+// Consumers of the outbox. Each consumer reads the events after its own durable position,
+// handles them in order and advances the position: delivery is at least once, so handlers
+// are idempotent. The dispatcher wakes after every commit and polls as a safety net.
+
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "domain/clock.h"
+#include "domain/result.h"
+#include "store/database.h"
+#include "store/journal.h"
+
+namespace ciclo::host {
+
+class EventDispatcher {
+ public:
+  using Handler = std::function<Status(const store::Event&)>;
+
+  EventDispatcher(store::Store& store, const Clock& clock);
+  ~EventDispatcher();
+
+  // Before start(): `types` empty means every type.
+  void subscribe(std::string consumer, std::vector<std::string> types, Handler handler);
+  void start();
+  void stop();
+  void wake();
+
+  // How far behind the newest event the slowest consumer is.
+  std::int64_t lag() const;
+
+ private:
+  struct Consumer {
+    std::string name;
+    std::vector<std::string> types;
+    Handler handler;
+    std::int64_t position = 0;
+    std::chrono::steady_clock::time_point retryAt{};
+    std::chrono::milliseconds backoff{0};
+  };
+  void run();
+  bool drain(Consumer& c);
+
+  store::Store& store_;
+  const Clock& clock_;
+  std::vector<Consumer> consumers_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  bool woken_ = false;
+  bool stopping_ = false;
+  std::int64_t head_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace ciclo::host
