@@ -42,9 +42,15 @@ void Metrics::observe(const std::string& route, const std::string& method, int s
   ++h.total;
 }
 
+void Metrics::addCounter(const std::string& metric, std::uint64_t by) {
+  std::lock_guard lock(mutex_);
+  counters_[metric] += by;
+}
+
 std::string Metrics::render() const {
   std::ostringstream out;
   std::lock_guard lock(mutex_);
+  for (const auto& [metric, value] : counters_) out << "# TYPE " << metric << " counter\n" << metric << " " << value << "\n";
   out << "# HELP ciclo_http_requests_total HTTP requests by route, method and status.\n"
          "# TYPE ciclo_http_requests_total counter\n";
   for (const auto& [key, count] : requests_) {

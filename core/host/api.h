@@ -35,6 +35,8 @@ struct Services {
 class Metrics {
  public:
   void observe(const std::string& route, const std::string& method, int status, double millis);
+  // A plain counter, rendered as its own metric family.
+  void addCounter(const std::string& metric, std::uint64_t by);
   std::string render() const;
 
  private:
@@ -47,6 +49,7 @@ class Metrics {
   mutable std::mutex mutex_;
   std::map<std::tuple<std::string, std::string, int>, std::uint64_t> requests_;
   std::map<std::string, Histogram> latency_;
+  std::map<std::string, std::uint64_t> counters_;
 };
 
 // Creating and checking API keys. A key is shown once as "<id>.<secret>"; the store keeps

@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -13,34 +15,34 @@ namespace {
 
 // Reads one YAML mapping, remembering which keys were asked for, so that finish() can name
 // those that nobody knows. The first error wins; later reads become no-ops.
-class Section {
+class Section : public sdk::ConfigSection {
  public:
-  Section(YAML::Node node, std::string path, std::string& error, const std::string& file)
-      : node_(std::move(node)), path_(std::move(path)), error_(error), file_(file) {
+  Section(YAML::Node node, std::string path, std::string& error, std::string file)
+      : node_(std::move(node)), path_(std::move(path)), error_(error), file_(std::move(file)) {
     if (!node_.IsDefined() || node_.IsNull()) {
       node_ = YAML::Node(YAML::NodeType::Map);
     } else if (!node_.IsMap()) {
-      fail(path_.empty() ? "(top level)" : path_, "expected a mapping");
+      failAt(path_.empty() ? "(top level)" : path_, "expected a mapping");
       node_ = YAML::Node(YAML::NodeType::Map);
     }
     std::set<std::string> seen;
     for (const auto& kv : node_) {
       const auto key = kv.first.as<std::string>("");
-      if (!seen.insert(key).second) fail(name(key), "is given twice");
+      if (!seen.insert(key).second) failAt(name(key), "is given twice");
     }
   }
 
-  std::string text(const std::string& key, std::string fallback) {
+  std::string text(const std::string& key, const std::string& fallback) override {
     auto n = take(key);
     if (!n.IsDefined() || n.IsNull()) return fallback;
     if (!n.IsScalar()) {
-      fail(name(key), "expected a string");
+      failAt(name(key), "expected a string");
       return fallback;
     }
     return substitute(key, n.Scalar());
   }
 
-  long long integer(const std::string& key, long long fallback, long long min, long long max) {
+  long long integer(const std::string& key, long long fallback, long long min, long long max) override {
     auto n = take(key);
     if (!n.IsDefined() || n.IsNull()) return fallback;
     const std::string s = n.IsScalar() ? substitute(key, n.Scalar()) : std::string();
@@ -52,37 +54,37 @@ class Section {
       used = 0;
     }
     if (s.empty() || used != s.size()) {
-      fail(name(key), "expected an integer");
+      failAt(name(key), "expected an integer");
       return fallback;
     }
     if (v < min || v > max) {
-      fail(name(key), "must be between " + std::to_string(min) + " and " + std::to_string(max));
+      failAt(name(key), "must be between " + std::to_string(min) + " and " + std::to_string(max));
       return fallback;
     }
     return v;
   }
 
-  bool boolean(const std::string& key, bool fallback) {
+  bool boolean(const std::string& key, bool fallback) override {
     auto n = take(key);
     if (!n.IsDefined() || n.IsNull()) return fallback;
     const std::string s = n.IsScalar() ? substitute(key, n.Scalar()) : std::string();
     if (s == "true") return true;
     if (s == "false") return false;
-    fail(name(key), "expected true or false");
+    failAt(name(key), "expected true or false");
     return fallback;
   }
 
-  std::vector<std::string> list(const std::string& key) {
+  std::vector<std::string> list(const std::string& key) override {
     auto n = take(key);
     std::vector<std::string> out;
     if (!n.IsDefined() || n.IsNull()) return out;
     if (!n.IsSequence()) {
-      fail(name(key), "expected a list");
+      failAt(name(key), "expected a list");
       return out;
     }
     for (std::size_t i = 0; i < n.size(); ++i) {
       if (!n[i].IsScalar()) {
-        fail(name(key) + "[" + std::to_string(i) + "]", "expected a string");
+        failAt(name(key) + "[" + std::to_string(i) + "]", "expected a string");
         continue;
       }
       out.push_back(substitute(key, n[i].Scalar()));
@@ -93,22 +95,21 @@ class Section {
   Section child(const std::string& key) { return Section(take(key), name(key), error_, file_); }
 
   // Reports the first key nobody asked for.
-  void finish() {
+  void finish() override {
     for (const auto& kv : node_) {
       const auto key = kv.first.as<std::string>("");
       if (!used_.contains(key)) {
-        fail(name(key), "is not a known setting");
+        failAt(name(key), "is not a known setting");
         return;
       }
     }
   }
 
-  void fail(const std::string& key, const std::string& reason) {
-    if (error_.empty()) error_ = file_ + ": " + key + ": " + reason;
+  // `key` relative to this section.
+  void fail(const std::string& key, const std::string& reason) override { failAt(name(key), reason); }
+  void failAt(const std::string& fullKey, const std::string& reason) {
+    if (error_.empty()) error_ = file_ + ": " + fullKey + ": " + reason;
   }
-  std::string name(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
-
- private:
   YAML::Node take(const std::string& key) {
     used_.insert(key);
     for (const auto& kv : node_) {
@@ -116,7 +117,9 @@ class Section {
     }
     return YAML::Node(YAML::NodeType::Undefined);
   }
+  std::string name(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
 
+ private:
   // ${NAME} and ${NAME:-default}; "$$" is a literal '$'.
   std::string substitute(const std::string& key, const std::string& value) {
     std::string out;
@@ -127,7 +130,7 @@ class Section {
       } else if (value[i] == '$' && i + 1 < value.size() && value[i + 1] == '{') {
         const auto close = value.find('}', i);
         if (close == std::string::npos) {
-          fail(name(key), "has an unterminated ${...}");
+          failAt(name(key), "has an unterminated ${...}");
           return value;
         }
         std::string ref = value.substr(i + 2, close - i - 2);
@@ -144,7 +147,7 @@ class Section {
         } else if (hasFallback) {
           out += fallback;
         } else {
-          fail(name(key), "environment variable " + ref + " is not set");
+          failAt(name(key), "environment variable " + ref + " is not set");
           return value;
         }
         i = close;
@@ -158,7 +161,7 @@ class Section {
   YAML::Node node_;
   std::string path_;
   std::string& error_;
-  const std::string& file_;
+  std::string file_;
   std::set<std::string> used_;
 };
 
@@ -179,7 +182,7 @@ Result<Config> parseConfig(const std::string& yaml, const std::string& file) {
   Section server = top.child("server");
   const std::string listen = server.text("listen", "127.0.0.1:8080");
   if (const auto colon = listen.rfind(':'); colon == std::string::npos || colon == 0) {
-    server.fail("server.listen", "expected host:port, e.g. 127.0.0.1:8080");
+    server.failAt("server.listen", "expected host:port, e.g. 127.0.0.1:8080");
   } else {
     config.server.host = listen.substr(0, colon);
     try {
@@ -188,7 +191,7 @@ Result<Config> parseConfig(const std::string& yaml, const std::string& file) {
       if (used != listen.size() - colon - 1 || port < 0 || port > 65535) throw std::out_of_range("port");
       config.server.port = port;
     } catch (const std::exception&) {
-      server.fail("server.listen", "the port must be a number from 0 to 65535");
+      server.failAt("server.listen", "the port must be a number from 0 to 65535");
     }
   }
   config.server.threads = static_cast<int>(server.integer("threads", config.server.threads, 4, 4096));
@@ -207,13 +210,13 @@ Result<Config> parseConfig(const std::string& yaml, const std::string& file) {
   config.store.sqlite_synchronous = store.text("sqlite_synchronous", config.store.sqlite_synchronous);
   if (config.store.sqlite_synchronous != "off" && config.store.sqlite_synchronous != "normal" &&
       config.store.sqlite_synchronous != "full" && config.store.sqlite_synchronous != "extra") {
-    store.fail("store.sqlite_synchronous", "expected off, normal, full or extra");
+    store.failAt("store.sqlite_synchronous", "expected off, normal, full or extra");
   }
   if (!config.store.url.starts_with("sqlite:") && !config.store.url.starts_with("postgresql://") &&
       !config.store.url.starts_with("postgres://")) {
-    store.fail("store.url", "expected sqlite:PATH or postgresql://user@host:port/database");
+    store.failAt("store.url", "expected sqlite:PATH or postgresql://user@host:port/database");
   } else if (!config.store.url.starts_with("sqlite:") && store::pgConnectionString(config.store.url).empty()) {
-    store.fail("store.url", "is not a valid postgresql:// URL");
+    store.failAt("store.url", "is not a valid postgresql:// URL");
   }
   config.store.read_connections =
       static_cast<int>(store.integer("read_connections", config.store.read_connections, 1, 256));
@@ -234,9 +237,35 @@ Result<Config> parseConfig(const std::string& yaml, const std::string& file) {
   Section log = top.child("log");
   config.log_level = log.text("level", config.log_level);
   static const std::set<std::string> kLevels{"fatal", "critical", "error", "warning", "notice", "information", "debug", "trace"};
-  if (!kLevels.contains(config.log_level)) log.fail("log.level", "expected error, warning, notice, information or debug");
+  if (!kLevels.contains(config.log_level)) log.failAt("log.level", "expected error, warning, notice, information or debug");
   config.log_requests = log.boolean("requests", config.log_requests);
   log.finish();
+
+  if (auto plugins = top.take("plugins"); plugins.IsDefined() && !plugins.IsNull()) {
+    if (!plugins.IsSequence()) {
+      top.failAt("plugins", "expected a list");
+    } else {
+      for (std::size_t i = 0; i < plugins.size(); ++i) {
+        Section p(plugins[i], "plugins[" + std::to_string(i) + "]", error, file);
+        PluginSpec spec;
+        spec.name = p.text("name", "");
+        spec.path = p.text("path", "");
+        spec.required = p.boolean("required", true);
+        spec.config = p.take("config");
+        const bool goodName = !spec.name.empty() && spec.name.size() <= 32 &&
+                              std::all_of(spec.name.begin(), spec.name.end(), [](char c) {
+                                return std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '_';
+                              });
+        if (!goodName) p.fail("name", "must be 1 to 32 characters of a-z, 0-9 and _");
+        if (spec.path.empty()) p.fail("path", "is required: the plugin's shared library");
+        for (const auto& other : config.plugins) {
+          if (other.name == spec.name) p.fail("name", spec.name + " is listed twice");
+        }
+        p.finish();
+        config.plugins.push_back(std::move(spec));
+      }
+    }
+  }
 
   Section testing = top.child("testing");
   config.clock_control = testing.boolean("clock_control", false);
@@ -245,6 +274,11 @@ Result<Config> parseConfig(const std::string& yaml, const std::string& file) {
   top.finish();
   if (!error.empty()) return Error::invalid(error);
   return config;
+}
+
+std::unique_ptr<sdk::ConfigSection> pluginConfigSection(const Config& config, const PluginSpec& plugin,
+                                                        std::string& error) {
+  return std::make_unique<Section>(plugin.config, "plugins." + plugin.name + ".config", error, config.file);
 }
 
 Result<Config> loadConfig(const std::string& file) {

@@ -8,6 +8,11 @@
 #include <string>
 #include <vector>
 
+#include <yaml-cpp/yaml.h>
+
+#include <memory>
+
+#include "ciclo/plugin.h"
 #include "domain/result.h"
 #include "store/database.h"
 
@@ -36,6 +41,14 @@ struct WebhooksConfig {
   std::size_t max_response_bytes = 64 * 1024;
 };
 
+// A plugin to load: its shared library and its own configuration section.
+struct PluginSpec {
+  std::string name;
+  std::string path;
+  bool required = true;  // a required plugin that fails to load or start stops the daemon
+  YAML::Node config;
+};
+
 struct Config {
   std::string file;
   ServerConfig server;
@@ -45,7 +58,13 @@ struct Config {
   std::string log_level = "information";
   bool log_requests = true;
   bool clock_control = false;  // testing only: lets tests move the daemon's clock
+  std::vector<PluginSpec> plugins;
 };
+
+// A plugin's own section (plugins[i].config) for its start(). The first error is written to
+// `error` as "file: plugins.NAME.config.key: reason".
+std::unique_ptr<sdk::ConfigSection> pluginConfigSection(const Config& config, const PluginSpec& plugin,
+                                                        std::string& error);
 
 // Parses YAML text; `file` names it in errors.
 Result<Config> parseConfig(const std::string& yaml, const std::string& file);

@@ -5,6 +5,7 @@
 #include <Poco/Exception.h>
 #include <Poco/File.h>
 #include <Poco/Path.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <sys/stat.h>
@@ -147,6 +148,36 @@ Result<std::string> Crypto::standardWebhookSignature(std::string_view secret, st
   message.reserve(id.size() + body.size() + 24);
   message.append(id).append(".").append(std::to_string(timestamp)).append(".").append(body);
   return "v1," + base64(hmacSha256(key.value(), message));
+}
+
+Status Crypto::verifyStandardWebhook(std::string_view secret, std::string_view id, std::string_view timestamp,
+                                     std::string_view signatures, std::string_view body, std::chrono::seconds tolerance) {
+  const Error unauthorized{ErrorKind::kUnauthorized, "the webhook signature is missing, wrong or stale", {}, {}};
+  if (id.empty() || timestamp.empty() || signatures.empty() || timestamp.size() > 12) return unauthorized;
+  std::int64_t ts = 0;
+  for (char c : timestamp) {
+    if (c < '0' || c > '9') return unauthorized;
+    ts = ts * 10 + (c - '0');
+  }
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  if (ts > now + tolerance.count() || ts < now - tolerance.count()) return unauthorized;
+  auto expected = standardWebhookSignature(secret, id, ts, body);
+  if (!expected.ok()) return unauthorized;
+  const std::string_view want = std::string_view(expected.value()).substr(3);  // after "v1,"
+  bool matched = false;
+  std::size_t start = 0;
+  while (start < signatures.size()) {
+    auto space = signatures.find(' ', start);
+    if (space == std::string_view::npos) space = signatures.size();
+    const auto entry = signatures.substr(start, space - start);
+    if (entry.starts_with("v1,")) {
+      const auto given = entry.substr(3);
+      // Every candidate is compared, so the time taken does not depend on which matched.
+      matched |= given.size() == want.size() && CRYPTO_memcmp(given.data(), want.data(), want.size()) == 0;
+    }
+    start = space + 1;
+  }
+  return matched ? Status() : Status(unauthorized);
 }
 
 }  // namespace ciclo::host

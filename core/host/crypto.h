@@ -4,6 +4,7 @@
 // in Ciclo calls OpenSSL for them.
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -39,6 +40,12 @@ class Crypto {
   // "{id}.{timestamp}.{body}", keyed with the decoded part of a whsec_ secret.
   static Result<std::string> standardWebhookSignature(std::string_view secret, std::string_view id,
                                                       std::int64_t timestamp, std::string_view body);
+  // Verifies a Standard Webhooks request: any one "v1,<sig>" of the space-separated list
+  // matching is enough, compared in constant time; the timestamp (Unix seconds) must be
+  // within `tolerance` of now, either way. Failures are kUnauthorized.
+  static Status verifyStandardWebhook(std::string_view secret, std::string_view id, std::string_view timestamp,
+                                      std::string_view signatures, std::string_view body,
+                                      std::chrono::seconds tolerance);
 
  private:
   std::array<std::uint8_t, 32> key_;

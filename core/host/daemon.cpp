@@ -16,6 +16,8 @@
 #include "host/events.h"
 #include "host/webhooks.h"
 #include "host/logging.h"
+#include "host/plugin_host.h"
+#include "host/scheduler.h"
 #include "host/server.h"
 #include "store/access.h"
 
@@ -224,9 +226,17 @@ int Daemon::serve() {
         << "ciclo_webhook_deliveries_total{result=\"failed\"} " << counts.failed << "\n";
     return out.str();
   });
+  Scheduler scheduler(rt.clock);
+  PluginHost plugins(*rt.services, crypto, api, events, scheduler);
+  if (auto started = plugins.startAll(); !started.ok()) {
+    plugins.stopAll();
+    std::cerr << "ciclod: " << started.error().message << std::endl;
+    return EXIT_CONFIG;
+  }
   rt.store->setCommitListener([&events] { events.wake(); });
   events.start();
   webhooks.start();
+  scheduler.start();
   HttpServer server(rt.config.server, api);
   auto port = server.start();
   if (!port.ok()) {
@@ -245,6 +255,8 @@ int Daemon::serve() {
   log.information("stopping: finishing in-flight requests");
   api.setReady(false);
   server.stop();
+  scheduler.stop();
+  plugins.stopAll();
   webhooks.stop();
   events.stop();
   rt.store->close();

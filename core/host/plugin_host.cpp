@@ -1,0 +1,286 @@
+#include "host/plugin_host.h"
+
+#include <Poco/Logger.h>
+#include <dlfcn.h>
+
+#include <atomic>
+
+#include "host/adapters.h"
+#include "store/lead_json.h"
+#include "store/lead_store.h"
+
+namespace ciclo::host {
+
+namespace {
+
+Poco::Logger& hostLog() { return Poco::Logger::get("ciclo.plugins"); }
+
+sdk::Error toSdk(const Error& e) {
+  std::vector<sdk::FieldError> fields;
+  for (const auto& f : e.fields) fields.push_back({f.field, f.message});
+  return sdk::Error{static_cast<sdk::ErrorKind>(static_cast<int>(e.kind)), e.message, fields, e.slug};
+}
+
+Error fromSdk(const sdk::Error& e) {
+  std::vector<FieldError> fields;
+  for (const auto& f : e.fields) fields.push_back({f.field, f.message});
+  return Error{static_cast<ErrorKind>(static_cast<int>(e.kind)), e.message, fields, e.slug};
+}
+
+static_assert(static_cast<int>(sdk::ErrorKind::kInternal) == static_cast<int>(ErrorKind::kInternal));
+
+}  // namespace
+
+Status checkDescriptor(const CicloPluginDescriptor* d) {
+  if (!d) return Error::invalid("it returned no descriptor");
+  if (d->abi_version != CICLO_PLUGIN_ABI_VERSION) {
+    return Error::invalid("its plugin ABI is version " + std::to_string(d->abi_version) + ", this ciclod speaks " +
+                          std::to_string(CICLO_PLUGIN_ABI_VERSION));
+  }
+  if (!d->sdk_hash || std::string(d->sdk_hash) != CICLO_SDK_HASH) {
+    return Error::invalid(std::string("it was built against other SDK headers (hash ") + (d->sdk_hash ? d->sdk_hash : "none") +
+                          ", this ciclod has " + CICLO_SDK_HASH + ")");
+  }
+  if (!d->toolchain || std::string(d->toolchain) != CICLO_TOOLCHAIN) {
+    return Error::invalid(std::string("it was built with another toolchain (") + (d->toolchain ? d->toolchain : "none") +
+                          ", this ciclod: " + CICLO_TOOLCHAIN + ")");
+  }
+  if (!d->name || !*d->name) return Error::invalid("its descriptor has no name");
+  if (!d->version || !*d->version) return Error::invalid("its descriptor has no version");
+  if (!d->create || !d->destroy) return Error::invalid("its descriptor has no create or destroy function");
+  return Status();
+}
+
+Result<std::unique_ptr<PluginLibrary>> PluginLibrary::open(const std::string& path) {
+  auto lib = std::unique_ptr<PluginLibrary>(new PluginLibrary);
+  lib->handle_ = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!lib->handle_) {
+    const char* why = ::dlerror();
+    return Error::invalid("cannot load " + path + ": " + (why ? why : "unknown error"));
+  }
+  using Entry = const CicloPluginDescriptor* (*)();
+  auto entry = reinterpret_cast<Entry>(::dlsym(lib->handle_, "ciclo_plugin_descriptor"));
+  if (!entry) return Error::invalid(path + " exports no ciclo_plugin_descriptor()");
+  lib->descriptor_ = entry();
+  return lib;
+}
+
+// A library stays loaded for the life of the process: the router and the dispatcher keep
+// closures that plugin code created, and destroying those needs the code still mapped.
+PluginLibrary::~PluginLibrary() = default;
+
+// Everything one plugin registered, so that it can all be revoked.
+struct PluginHost::Loaded : sdk::Context, sdk::Routes, sdk::Events, sdk::Scheduler, sdk::Leads, sdk::Clock,
+                            sdk::Logger, sdk::Metrics, sdk::Crypto {
+  PluginHost& host;
+  PluginSpec spec;
+  std::unique_ptr<PluginLibrary> library;
+  sdk::Plugin* plugin = nullptr;
+  std::unique_ptr<sdk::ConfigSection> configSection;
+  std::string configError;
+  std::vector<int> jobs;
+  std::shared_ptr<std::atomic<bool>> active = std::make_shared<std::atomic<bool>>(true);
+
+  Loaded(PluginHost& h, PluginSpec s) : host(h), spec(std::move(s)) {}
+
+  // sdk::Context
+  const std::string& pluginName() const override { return spec.name; }
+  sdk::ConfigSection& config() override { return *configSection; }
+  sdk::Routes& routes() override { return *this; }
+  sdk::Events& events() override { return *this; }
+  sdk::Scheduler& scheduler() override { return *this; }
+  sdk::Leads& leads() override { return *this; }
+  sdk::Clock& clock() override { return *this; }
+  sdk::Logger& log() override { return *this; }
+  sdk::Metrics& metrics() override { return *this; }
+  sdk::Crypto& crypto() override { return *this; }
+
+  // sdk::Routes: the host enforces the policy; the handler's exceptions stop at the boundary.
+  sdk::Status add(const std::string& method, const std::string& pattern, sdk::RoutePolicy policy,
+                  sdk::RouteHandler handler) override {
+    if (!pattern.starts_with("/") || pattern.find("//") != std::string::npos) {
+      return sdk::Error{sdk::ErrorKind::kInvalid, "route " + pattern + " is not an absolute path", {}, {}};
+    }
+    for (const auto& r : host.api_.router().routes()) {
+      if (r.method == method && r.pattern == pattern) {
+        return sdk::Error{sdk::ErrorKind::kConflict, method + " " + pattern + " is already served", {}, {}};
+      }
+    }
+    auto alive = active;
+    const std::string name = spec.name;
+    host.api_.router().add(method, pattern, RouteOptions{policy.scope, policy.max_body},
+                           [handler = std::move(handler), alive, name](Request& r) -> Response {
+                             if (!*alive) return problemResponse(503, "", "this service is stopping");
+                             sdk::HttpRequest in{r.method, r.path, r.query, r.params, r.headers, r.body,
+                                                 r.client_ip, r.request_id, r.principal ? r.principal->name : ""};
+                             try {
+                               sdk::HttpResponse out = handler(in);
+                               return Response{out.status, out.content_type, std::move(out.body), std::move(out.headers)};
+                             } catch (const std::exception& e) {
+                               hostLog().error("plugin %s failed on %s: %s", name, r.request_id, std::string(e.what()));
+                             } catch (...) {
+                               hostLog().error("plugin %s failed on %s", name, r.request_id);
+                             }
+                             return problemResponse(500, "", "an internal error occurred; the request id identifies it in the log");
+                           });
+    return sdk::Status();
+  }
+
+  // sdk::Events
+  sdk::Status subscribe(const std::string& name, std::vector<std::string> types,
+                        std::function<sdk::Status(const sdk::Event&)> handler) override {
+    auto alive = active;
+    const std::string owner = spec.name;
+    host.events_.subscribe("plugin." + spec.name + "." + name, std::move(types),
+                           [handler = std::move(handler), alive, owner](const store::Event& e) -> Status {
+                             if (!*alive) return Error::retryable("the plugin is stopping");
+                             try {
+                               sdk::Status st = handler(sdk::Event{e.id, e.type, e.subject_id, e.partner,
+                                                                   formatTimestamp(e.created_at), e.data});
+                               return st.ok() ? Status() : Status(fromSdk(st.error()));
+                             } catch (...) {
+                               return Error::internal("plugin " + owner + " threw on event " + e.id);
+                             }
+                           });
+    return sdk::Status();
+  }
+
+  // sdk::Scheduler
+  sdk::Status every(const std::string& name, std::chrono::seconds interval, std::function<sdk::Status()> job) override {
+    if (interval.count() < 1) return sdk::Error{sdk::ErrorKind::kInvalid, "a job's interval is at least a second", {}, {}};
+    auto alive = active;
+    const std::string owner = spec.name;
+    jobs.push_back(host.scheduler_.every("plugin." + spec.name + "." + name, interval, [job = std::move(job), alive, owner]() -> Status {
+      if (!*alive) return Status();
+      try {
+        sdk::Status st = job();
+        return st.ok() ? Status() : Status(fromSdk(st.error()));
+      } catch (...) {
+        return Error::internal("plugin " + owner + " threw in a job");
+      }
+    }));
+    return sdk::Status();
+  }
+
+  // sdk::Leads
+  sdk::Result<sdk::LeadView> get(const std::string& id) override {
+    sdk::LeadView view;
+    Status st = host.s_.store.read([&](store::Connection& c) -> Status {
+      if (!isValidId("lead", id)) return Error::notFound("there is no lead " + id.substr(0, 40));
+      auto lead = store::findLead(c, id);
+      if (!lead) return Error::notFound("there is no lead " + id);
+      view = {lead->id, std::string(toString(lead->status)), store::toJsonText(store::leadToJson(*lead))};
+      return Status();
+    });
+    if (!st.ok()) return toSdk(st.error());
+    return view;
+  }
+
+  // sdk::Clock
+  std::chrono::sys_time<std::chrono::milliseconds> now() const override { return host.s_.clock.now(); }
+
+  // sdk::Logger
+  void info(const std::string& m) override { Poco::Logger::get("plugin." + spec.name).information(m); }
+  void warning(const std::string& m) override { Poco::Logger::get("plugin." + spec.name).warning(m); }
+  void error(const std::string& m) override { Poco::Logger::get("plugin." + spec.name).error(m); }
+
+  // sdk::Metrics
+  void count(const std::string& name, std::uint64_t by) override {
+    host.api_.metrics().addCounter("ciclo_plugin_" + spec.name + "_" + name + "_total", by);
+  }
+
+  // sdk::Crypto
+  std::string hmacSha256(const std::string& key, const std::string& data) override { return host::Crypto::hmacSha256(key, data); }
+  bool constantTimeEquals(const std::string& a, const std::string& b) override { return host::constantTimeEquals(a, b); }
+  std::string randomToken(std::size_t bytes) override {
+    const std::string raw = host.crypto_.randomBytes(bytes);
+    return base64Url(std::span(reinterpret_cast<const std::uint8_t*>(raw.data()), raw.size()));
+  }
+  sdk::Status verifyStandardWebhook(const std::string& secret, const std::string& id, const std::string& timestamp,
+                                    const std::string& signatures, const std::string& body,
+                                    std::chrono::seconds tolerance) override {
+    Status st = host::Crypto::verifyStandardWebhook(secret, id, timestamp, signatures, body, tolerance);
+    return st.ok() ? sdk::Status() : sdk::Status(toSdk(st.error()));
+  }
+  std::string seal(const std::string& plaintext) override { return host.crypto_.seal(plaintext); }
+  sdk::Result<std::string> open(const std::string& sealed) override {
+    auto r = host.crypto_.open(sealed);
+    if (!r.ok()) return toSdk(r.error());
+    return r.value();
+  }
+};
+
+PluginHost::PluginHost(Services& services, Crypto& crypto, Api& api, EventDispatcher& events, Scheduler& scheduler)
+    : s_(services), crypto_(crypto), api_(api), events_(events), scheduler_(scheduler) {}
+
+PluginHost::~PluginHost() { stopAll(); }
+
+Status PluginHost::startAll() {
+  for (const auto& spec : s_.config.plugins) {
+    auto loaded = std::make_unique<Loaded>(*this, spec);
+    auto refuse = [&](const std::string& why) -> Status {
+      const std::string message = "plugin " + spec.name + " (" + spec.path + ") is refused: " + why;
+      if (spec.required) return Error::invalid(message);
+      hostLog().warning("%s; it is optional, so ciclod goes on without it", message);
+      return Status();
+    };
+    auto library = PluginLibrary::open(spec.path);
+    if (!library.ok()) {
+      if (auto st = refuse(library.error().message); !st.ok()) return st;
+      continue;
+    }
+    loaded->library = std::move(library).value();
+    if (auto st = checkDescriptor(loaded->library->descriptor()); !st.ok()) {
+      if (auto r = refuse(st.error().message); !r.ok()) return r;
+      continue;
+    }
+    const auto* d = loaded->library->descriptor();
+    loaded->plugin = d->create();
+    if (!loaded->plugin) {
+      if (auto r = refuse("create() failed"); !r.ok()) return r;
+      continue;
+    }
+    loaded->configSection = pluginConfigSection(s_.config, spec, loaded->configError);
+    sdk::Status started;
+    try {
+      started = loaded->plugin->start(*loaded);
+    } catch (...) {
+      started = sdk::Error{sdk::ErrorKind::kInternal, "start() threw", {}, {}};
+    }
+    if (!loaded->configError.empty()) {
+      // A configuration error is never optional: it is the operator's to fix.
+      loaded->plugin->stop();
+      d->destroy(loaded->plugin);
+      return Error::invalid(loaded->configError);
+    }
+    if (!started.ok()) {
+      *loaded->active = false;
+      for (int job : loaded->jobs) scheduler_.cancel(job);
+      d->destroy(loaded->plugin);
+      if (auto r = refuse("start() failed: " + started.error().message); !r.ok()) return r;
+      continue;
+    }
+    hostLog().information("plugin %s %s started", std::string(d->name), std::string(d->version));
+    loaded_.push_back(std::move(loaded));
+  }
+  return Status();
+}
+
+void PluginHost::stopAll() {
+  for (auto it = loaded_.rbegin(); it != loaded_.rend(); ++it) {
+    auto& l = **it;
+    *l.active = false;  // routes answer 503, events wait, jobs do nothing
+    for (int job : l.jobs) scheduler_.cancel(job);
+    try {
+      l.plugin->stop();
+    } catch (...) {
+      hostLog().error("plugin %s threw in stop()", l.spec.name);
+    }
+    l.library->descriptor()->destroy(l.plugin);
+  }
+  // The libraries stay loaded (see ~PluginLibrary); their records go.
+  for (auto& l : loaded_) stopped_.push_back(std::move(l->library));
+  loaded_.clear();
+}
+
+}  // namespace ciclo::host

@@ -1,0 +1,36 @@
+#pragma once
+// Ciclo plugin SDK: writing JSON strings without a library.
+
+#include <cstdio>
+#include <string>
+#include <string_view>
+
+namespace ciclo::sdk {
+
+// `s` (UTF-8) as a quoted JSON string, with control characters escaped.
+inline std::string jsonString(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  out += '"';
+  for (const char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
+  return out;
+}
+
+}  // namespace ciclo::sdk

@@ -1,0 +1,244 @@
+#pragma once
+// Ciclo plugin SDK: what a plugin is, what it sees, and the one C entry point it exports.
+//
+// A plugin is a shared library built against these headers only. It exports
+// `ciclo_plugin_descriptor()` (use CICLO_PLUGIN below), which gives the host the ABI
+// version, a hash of these headers, the toolchain it was built with, its name and version,
+// and create/destroy functions. The host refuses a plugin whose ABI, headers or toolchain
+// differ from its own, saying what differs.
+//
+// start(context) reads like a manifest: the routes the plugin serves with their auth
+// policy, the events it consumes, the jobs it schedules. The host records every
+// registration and revokes them all before stop(). Nothing may throw across the boundary:
+// the host catches what escapes and treats it as a failure of the plugin.
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ciclo/json.h"
+#include "ciclo/status.h"
+
+#define CICLO_PLUGIN_ABI_VERSION 1
+
+namespace ciclo::sdk {
+
+// ---- configuration: the plugin's own section, read once at start
+class ConfigSection {
+ public:
+  virtual ~ConfigSection() = default;
+  virtual std::string text(const std::string& key, const std::string& fallback) = 0;
+  virtual long long integer(const std::string& key, long long fallback, long long min, long long max) = 0;
+  virtual bool boolean(const std::string& key, bool fallback) = 0;
+  virtual std::vector<std::string> list(const std::string& key) = 0;
+  // Records an error for `key` (its full path is added); the daemon does not start.
+  virtual void fail(const std::string& key, const std::string& reason) = 0;
+  // Reports keys nobody asked for. Call after reading everything.
+  virtual void finish() = 0;
+};
+
+// ---- HTTP routes
+struct HttpRequest {
+  std::string method;
+  std::string path;
+  std::string query;
+  std::map<std::string, std::string> params;  // from the route pattern
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::string client_ip;
+  std::string request_id;
+  std::string caller;  // API key name, or "" on public routes
+
+  // The first value of a header, by case-insensitive name, or "".
+  std::string header(const std::string& name) const {
+    for (const auto& [k, v] : headers) {
+      if (k.size() == name.size() &&
+          std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
+        return v;
+      }
+    }
+    return {};
+  }
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+struct RoutePolicy {
+  std::string scope;                 // empty: public (no API key); else the scope required
+  std::size_t max_body = 64 * 1024;  // the host answers 413 beyond this
+};
+
+using RouteHandler = std::function<HttpResponse(const HttpRequest&)>;
+
+class Routes {
+ public:
+  virtual ~Routes() = default;
+  // `pattern` may hold {name} segments. The host enforces the policy before the handler runs.
+  virtual Status add(const std::string& method, const std::string& pattern, RoutePolicy policy,
+                     RouteHandler handler) = 0;
+};
+
+// A problem+json answer in the host's format (RFC 9457, CONTRACT.md).
+inline HttpResponse problem(int status, const std::string& slug, const std::string& title, const std::string& detail,
+                            const std::vector<FieldError>& fields = {}) {
+  std::string body = "{\"type\":" + jsonString("/problems/" + slug) + ",\"title\":" + jsonString(title) +
+                     ",\"status\":" + std::to_string(status) + ",\"detail\":" + jsonString(detail);
+  if (!fields.empty()) {
+    body += ",\"errors\":[";
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+      body += (i ? "," : "") + std::string("{\"field\":") + jsonString(fields[i].field) +
+              ",\"message\":" + jsonString(fields[i].message) + "}";
+    }
+    body += "]";
+  }
+  body += "}";
+  return HttpResponse{status, "application/problem+json", body, {}};
+}
+
+// ---- events from the outbox, at least once, in order, per subscription
+struct Event {
+  std::string id;
+  std::string type;
+  std::string subject_id;
+  std::string partner;
+  std::string created_at;  // RFC 3339
+  std::string data;        // JSON object text
+};
+
+class Events {
+ public:
+  virtual ~Events() = default;
+  // `types` empty: every type. A handler that fails is called again with the same event.
+  virtual Status subscribe(const std::string& name, std::vector<std::string> types,
+                           std::function<Status(const Event&)> handler) = 0;
+};
+
+// ---- periodic jobs, on the daemon's clock
+class Scheduler {
+ public:
+  virtual ~Scheduler() = default;
+  virtual Status every(const std::string& name, std::chrono::seconds interval, std::function<Status()> job) = 0;
+};
+
+// ---- services
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual std::chrono::sys_time<std::chrono::milliseconds> now() const = 0;
+};
+
+class Logger {
+ public:
+  virtual ~Logger() = default;
+  virtual void info(const std::string& message) = 0;
+  virtual void warning(const std::string& message) = 0;
+  virtual void error(const std::string& message) = 0;
+};
+
+class Metrics {
+ public:
+  virtual ~Metrics() = default;
+  // Adds to the counter ciclo_plugin_<plugin>_<name>_total.
+  virtual void count(const std::string& name, std::uint64_t by = 1) = 0;
+};
+
+// Cryptography for plugins: no plugin calls OpenSSL itself.
+class Crypto {
+ public:
+  virtual ~Crypto() = default;
+  virtual std::string hmacSha256(const std::string& key, const std::string& data) = 0;  // raw bytes
+  virtual bool constantTimeEquals(const std::string& a, const std::string& b) = 0;
+  virtual std::string randomToken(std::size_t bytes) = 0;  // base64url
+  // Standard Webhooks verification of a raw body against a whsec_ secret.
+  virtual Status verifyStandardWebhook(const std::string& secret, const std::string& id,
+                                       const std::string& timestamp, const std::string& signatures,
+                                       const std::string& body, std::chrono::seconds tolerance) = 0;
+  // Secrets at rest under the daemon's master key.
+  virtual std::string seal(const std::string& plaintext) = 0;
+  virtual Result<std::string> open(const std::string& sealed) = 0;
+};
+
+// A lead as plugins see it: its identity, status and JSON document.
+struct LeadView {
+  std::string id;
+  std::string status;
+  std::string json;
+};
+
+class Leads {
+ public:
+  virtual ~Leads() = default;
+  virtual Result<LeadView> get(const std::string& id) = 0;
+};
+
+// Everything the host offers a plugin, valid from start() until stop() returns.
+class Context {
+ public:
+  virtual ~Context() = default;
+  virtual const std::string& pluginName() const = 0;
+  virtual ConfigSection& config() = 0;
+  virtual Routes& routes() = 0;
+  virtual Events& events() = 0;
+  virtual Scheduler& scheduler() = 0;
+  virtual Leads& leads() = 0;
+  virtual Clock& clock() = 0;
+  virtual Logger& log() = 0;
+  virtual Metrics& metrics() = 0;
+  virtual Crypto& crypto() = 0;
+};
+
+class Plugin {
+ public:
+  virtual ~Plugin() = default;
+  virtual Status start(Context& context) = 0;
+  virtual void stop() = 0;
+};
+
+}  // namespace ciclo::sdk
+
+extern "C" {
+struct CicloPluginDescriptor {
+  std::uint32_t abi_version;
+  const char* sdk_hash;   // CICLO_SDK_HASH when the plugin was built
+  const char* toolchain;  // compiler, version and C++ library ABI
+  const char* name;
+  const char* version;
+  ciclo::sdk::Plugin* (*create)();
+  void (*destroy)(ciclo::sdk::Plugin*);
+};
+}
+
+#define CICLO_STRINGIFY_(x) #x
+#define CICLO_STRINGIFY(x) CICLO_STRINGIFY_(x)
+#define CICLO_TOOLCHAIN                                                                              \
+  "gcc-" __VERSION__ " cxx11abi=" CICLO_STRINGIFY(_GLIBCXX_USE_CXX11_ABI) " std=" CICLO_STRINGIFY( \
+      __cplusplus)
+
+// In one .cpp of the plugin: CICLO_PLUGIN(MyPlugin, "name", "1.0.0")
+#define CICLO_PLUGIN(Type, Name, Version)                                                       \
+  extern "C" __attribute__((visibility("default"))) const CicloPluginDescriptor*              \
+  ciclo_plugin_descriptor() {                                                                  \
+    static const CicloPluginDescriptor descriptor{                                             \
+        CICLO_PLUGIN_ABI_VERSION, CICLO_SDK_HASH, CICLO_TOOLCHAIN, Name, Version,              \
+        []() -> ciclo::sdk::Plugin* {                                                          \
+          try {                                                                                \
+            return new Type();                                                                 \
+          } catch (...) {                                                                      \
+            return nullptr;                                                                    \
+          }                                                                                    \
+        },                                                                                     \
+        [](ciclo::sdk::Plugin* p) { delete p; }};                                              \
+    return &descriptor;                                                                        \
+  }

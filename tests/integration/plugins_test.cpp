@@ -1,0 +1,116 @@
+// The plugin host in the running daemon, with the SDK's test plugin.
+
+#include <thread>
+
+#include "fixture.h"
+
+namespace ciclo::testing {
+namespace {
+
+std::string pluginYaml(const std::string& name, const std::string& path, bool required, const std::string& config) {
+  return "plugins:\n  - name: " + name + "\n    path: " + path + "\n    required: " + (required ? "true" : "false") +
+         "\n" + (config.empty() ? "" : "    config:\n" + config);
+}
+
+class Plugins : public DaemonTest {
+ protected:
+  DaemonOptions daemonOptions() override {
+    DaemonOptions o;
+    o.clock_control = true;
+    o.extra_yaml = pluginYaml("echo", CICLO_PLUGIN_DIR "/echo.so", true, "      greeting: ciao\n      tick_seconds: 60\n");
+    return o;
+  }
+
+  Poco::JSON::Object::Ptr state() { return json(daemon_->request("GET", "/v1/echo/state").body); }
+
+  template <typename Predicate>
+  bool eventually(Predicate p) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+    while (!p()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return true;
+  }
+};
+
+TEST_P(Plugins, RoutesEventsAndJobsOfAPluginWork) {
+  EXPECT_EQ(state()->getValue<std::string>("greeting"), "ciao") << "the plugin read its config section";
+
+  // A route behind a scope, with the host's body limit and error handling.
+  EXPECT_EQ(daemon_->request("POST", "/v1/echo/things", "{}").status, 401);
+  EXPECT_EQ(daemon_->call("POST", "/v1/echo/things", reader_, "{}").status, 403);
+  auto created = daemon_->call("POST", "/v1/echo/things", writer_, "{}");
+  EXPECT_EQ(created.status, 201);
+  EXPECT_EQ(json(created.body)->getValue<std::string>("caller"), "crm");
+  EXPECT_EQ(daemon_->call("POST", "/v1/echo/things", writer_, "{\"x\":\"" + std::string(2000, 'x') + "\"}").status, 413);
+  auto thrown = daemon_->call("POST", "/v1/echo/things", writer_, R"({"boom":1})");
+  EXPECT_EQ(thrown.status, 500);
+  EXPECT_EQ(thrown.header("content-type"), "application/problem+json");
+  EXPECT_EQ(daemon_->request("GET", "/healthz").status, 200) << "a throwing plugin does not take the daemon down";
+
+  // An event subscription.
+  const std::string lead = json(post("/v1/leads", R"({"email":"plug@example.it"})").body)->getValue<std::string>("id");
+  EXPECT_TRUE(eventually([&] { return state()->getValue<int>("captured") == 1; }));
+  EXPECT_EQ(state()->getValue<std::string>("last_lead"), lead);
+  EXPECT_NE(daemon_->request("GET", "/metrics").body.find("ciclo_plugin_echo_captured_total 1"), std::string::npos);
+
+  // A scheduled job runs when the daemon's clock passes its time.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(state()->getValue<int>("ticks"), 0);
+  auto admin = daemon_->createKey("admin", "ops");
+  ASSERT_EQ(daemon_->call("POST", "/v1/testing/clock", admin, R"({"advance_seconds":61})").status, 200);
+  EXPECT_TRUE(eventually([&] { return state()->getValue<int>("ticks") == 1; }));
+}
+
+TEST_P(Plugins, APluginsPositionSurvivesARestart) {
+  post("/v1/leads", R"({"email":"one@example.it"})");
+  ASSERT_TRUE(eventually([&] { return state()->getValue<int>("captured") == 1; }));
+  ASSERT_EQ(daemon_->stop(), 0);
+  ASSERT_TRUE(daemon_->start()) << daemon_->log();
+  post("/v1/leads", R"({"email":"two@example.it"})");
+  ASSERT_TRUE(eventually([&] { return state()->getValue<int>("captured") == 1; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(state()->getValue<int>("captured"), 1) << "only the event after the restart, none twice";
+}
+
+CICLO_ON_BOTH_BACKENDS(Plugins);
+
+TEST(PluginHost, RefusesWhatDoesNotFitAndStopsTheStartForRequiredPlugins) {
+  struct Case {
+    std::string yaml;
+    std::string message;
+  };
+  const std::vector<Case> cases{
+      {pluginYaml("echo", "/nonexistent/echo.so", true, ""), "plugin echo (/nonexistent/echo.so) is refused: cannot load"},
+      {pluginYaml("echo", CICLO_TEST_PLUGIN_DIR "/echo_foreign.so", true, ""),
+       "is refused: it was built against other SDK headers (hash 0000000000000000"},
+      {pluginYaml("echo", CICLO_PLUGIN_DIR "/echo.so", true, "      bogus: 1\n"),
+       "ciclo.yaml: plugins.echo.config.bogus: is not a known setting"},
+      {pluginYaml("echo", CICLO_PLUGIN_DIR "/echo.so", true, "      tick_seconds: 0\n"),
+       "ciclo.yaml: plugins.echo.config.tick_seconds: must be between 1 and 86400"},
+      {pluginYaml("Echo!", CICLO_PLUGIN_DIR "/echo.so", true, ""), "plugins[0].name: must be 1 to 32 characters"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.message);
+    DaemonOptions o;
+    o.extra_yaml = c.yaml;
+    Daemon d(o);
+    EXPECT_FALSE(d.start());
+    EXPECT_NE(d.log().find(c.message), std::string::npos) << d.log();
+  }
+}
+
+TEST(PluginHost, AnOptionalPluginThatFailsIsSkipped) {
+  DaemonOptions o;
+  o.extra_yaml = pluginYaml("echo", "/nonexistent/echo.so", false, "");
+  Daemon d(o);
+  ASSERT_TRUE(d.start()) << d.log();
+  EXPECT_EQ(d.request("GET", "/healthz").status, 200);
+  EXPECT_EQ(d.request("GET", "/v1/echo/state").status, 404);
+  EXPECT_EQ(d.stop(), 0);
+  EXPECT_NE(d.log().find("it is optional"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ciclo::testing
