@@ -7,6 +7,8 @@
 #include "host/adapters.h"
 #include "host/api.h"
 #include "host/input.h"
+#include "domain/activity.h"
+#include "store/activity_store.h"
 #include "store/journal.h"
 #include "store/lead_json.h"
 #include "store/lead_store.h"
@@ -600,6 +602,116 @@ Response leadTimeline(Request& r, Services& s) {
   return st.ok() ? response : problemResponse(st.error());
 }
 
+std::optional<Timestamp> readTime(JsonInput& in, const std::string& key) {
+  auto text = in.text(key, 40);
+  if (!text) return std::nullopt;
+  Timestamp t;
+  if (!parseTimestamp(*text, t)) {
+    in.fail(key, "must be an RFC 3339 timestamp");
+    return std::nullopt;
+  }
+  return t;
+}
+
+// Records a seller's activity (or a reply to a post) on a lead: the activity, a timeline
+// entry and an activity.created event, together.
+Response addActivity(Request& r, Services& s, bool isReply) {
+  auto idem = idempotencyOf(r);
+  if (!idem.ok()) return problemResponse(idem.error());
+  auto body = parseJsonObject(r.body);
+  if (!body.ok()) return problemResponse(body.error());
+  std::vector<FieldError> errors;
+  JsonInput in(*body.value(), "", errors);
+  Activity a;
+  if (isReply) {
+    a.type = ActivityType::kReply;
+    a.parent_id = r.params["activity_id"];
+  } else if (auto type = in.text("type", 16)) {
+    if (auto parsed = activityTypeFrom(*type); parsed && *parsed != ActivityType::kReply) {
+      a.type = *parsed;
+    } else {
+      in.fail("type", "must be note, call, appointment or post");
+    }
+  } else if (errors.empty()) {
+    in.fail("type", "is required: note, call, appointment or post");
+  }
+  a.subject = in.text("subject", kShortText).value_or("");
+  a.body = in.text("body", kLongText, true).value_or("");
+  if (!isReply) {
+    if (auto direction = in.text("direction", 16)) {
+      a.direction = callDirectionFrom(*direction);
+      if (!a.direction) in.fail("direction", "must be inbound or outbound");
+    }
+    a.outcome = in.text("outcome", kShortText).value_or("");
+    a.starts_at = readTime(in, "starts_at");
+    a.ends_at = readTime(in, "ends_at");
+    a.location = in.text("location", kShortText).value_or("");
+  }
+  const auto occurred = readTime(in, "occurred_at");
+  in.rejectUnknown();
+  if (!errors.empty()) return problemResponse(Error::invalid("The activity has invalid fields.", std::move(errors)));
+  const Timestamp now = s.clock.now();
+  a.by = actorOf(r);
+  a.occurred_at = occurred.value_or(now);
+  a.created_at = now;
+  if (auto valid = validateActivity(a); !valid.ok()) return problemResponse(valid.error());
+  return writeIdempotent(s, idem.value(), [&](store::Connection& c) -> Result<Response> {
+    auto lead = loadLead(c, r.params["id"]);
+    if (!lead.ok()) return lead.error();
+    if (isReply) {
+      auto parent = isValidId("act", a.parent_id) ? store::findActivity(c, a.parent_id) : std::nullopt;
+      if (!parent || parent->record_id != lead.value().id) return Error::notFound("there is no such post on this lead");
+      if (parent->type != ActivityType::kPost) {
+        return Error::conflict("only posts take replies; this is a " + std::string(toString(parent->type)), "not-a-post");
+      }
+    }
+    a.id = s.ids.next("act");
+    a.record_id = lead.value().id;
+    store::insertActivity(c, a);
+    auto json = store::activityToJson(a);
+    auto data = object();
+    data->set("activity", json);
+    const std::string summary = std::string(toString(a.type)) + (a.subject.empty() ? "" : ": " + a.subject);
+    record(s, c, a.record_id, "activity." + std::string(toString(a.type)), a.by, summary, store::toJsonText(data),
+           "activity.created", lead.value().first_touch.partner);
+    Response response = jsonResponse(201, json);
+    response.headers.emplace_back("Location", "/v1/leads/" + a.record_id + "/activities/" + a.id);
+    return response;
+  });
+}
+
+Response listLeadActivities(Request& r, Services& s) {
+  auto query = r.queryParams();
+  if (!query.ok()) return problemResponse(query.error());
+  for (const auto& [k, v] : query.value()) {
+    if (k != "cursor" && k != "limit") return problemResponse(Error::invalidField(k.substr(0, 64), "is not a known parameter"));
+  }
+  auto limit = pageLimit(query.value());
+  if (!limit.ok()) return problemResponse(limit.error());
+  std::string cursor;
+  if (auto it = query.value().find("cursor"); it != query.value().end()) {
+    if (!isValidId("act", it->second)) return problemResponse(Error::invalidField("cursor", "is not a cursor this API returned"));
+    cursor = it->second;
+  }
+  Response response;
+  Status st = s.store.read([&](store::Connection& c) -> Status {
+    auto lead = loadLead(c, r.params["id"]);
+    if (!lead.ok()) return lead.error();
+    auto items = store::listActivities(c, lead.value().id, cursor, limit.value());
+    const bool more = items.size() > static_cast<std::size_t>(limit.value());
+    if (more) items.pop_back();
+    Poco::JSON::Array::Ptr data = new Poco::JSON::Array;
+    for (const auto& a : items) data->add(store::activityToJson(a));
+    auto body = object();
+    body->set("data", data);
+    body->set("next_cursor", more ? Poco::Dynamic::Var(items.back().id) : Poco::Dynamic::Var());
+    body->set("has_more", more);
+    response = jsonResponse(200, body);
+    return Status();
+  });
+  return st.ok() ? response : problemResponse(st.error());
+}
+
 }  // namespace
 
 void addLeadRoutes(Router& router, Services& s) {
@@ -612,6 +724,10 @@ void addLeadRoutes(Router& router, Services& s) {
   router.add("POST", "/v1/leads/{id}/commands", write, [&s](Request& r) { return commandLead(r, s); });
   router.add("POST", "/v1/leads/{id}/merge", write, [&s](Request& r) { return mergeLead(r, s); });
   router.add("GET", "/v1/leads/{id}/timeline", read, [&s](Request& r) { return leadTimeline(r, s); });
+  router.add("POST", "/v1/leads/{id}/activities", write, [&s](Request& r) { return addActivity(r, s, false); });
+  router.add("GET", "/v1/leads/{id}/activities", read, [&s](Request& r) { return listLeadActivities(r, s); });
+  router.add("POST", "/v1/leads/{id}/activities/{activity_id}/replies", write,
+             [&s](Request& r) { return addActivity(r, s, true); });
 }
 
 }  // namespace ciclo::host

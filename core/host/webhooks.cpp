@@ -19,6 +19,7 @@ const std::vector<std::chrono::seconds> kWebhookRetryDelays{
 const std::vector<std::string> kEventTypes{
     "lead.captured",     "lead.merged",           "lead.updated",          "lead.status_changed",
     "lead.scored",       "lead.qualified",        "lead.disqualified",     "account.created",
+    "activity.created",
     "contact.created",   "opportunity.stage_changed", "quote.sent",        "quote.accepted",
     "order.received",    "order.confirmed",       "work_order.progressed", "invoice.issued",
     "invoice.overdue",   "invoice.paid",          "payment.received",      "payment.reconciled",
@@ -127,7 +128,7 @@ Result<std::vector<std::string>> readEventTypes(JsonInput& in, std::vector<Field
   }
   auto array = v.extract<Poco::JSON::Array::Ptr>();
   std::vector<std::string> types;
-  if (array->size() == 0 || array->size() > kEventTypes.size()) in.fail("event_types", "must name 1 to 22 types");
+  if (array->size() == 0 || array->size() > kEventTypes.size()) in.fail("event_types", "must name 1 to " + std::to_string(kEventTypes.size()) + " types");
   for (std::size_t i = 0; i < array->size(); ++i) {
     const auto& item = array->get(i);
     const std::string t = item.isString() ? item.extract<std::string>() : std::string();

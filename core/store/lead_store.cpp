@@ -130,6 +130,7 @@ void recordLeadMerge(Connection& c, const std::string& loser, const std::string&
   // Relations follow the surviving lead; earlier merges into the loser now point at the winner.
   c.exec("UPDATE lead_merges SET winner_id = $1 WHERE winner_id = $2", {winner, loser});
   c.exec("UPDATE timeline SET record_id = $1 WHERE record_id = $2", {winner, loser});
+  c.exec("UPDATE activities SET record_id = $1 WHERE record_id = $2", {winner, loser});
 }
 
 std::vector<Lead> listLeads(Connection& c, const LeadFilter& f) {

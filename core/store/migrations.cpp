@@ -135,6 +135,19 @@ const std::vector<Migration>& migrations() {
            "CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'pending'",
            "CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, id)",
        }},
+      {3,
+       "sellers' activities on records",
+       {
+           R"(CREATE TABLE activities (
+                id TEXT PRIMARY KEY,
+                record_id TEXT NOT NULL,
+                parent_id TEXT,
+                type TEXT NOT NULL,
+                doc TEXT NOT NULL,
+                created_at TEXT NOT NULL))",
+           "CREATE INDEX activities_record ON activities (record_id, id)",
+           "CREATE INDEX activities_parent ON activities (parent_id) WHERE parent_id IS NOT NULL",
+       }},
   };
   return all;
 }

@@ -214,3 +214,51 @@ CICLO_ON_BOTH_BACKENDS(LeadsApi);
 
 }  // namespace
 }  // namespace ciclo::testing
+
+namespace ciclo::testing {
+namespace {
+
+using Activities = DaemonTest;
+
+TEST_P(Activities, SellersRecordNotesCallsAppointmentsAndPostsWithReplies) {
+  const std::string lead = json(post("/v1/leads", R"({"email":"act@example.it"})").body)->getValue<std::string>("id");
+  const std::string base = "/v1/leads/" + lead + "/activities";
+  EXPECT_EQ(post(base, R"({"type":"note","body":"Wants 3 forklifts by March"})").status, 201);
+  EXPECT_EQ(post(base, R"({"type":"call","direction":"outbound","outcome":"reached","body":"Budget confirmed"})").status, 201);
+  EXPECT_EQ(post(base, R"({"type":"appointment","subject":"Site visit","starts_at":"2026-12-01T09:00:00Z",
+                          "ends_at":"2026-12-01T10:30:00Z","location":"Bergamo"})").status, 201);
+  auto postResponse = post(base, R"({"type":"post","body":"@marco can you price the service contract?"})");
+  ASSERT_EQ(postResponse.status, 201) << postResponse.body;
+  const std::string postId = json(postResponse.body)->getValue<std::string>("id");
+  auto reply = post(base + "/" + postId + "/replies", R"({"body":"Done, 4.2k per year"})");
+  ASSERT_EQ(reply.status, 201) << reply.body;
+  EXPECT_EQ(json(reply.body)->getValue<std::string>("parent_id"), postId);
+  EXPECT_EQ(json(reply.body)->getValue<std::string>("by"), "crm");
+
+  const std::string noteId = json(get(base).body)->getArray("data")->getObject(0)->getValue<std::string>("id");
+  EXPECT_EQ(post(base + "/" + noteId + "/replies", R"({"body":"x"})").status, 409) << "only posts take replies";
+  EXPECT_EQ(post(base, R"({"type":"call"})").status, 422);
+  EXPECT_EQ(post(base, R"({"type":"appointment","subject":"x","starts_at":"2026-12-01T10:00:00Z","ends_at":"2026-12-01T09:00:00Z"})").status, 422);
+  EXPECT_EQ(post(base, R"({"type":"email","body":"x"})").status, 422);
+
+  auto listed = json(get(base).body)->getArray("data");
+  EXPECT_EQ(listed->size(), 5u);
+  auto timeline = json(get("/v1/leads/" + lead + "/timeline").body)->getArray("data");
+  EXPECT_EQ(timeline->size(), 6u) << "the capture and five activities";
+  EXPECT_EQ(timeline->getObject(3)->getValue<std::string>("kind"), "activity.appointment");
+}
+
+TEST_P(Activities, FollowTheSurvivorOfAMerge) {
+  const std::string w = json(post("/v1/leads", R"({"email":"aw@example.it"})").body)->getValue<std::string>("id");
+  const std::string l = json(post("/v1/leads", R"({"email":"al@example.it"})").body)->getValue<std::string>("id");
+  ASSERT_EQ(post("/v1/leads/" + l + "/activities", R"({"type":"note","body":"on the duplicate"})").status, 201);
+  ASSERT_EQ(post("/v1/leads/" + w + "/merge", R"({"duplicate_id":")" + l + R"("})").status, 200);
+  auto moved = json(get("/v1/leads/" + w + "/activities").body)->getArray("data");
+  ASSERT_EQ(moved->size(), 1u);
+  EXPECT_EQ(moved->getObject(0)->getValue<std::string>("record_id"), w);
+}
+
+CICLO_ON_BOTH_BACKENDS(Activities);
+
+}  // namespace
+}  // namespace ciclo::testing
