@@ -10,6 +10,7 @@
 
 #include "host/adapters.h"
 #include "host/logging.h"
+#include "host/openapi.h"
 #include "store/access.h"
 #include "store/journal.h"
 
@@ -179,6 +180,7 @@ Result<int> pageLimit(const std::map<std::string, std::string>& query, int max) 
 // ---- the API
 
 Api::Api(Services& services) : s_(services) {
+  (void)openApiJson();  // converted once, at start
   addSystemRoutes();
   addLeadRoutes(router_, s_);
   addAccountRoutes(router_, s_);
@@ -200,6 +202,9 @@ void Api::addSystemRoutes() {
     o->set("status", ready ? "ready" : "not_ready");
     o->set("store", db.ok() ? "ok" : "unavailable");
     return jsonResponse(ready ? 200 : 503, o);
+  });
+  router_.add("GET", "/v1/openapi.json", {}, [](Request&) {
+    return Response{200, "application/json", openApiJson(), {}};
   });
   router_.add("GET", "/metrics", {}, [this](Request&) {
     std::string body = metrics_.render();

@@ -217,3 +217,33 @@ CICLO_ON_BOTH_BACKENDS(Lifecycle);
 
 }  // namespace
 }  // namespace ciclo::testing
+
+namespace ciclo::testing {
+namespace {
+
+TEST(Daemon, ServesHealthReadinessMetricsAndItsOpenApiDocument) {
+  Daemon d;
+  ASSERT_TRUE(d.start()) << d.log();
+  EXPECT_EQ(d.request("GET", "/healthz").status, 200);
+  auto ready = d.request("GET", "/readyz");
+  EXPECT_EQ(ready.status, 200);
+  EXPECT_EQ(json(ready.body)->getValue<std::string>("status"), "ready");
+  d.request("GET", "/nowhere");
+  auto metrics = d.request("GET", "/metrics");
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_TRUE(metrics.header("content-type").starts_with("text/plain"));
+  for (const char* family : {"ciclo_http_requests_total{route=\"unmatched\",method=\"GET\",status=\"404\"} 1",
+                             "ciclo_http_request_duration_seconds_bucket", "ciclo_outbox_lag",
+                             "ciclo_webhook_deliveries_total{result=\"failed\"}", "ciclo_store_commits_total"}) {
+    EXPECT_NE(metrics.body.find(family), std::string::npos) << family;
+  }
+  auto openapi = d.request("GET", "/v1/openapi.json");
+  ASSERT_EQ(openapi.status, 200);
+  auto doc = json(openapi.body);
+  EXPECT_EQ(doc->getValue<std::string>("openapi"), "3.0.3");
+  EXPECT_TRUE(doc->getObject("paths")->has("/v1/leads"));
+  EXPECT_EQ(d.stop(), 0);
+}
+
+}  // namespace
+}  // namespace ciclo::testing

@@ -1,0 +1,66 @@
+// docs/openapi.yaml describes exactly the routes the daemon registers.
+
+#include <gtest/gtest.h>
+
+#include <Poco/JSON/Parser.h>
+#include <Poco/TemporaryFile.h>
+
+#include <set>
+
+#include "host/adapters.h"
+#include "host/api.h"
+#include "host/crypto.h"
+#include "host/openapi.h"
+#include "host/webhooks.h"
+
+namespace ciclo::host {
+namespace {
+
+TEST(OpenApi, DocumentsEveryRegisteredRouteAndNoOther) {
+  Config config;
+  Poco::TemporaryFile dir;
+  dir.createDirectories();
+  config.store.url = "sqlite:" + dir.path() + "/ciclo.db";
+  auto store = store::Store::open(config.store);
+  ASSERT_TRUE(store.ok());
+  SystemClock clock;
+  OpenSslRandom random;
+  IdGenerator ids(clock, random);
+  Idn2DomainEncoder domains;
+  LibPhoneNumberNormalizer phones;
+  Services services{config, *store.value(), clock, random, ids, domains, phones};
+  Crypto crypto(std::array<std::uint8_t, 32>{}, random);
+  Api api(services);
+  Webhooks webhooks(services, crypto);
+  webhooks.addRoutes(api.router());
+
+  std::set<std::string> registered;
+  for (const auto& r : api.router().routes()) registered.insert(r.method + " " + r.pattern);
+
+  Poco::JSON::Parser parser;
+  auto doc = parser.parse(openApiJson()).extract<Poco::JSON::Object::Ptr>();
+  EXPECT_EQ(doc->getValue<std::string>("openapi"), "3.0.3");
+  std::set<std::string> documented;
+  auto paths = doc->getObject("paths");
+  for (const auto& [path, item] : *paths) {
+    for (const auto& [method, op] : *item.extract<Poco::JSON::Object::Ptr>()) {
+      if (method == "parameters") continue;
+      std::string upper = method;
+      for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      documented.insert(upper + " " + path);
+    }
+  }
+  for (const auto& r : registered) EXPECT_TRUE(documented.contains(r)) << r << " is served but not documented";
+  for (const auto& d : documented) EXPECT_TRUE(registered.contains(d)) << d << " is documented but not served";
+  store.value()->close();
+}
+
+TEST(OpenApi, YamlScalarsBecomeJsonTypes) {
+  auto v = yamlToJson(YAML::Load("a: 1\nb: '1'\nc: true\nd: 1.5\ne: ~\nf: text\ng: [x, 2]\n"));
+  std::ostringstream out;
+  v.extract<Poco::JSON::Object::Ptr>()->stringify(out);
+  EXPECT_EQ(out.str(), R"({"a":1,"b":"1","c":true,"d":1.5,"e":null,"f":"text","g":["x",2]})");
+}
+
+}  // namespace
+}  // namespace ciclo::host
