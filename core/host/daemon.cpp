@@ -233,6 +233,13 @@ int Daemon::serve() {
     std::cerr << "ciclod: " << started.error().message << std::endl;
     return EXIT_CONFIG;
   }
+  // Idempotency keys are kept 24 hours (CONTRACT.md); older ones are cleared every hour.
+  scheduler.every("idempotency-purge", std::chrono::hours(1), [&rt] {
+    return rt.store->write([&rt](store::Connection& c) {
+      store::purgeIdempotency(c, rt.clock.now() - std::chrono::hours(24));
+      return Status();
+    });
+  });
   rt.store->setCommitListener([&events] { events.wake(); });
   events.start();
   webhooks.start();

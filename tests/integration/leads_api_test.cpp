@@ -262,3 +262,40 @@ CICLO_ON_BOTH_BACKENDS(Activities);
 
 }  // namespace
 }  // namespace ciclo::testing
+
+namespace ciclo::testing {
+namespace {
+
+class IdempotencyExpiry : public DaemonTest {
+ protected:
+  DaemonOptions daemonOptions() override {
+    DaemonOptions o;
+    o.clock_control = true;
+    return o;
+  }
+};
+
+TEST_P(IdempotencyExpiry, KeysAreKeptADayThenForgotten) {
+  const std::string admin = daemon_->createKey("admin", "ops");
+  const std::vector<std::pair<std::string, std::string>> key{{"Idempotency-Key", "daily"}};
+  ASSERT_EQ(post("/v1/leads", R"({"email":"d1@example.it"})", key).status, 201);
+  auto advance = [&](int seconds) {
+    ASSERT_EQ(daemon_->call("POST", "/v1/testing/clock", admin, "{\"advance_seconds\":" + std::to_string(seconds) + "}").status, 200);
+  };
+  advance(23 * 3600);
+  EXPECT_EQ(post("/v1/leads", R"({"email":"d2@example.it"})", key).status, 422) << "still remembered after 23 hours";
+  advance(2 * 3600);
+  // The hourly purge clears it; until it runs, a lookup ignores it anyway.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (dumpDatabase(daemon_->storeUrl()).find("|daily|") != std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(dumpDatabase(daemon_->storeUrl()).find("|daily|"), std::string::npos) << "purged";
+  EXPECT_EQ(post("/v1/leads", R"({"email":"d2@example.it"})", key).status, 201) << "a new request after a day";
+}
+
+CICLO_ON_BOTH_BACKENDS(IdempotencyExpiry);
+
+}  // namespace
+}  // namespace ciclo::testing
