@@ -8,6 +8,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "ciclo/json.h"
 #include "host/adapters.h"
 #include "host/logging.h"
 #include "host/openapi.h"
@@ -296,19 +297,22 @@ Response Api::handle(const Route& route, Request& request) {
 void Api::completed(const Request& request, const Response& response, double millis) {
   metrics_.observe(request.route.empty() ? "unmatched" : request.route, request.method, response.status, millis);
   if (!s_.config.log_requests) return;
-  Poco::JSON::Object line(Poco::JSON_PRESERVE_KEY_ORDER);
-  line.set("ts", formatTimestamp(s_.clock.now()));
-  line.set("level", response.status >= 500 ? "error" : "info");
-  line.set("msg", "request");
-  line.set("request_id", request.request_id);
-  line.set("method", request.method);
-  line.set("route", request.route);
-  line.set("path", request.path.substr(0, 256));
-  line.set("status", response.status);
-  line.set("duration_ms", std::round(millis * 1000) / 1000);
-  line.set("client_ip", request.client_ip);
-  if (request.principal) line.set("key", request.principal->key_id);
-  writeLogLine(line);
+  // Built by hand: this line is written for every request.
+  using sdk::jsonString;
+  const std::string path = isValidUtf8(request.path) ? request.path.substr(0, 256) : "(not UTF-8)";
+  char duration[32];
+  std::snprintf(duration, sizeof duration, "%.3f", millis);
+  std::string line;
+  line.reserve(320);
+  line += "{\"ts\":\"" + formatTimestamp(s_.clock.now()) + "\",\"level\":\"" +
+          (response.status >= 500 ? "error" : "info") + "\",\"msg\":\"request\",\"request_id\":" +
+          jsonString(request.request_id) + ",\"method\":" + jsonString(isValidUtf8(request.method) ? request.method : "?") +
+          ",\"route\":" + jsonString(request.route) + ",\"path\":" + jsonString(path) +
+          ",\"status\":" + std::to_string(response.status) + ",\"duration_ms\":" + duration +
+          ",\"client_ip\":" + jsonString(request.client_ip);
+  if (request.principal) line += ",\"key\":" + jsonString(request.principal->key_id);
+  line += "}";
+  writeLogText(std::move(line));
 }
 
 }  // namespace ciclo::host

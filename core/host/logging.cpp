@@ -12,15 +12,18 @@
 
 namespace ciclo::host {
 
-void writeLogLine(const Poco::JSON::Object& line) {
+void writeLogText(std::string line) {
   static std::mutex mutex;
+  line += '\n';
+  std::lock_guard lock(mutex);
+  std::fwrite(line.data(), 1, line.size(), stderr);
+  std::fflush(stderr);
+}
+
+void writeLogLine(const Poco::JSON::Object& line) {
   std::ostringstream out;
   line.stringify(out);
-  out << '\n';
-  const std::string text = out.str();
-  std::lock_guard lock(mutex);
-  std::fwrite(text.data(), 1, text.size(), stderr);
-  std::fflush(stderr);
+  writeLogText(out.str());
 }
 
 void JsonLineChannel::log(const Poco::Message& msg) {

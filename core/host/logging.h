@@ -9,6 +9,8 @@ namespace ciclo::host {
 
 // Writes one JSON object as one line; safe from any thread.
 void writeLogLine(const Poco::JSON::Object& line);
+// Writes one line that is already a serialised JSON object (without the newline).
+void writeLogText(std::string line);
 
 // Routes Poco::Logger messages to writeLogLine.
 class JsonLineChannel : public Poco::Channel {
