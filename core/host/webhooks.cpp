@@ -167,17 +167,47 @@ Webhooks::Webhooks(Services& services, Crypto& crypto)
 
 Webhooks::~Webhooks() { stop(); }
 
-Status Webhooks::fanOut(const store::Event& event) {
-  return s_.store.write([&](store::Connection& c) -> Status {
-    const Timestamp now = s_.clock.now();
+Result<std::shared_ptr<const std::vector<Webhooks::Subscriber>>> Webhooks::subscribers() {
+  {
+    std::lock_guard lock(mutex_);
+    if (subscribers_ && std::chrono::steady_clock::now() - subscribersRead_ < std::chrono::seconds(1)) return subscribers_;
+  }
+  auto fresh = std::make_shared<std::vector<Subscriber>>();
+  Status read = s_.store.read([&](store::Connection& c) {
     for (const auto& row : c.query(std::string("SELECT ") + kEndpointColumns + " FROM webhook_endpoints WHERE status = 'active'")) {
       const Endpoint e = endpointFromRow(row);
-      const bool typeMatches = std::find(e.event_types.begin(), e.event_types.end(), "*") != e.event_types.end() ||
-                               std::find(e.event_types.begin(), e.event_types.end(), event.type) != e.event_types.end();
-      if (!typeMatches || (!e.partner.empty() && e.partner != event.partner)) continue;
+      fresh->push_back({e.id, e.partner, e.event_types});
+    }
+    return Status();
+  });
+  if (!read.ok()) return read.error();
+  std::lock_guard lock(mutex_);
+  subscribers_ = std::move(fresh);
+  subscribersRead_ = std::chrono::steady_clock::now();
+  return subscribers_;
+}
+
+void Webhooks::invalidateSubscribers() {
+  std::lock_guard lock(mutex_);
+  subscribers_.reset();
+}
+
+Status Webhooks::fanOut(const store::Event& event) {
+  auto current = subscribers();
+  if (!current.ok()) return current.error();
+  std::vector<std::string> matching;
+  for (const auto& e : *current.value()) {
+    const bool typeMatches = std::find(e.event_types.begin(), e.event_types.end(), "*") != e.event_types.end() ||
+                             std::find(e.event_types.begin(), e.event_types.end(), event.type) != e.event_types.end();
+    if (typeMatches && (e.partner.empty() || e.partner == event.partner)) matching.push_back(e.id);
+  }
+  if (matching.empty()) return Status();  // most events: no writer needed
+  return s_.store.write([&](store::Connection& c) -> Status {
+    const std::string now = formatTimestamp(s_.clock.now());
+    for (const auto& endpoint : matching) {
       c.exec("INSERT INTO webhook_deliveries (id, endpoint_id, event_id, status, attempts, next_attempt_at, created_at, "
              "updated_at) VALUES ($1, $2, $3, 'pending', 0, $4, $4, $4) ON CONFLICT (endpoint_id, event_id) DO NOTHING",
-             {s_.ids.next("wd"), e.id, event.id, formatTimestamp(now)});
+             {s_.ids.next("wd"), endpoint, event.id, now});
     }
     return Status();
   });
@@ -269,6 +299,7 @@ void Webhooks::deliver(const Due& d) {
       }
       return Status();
     });
+    if (disableEndpoint) invalidateSubscribers();
     std::lock_guard lock(mutex_);
     if (final == "succeeded") ++counts_.succeeded;
     else if (final == "failed") ++counts_.failed;
@@ -363,6 +394,7 @@ void Webhooks::addRoutes(Router& router) {
                  ") VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $8)",
              {e.id, e.url, join(e.event_types), e.partner.empty() ? store::SqlValue{} : store::SqlValue{e.partner},
               e.description, e.secret_sealed, e.status, formatTimestamp(e.created_at)});
+      invalidateSubscribers();
       auto out = endpointJson(e);
       out->set("secret", secret);  // shown once
       Response response = jsonResponse(201, out);
@@ -429,6 +461,7 @@ void Webhooks::addRoutes(Router& router) {
              {e->url, join(e->event_types), e->description, e->status,
               e->disabled_reason.empty() ? store::SqlValue{} : store::SqlValue{e->disabled_reason},
               formatTimestamp(e->updated_at), e->id});
+      invalidateSubscribers();
       return jsonResponse(200, endpointJson(*e));
     });
   });

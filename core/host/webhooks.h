@@ -39,6 +39,13 @@ class Webhooks {
 
  private:
   struct Due;
+  struct Subscriber {
+    std::string id, partner;
+    std::vector<std::string> event_types;
+  };
+  // The active endpoints, read at most once a second, and at once after a change here.
+  Result<std::shared_ptr<const std::vector<Subscriber>>> subscribers();
+  void invalidateSubscribers();
   void run();
   bool deliverDue();
   void deliver(const Due& due);
@@ -51,6 +58,8 @@ class Webhooks {
   bool woken_ = false;
   bool stopping_ = false;
   Counts counts_;
+  std::shared_ptr<const std::vector<Subscriber>> subscribers_;
+  std::chrono::steady_clock::time_point subscribersRead_{};
   std::thread thread_;
 };
 

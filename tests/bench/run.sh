@@ -10,7 +10,7 @@ seconds=${2:-15}
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 
-wait_for() { for _ in $(seq 1 300); do [ -s "$1" ] && return 0; sleep 0.1; done; echo "timed out waiting for $1" >&2; exit 1; }
+wait_for() { for _ in $(seq 1 300); do [ -s "$1" ] && return 0; sleep 0.1; done; echo "timed out waiting for $1" >&2; return 1; }
 drive() {  # PORT LABEL
   wrk -t2 -c64 -d"${seconds}s" --latency -s tests/bench/post_lead.lua "http://127.0.0.1:$1" >"$work/$2.wrk" 2>&1
   grep RESULT "$work/$2.wrk" | sed "s/^RESULT/$2/"
@@ -27,13 +27,16 @@ server:
 store:
   url: sqlite:$work/ciclo.db
   sqlite_synchronous: full
+secrets:
+  master_key_file: $work/master.key
+  create_master_key: true
 log:
   level: warning
   requests: true
 YAML
 key=$("$build/ciclod" --config "$work/ciclo.yaml" apikey create --name bench --scopes leads:write 2>/dev/null)
 "$build/ciclod" --config "$work/ciclo.yaml" --port-file "$work/ciclod.port" 2>"$work/ciclod.log" &
-wait_for "$work/ciclod.port"
+wait_for "$work/ciclod.port" || { cat "$work/ciclod.log" >&2; exit 1; }
 port=$(cat "$work/ciclod.port")
 CICLO_BENCH_KEY=$key CICLO_BENCH_RUN=$RANDOM drive "$port" ciclod | tee "$work/ciclod.result"
 curl -s "http://127.0.0.1:$port/metrics" | grep -E '^ciclo_store_(commits|writes)_total' | tr '\n' ' '; echo
