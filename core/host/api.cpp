@@ -273,13 +273,16 @@ std::variant<const Route*, Response> Api::admit(Request& request) {
     }
     request.principal = std::move(principal).value();
   }
-  if (request.method == "POST" || request.method == "PATCH" || request.method == "PUT") {
+  const auto& types = options.media_types;
+  if (!types.empty() && (request.method == "POST" || request.method == "PATCH" || request.method == "PUT")) {
     std::string type = request.header("Content-Type");
     type = type.substr(0, type.find(';'));
     std::transform(type.begin(), type.end(), type.begin(), [](unsigned char c) { return std::tolower(c); });
     type.erase(type.find_last_not_of(" \t") + 1);
-    if (type != "application/json") {
-      return problemResponse(415, "", "the body must be application/json");
+    if (std::find(types.begin(), types.end(), type) == types.end()) {
+      std::string accepted;
+      for (const auto& t : types) accepted += (accepted.empty() ? "" : " or ") + t;
+      return problemResponse(415, "", "the body must be " + accepted);
     }
   }
   return match.route;

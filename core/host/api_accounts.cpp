@@ -5,6 +5,7 @@
 #include "host/adapters.h"
 #include "host/api.h"
 #include "host/input.h"
+#include "host/leads_service.h"
 #include "store/journal.h"
 #include "store/lead_json.h"
 #include "store/lead_store.h"
@@ -43,14 +44,12 @@ Poco::JSON::Object::Ptr contactJson(const Contact& k) {
   return o;
 }
 
-void recordChange(Services& s, store::Connection& c, const std::string& id, const std::string& type,
-                  const std::string& actor, const std::string& summary, const Poco::JSON::Object::Ptr& payload) {
-  const Timestamp now = s.clock.now();
+// The record's creation on its timeline and as an event, with the record under its noun.
+void recordCreated(Services& s, store::Connection& c, const std::string& id, const std::string& type,
+                   const std::string& actor, const std::string& summary, const Poco::JSON::Object::Ptr& payload) {
   auto data = object();
   data->set(type.substr(0, type.find('.')), payload);
-  const std::string text = store::toJsonText(data);
-  store::appendTimeline(c, {0, id, now, type, actor, summary, text});
-  store::appendEvent(c, {0, s.ids.next("evt"), type, id, "", now, text});
+  recordChange(s, c, id, type, actor, summary, store::toJsonText(data), type, "");
 }
 
 Result<std::string> cursorOf(const std::map<std::string, std::string>& q, const char* prefix) {
@@ -111,7 +110,7 @@ Response createAccount(Request& r, Services& s) {
     a.id = s.ids.next("acct");
     a.created_at = a.updated_at = s.clock.now();
     store::insertAccount(c, a);
-    recordChange(s, c, a.id, "account.created", r.principal ? r.principal->name : "", "account created", accountJson(a));
+    recordCreated(s, c, a.id, "account.created", r.principal ? r.principal->name : "", "account created", accountJson(a));
     Response response = jsonResponse(201, accountJson(a));
     response.headers.emplace_back("Location", "/v1/accounts/" + a.id);
     return response;
@@ -192,7 +191,7 @@ Response createContact(Request& r, Services& s) {
     k.id = s.ids.next("cont");
     k.created_at = k.updated_at = s.clock.now();
     store::insertContact(c, k);
-    recordChange(s, c, k.id, "contact.created", r.principal ? r.principal->name : "", "contact created", contactJson(k));
+    recordCreated(s, c, k.id, "contact.created", r.principal ? r.principal->name : "", "contact created", contactJson(k));
     Response response = jsonResponse(201, contactJson(k));
     response.headers.emplace_back("Location", "/v1/contacts/" + k.id);
     return response;

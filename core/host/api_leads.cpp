@@ -7,6 +7,7 @@
 #include "host/adapters.h"
 #include "host/api.h"
 #include "host/input.h"
+#include "host/leads_service.h"
 #include "domain/activity.h"
 #include "store/activity_store.h"
 #include "store/journal.h"
@@ -17,87 +18,59 @@ namespace ciclo::host {
 
 namespace {
 
-constexpr std::string_view kDefaultRegion = "IT";
 constexpr std::size_t kShortText = 200;
 constexpr std::size_t kLongText = 5000;
-constexpr std::size_t kUrlText = 2048;
-constexpr std::size_t kMaxCustomFields = 50;
 
 Poco::JSON::Object::Ptr object() { return new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER); }
 
 std::string actorOf(const Request& r) { return r.principal ? r.principal->name : "anonymous"; }
 
-bool isCountryCode(const std::string& s) {
-  return s.size() == 2 && std::isupper(static_cast<unsigned char>(s[0])) && std::isupper(static_cast<unsigned char>(s[1]));
+// A capture's error fields, named as JSON Pointers into the request body.
+std::string pointerOf(const std::string& field) {
+  if (field.starts_with("utm_")) return "/utm/" + field.substr(4);
+  if (field.starts_with("consent_")) return "/consent/" + field.substr(8);
+  if (field == "annual_revenue") return "/annual_revenue/amount";
+  if (field == "revenue_currency") return "/annual_revenue/currency";
+  if (field.starts_with("custom.")) return "/custom/" + field.substr(7);
+  return "/" + field;
 }
 
-// The profile fields shared by capture and update. `clearing` lets null clear a field.
-void readProfile(JsonInput& in, Services& s, LeadProfile& p, std::vector<std::string>& present) {
-  auto take = [&](const char* key, std::string& into, std::size_t max, bool multiline = false) {
-    if (auto v = in.text(key, max, multiline)) {
-      into = *v;
-      present.emplace_back(key);
-    }
+// Reads text fields generously: their limits and normalisation are the capture's.
+constexpr std::size_t kAnyText = 1 << 20;
+
+// The profile fields of a lead body into `out`; `present` gets the names that had a value.
+void readProfile(JsonInput& in, sdk::LeadInput& out, std::vector<std::string>& present) {
+  struct Field {
+    const char* name;
+    std::string sdk::LeadInput::*member;
   };
-  if (auto email = in.text("email", 320)) {
-    auto normalized = normalizeEmail(*email, s.domains);
-    if (normalized.ok()) {
-      p.email = normalized.value();
-      present.emplace_back("email");
-    } else {
-      in.fail("email", normalized.error().message);
+  static constexpr Field kFields[] = {
+      {"email", &sdk::LeadInput::email},         {"phone", &sdk::LeadInput::phone},
+      {"first_name", &sdk::LeadInput::first_name}, {"last_name", &sdk::LeadInput::last_name},
+      {"job_title", &sdk::LeadInput::job_title}, {"company", &sdk::LeadInput::company},
+      {"website", &sdk::LeadInput::website},     {"industry", &sdk::LeadInput::industry},
+      {"country", &sdk::LeadInput::country},     {"city", &sdk::LeadInput::city},
+      {"needs", &sdk::LeadInput::needs},
+  };
+  for (const auto& f : kFields) {
+    if (auto v = in.text(f.name, kAnyText, true)) {
+      out.*f.member = *v;
+      present.emplace_back(f.name);
     }
   }
-  if (auto phone = in.text("phone", 64)) {
-    auto normalized = s.phones.toE164(*phone, kDefaultRegion);
-    if (normalized.ok()) {
-      p.phone = normalized.value();
-      present.emplace_back("phone");
-    } else {
-      in.fail("phone", normalized.error().message);
-    }
-  }
-  take("first_name", p.first_name, kShortText);
-  take("last_name", p.last_name, kShortText);
-  take("job_title", p.job_title, kShortText);
-  take("company", p.company, kShortText);
-  take("website", p.website, kUrlText);
-  take("industry", p.industry, kShortText);
-  take("city", p.city, kShortText);
-  take("needs", p.needs, kLongText, true);
-  if (auto country = in.text("country", 2)) {
-    if (isCountryCode(*country)) {
-      p.country = *country;
-      present.emplace_back("country");
-    } else {
-      in.fail("country", "must be an ISO 3166-1 alpha-2 code in upper case, e.g. IT");
-    }
-  }
-  if (auto employees = in.integer("employees", 0, 10'000'000)) {
-    p.employees = *employees;
+  if (auto employees = in.integer("employees", std::numeric_limits<long long>::min() / 2,
+                                  std::numeric_limits<long long>::max() / 2)) {
+    out.employees = *employees;
     present.emplace_back("employees");
   }
   if (auto revenue = in.object("annual_revenue")) {
     std::vector<FieldError> inner;
-    JsonInput r(*revenue, in.pointer("annual_revenue"), inner);
-    const auto amount = r.text("amount", 32);
-    const auto currency = r.text("currency", 3);
-    if (!amount) r.fail("amount", "is required");
-    if (!currency) r.fail("currency", "is required");
+    JsonInput r(*revenue, "", inner);
+    out.annual_revenue = r.text("amount", 64).value_or("");
+    out.revenue_currency = r.text("currency", 8).value_or("");
     r.rejectUnknown();
-    if (amount && currency) {
-      auto money = Money::parse(*amount, *currency);
-      if (!money.ok()) {
-        r.fail(money.error().fields.empty() ? "amount" : money.error().fields[0].field,
-               money.error().fields.empty() ? money.error().message : money.error().fields[0].message);
-      } else if (money.value().minor() < 0) {
-        r.fail("amount", "must not be negative");
-      } else {
-        p.annual_revenue = money.value();
-        present.emplace_back("annual_revenue");
-      }
-    }
-    for (auto& e : inner) in.fail(e.field.substr(in.pointer("").size()), e.message);
+    for (auto& e : inner) in.fail("annual_revenue" + e.field, e.message);
+    present.emplace_back("annual_revenue");
   }
 }
 
@@ -105,20 +78,9 @@ std::map<std::string, std::string> readCustom(JsonInput& in) {
   std::map<std::string, std::string> out;
   auto custom = in.object("custom");
   if (!custom) return out;
-  if (custom->size() > kMaxCustomFields) {
-    in.fail("custom", "has more than " + std::to_string(kMaxCustomFields) + " fields");
-    return out;
-  }
   for (const auto& [key, value] : *custom) {
-    const bool goodKey = !key.empty() && key.size() <= 64 && std::all_of(key.begin(), key.end(), [](char c) {
-      return std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '_';
-    });
-    if (!goodKey) {
-      in.fail("custom", "field names are 1 to 64 characters of a-z, 0-9 and _");
-      return {};
-    }
-    if (!value.isString() || value.extract<std::string>().size() > 1000 || !isValidUtf8(value.extract<std::string>())) {
-      in.fail("custom/" + key, "must be a string of at most 1000 bytes");
+    if (!value.isString()) {
+      in.fail("custom/" + (isValidUtf8(key) ? key.substr(0, 64) : std::string("?")), "must be a string");
       continue;
     }
     out[key] = value.extract<std::string>();
@@ -131,138 +93,48 @@ Result<LeadCapture> readCapture(const Request& r, Services& s) {
   if (!body.ok()) return body.error();
   std::vector<FieldError> errors;
   JsonInput in(*body.value(), "", errors);
-  LeadCapture c;
+  sdk::LeadInput input;
   std::vector<std::string> present;
-  readProfile(in, s, c.profile, present);
-  const Timestamp now = s.clock.now();
-  c.touch.at = now;
-  c.touch.channel = r.principal ? r.principal->name : "";
-  if (auto source = in.text("source", 32)) {
-    if (auto parsed = leadSourceFrom(*source)) {
-      c.touch.source = *parsed;
-    } else {
-      in.fail("source", "must be one of web_form, referral, import, manual, email, api");
-    }
-  } else {
-    c.touch.source = LeadSource::kApi;
-  }
-  if (auto partner = in.text("partner", 64)) c.touch.partner = *partner;
-  if (auto page = in.text("page_url", kUrlText)) c.touch.page_url = *page;
+  readProfile(in, input, present);
+  input.source = in.text("source", 64).value_or("api");
+  input.partner = in.text("partner", kAnyText).value_or("");
+  input.page_url = in.text("page_url", kAnyText).value_or("");
+  input.channel = actorOf(r);
   if (auto utm = in.object("utm")) {
     JsonInput u(*utm, in.pointer("utm"), errors);
-    c.touch.utm.source = u.text("source", kShortText).value_or("");
-    c.touch.utm.medium = u.text("medium", kShortText).value_or("");
-    c.touch.utm.campaign = u.text("campaign", kShortText).value_or("");
-    c.touch.utm.term = u.text("term", kShortText).value_or("");
-    c.touch.utm.content = u.text("content", kShortText).value_or("");
+    input.utm_source = u.text("source", kAnyText).value_or("");
+    input.utm_medium = u.text("medium", kAnyText).value_or("");
+    input.utm_campaign = u.text("campaign", kAnyText).value_or("");
+    input.utm_term = u.text("term", kAnyText).value_or("");
+    input.utm_content = u.text("content", kAnyText).value_or("");
     u.rejectUnknown();
   }
   if (auto consent = in.object("consent")) {
     JsonInput k(*consent, in.pointer("consent"), errors);
     const auto granted = k.boolean("granted");
-    const auto text = k.text("text", kLongText, true);
-    const auto source = k.text("source", kShortText);
-    const auto ip = k.text("ip", 64);
-    if (!granted) k.fail("granted", "is required");
-    if (granted && *granted && !text) k.fail("text", "is required: the wording the person agreed to");
+    if (!granted && errors.empty()) k.fail("granted", "is required");
+    input.consent_granted = granted.value_or(false);
+    input.consent_text = k.text("text", kAnyText, true).value_or("");
+    input.consent_source = k.text("source", kAnyText).value_or("api:" + actorOf(r));
+    input.consent_ip = k.text("ip", kAnyText).value_or("");
     k.rejectUnknown();
-    if (granted && *granted && text) {
-      c.consent = Consent{true, *text, now, source.value_or("api:" + actorOf(r)), ip.value_or(r.client_ip)};
-    }
   }
-  if (auto owner = in.text("owner", kShortText)) c.owner = *owner;
-  c.custom = readCustom(in);
+  input.owner = in.text("owner", kAnyText).value_or("");
+  input.custom = readCustom(in);
   in.rejectUnknown();
-  if (errors.empty() && c.profile.email.empty() && c.profile.phone.empty()) {
-    errors.push_back({"/email", "an email or a phone is required to identify the lead"});
-  }
   if (!errors.empty()) return Error::invalid("The lead has invalid fields.", std::move(errors));
-  return c;
+  return buildCapture(s, input, r.client_ip, pointerOf);
 }
-
-std::string leadCompanyDomain(const LeadProfile& p) {
-  std::string domain = companyDomainOfEmail(p.email);
-  if (domain.empty()) domain = companyDomainOfWebsite(p.website);
-  return domain;
-}
-
-void record(Services& s, store::Connection& c, const std::string& recordId, const std::string& kind,
-            const std::string& actor, const std::string& summary, const std::string& data,
-            const std::string& eventType, const std::string& partner) {
-  const Timestamp now = s.clock.now();
-  store::appendTimeline(c, {0, recordId, now, kind, actor, summary, data});
-  if (!eventType.empty()) store::appendEvent(c, {0, s.ids.next("evt"), eventType, recordId, partner, now, data});
-}
-
-Poco::JSON::Array::Ptr names(const std::vector<std::string>& v) {
-  Poco::JSON::Array::Ptr a = new Poco::JSON::Array;
-  for (const auto& n : v) a->add(n);
-  return a;
-}
-
-// A capture made ready outside the writer: the new lead it would create and that lead's
-// document, so that the common case - a new lead - costs the writer no serialisation.
-struct PreparedCapture {
-  LeadCapture capture;
-  Lead candidate;
-  std::string candidateDoc;
-};
-
-PreparedCapture prepareCapture(Services& s, LeadCapture capture) {
-  PreparedCapture p{std::move(capture), {}, {}};
-  p.candidate = newLeadFromCapture(s.ids.next("lead"), p.capture, leadCompanyDomain(p.capture.profile), s.clock.now());
-  p.candidate.version = 1;
-  p.candidateDoc = store::toJsonText(store::leadToJson(p.candidate));
-  return p;
-}
-
-struct Captured {
-  Lead lead;
-  std::string doc;  // the lead's JSON document as stored
-  CaptureOutcome outcome;
-};
 
 // `{...}` + `,"key":value}`: adds members to a serialised object without parsing it again.
 std::string withMembers(const std::string& object, const std::string& members) {
   return object.substr(0, object.size() - 1) + "," + members + "}";
 }
 
-// leads.capture(): creates a lead or merges into the one with the same email (else phone).
-Captured captureLead(Services& s, store::Connection& c, const PreparedCapture& prepared, const std::string& actor) {
-  const LeadCapture& capture = prepared.capture;
-  const Timestamp now = s.clock.now();
-  std::optional<Lead> existing;
-  if (!capture.profile.email.empty()) existing = store::findLeadByEmail(c, capture.profile.email);
-  if (!existing && !capture.profile.phone.empty()) existing = store::findLeadByPhone(c, capture.profile.phone);
-  if (existing) {
-    Lead lead = std::move(*existing);
-    const MergeReport report = mergeCapture(lead, capture, now);
-    if (lead.company_domain.empty()) lead.company_domain = leadCompanyDomain(lead.profile);
-    if (!store::updateLead(c, lead)) throw std::runtime_error("lead changed during its own transaction");
-    auto json = store::leadToJson(lead);
-    auto data = object();
-    data->set("lead", json);
-    data->set("outcome", report.changed() ? "merged" : "unchanged");
-    data->set("filled", names(report.filled));
-    data->set("conflicts", names(report.conflicts));
-    data->set("touch", json->getObject("latest_touch"));
-    record(s, c, lead.id, "lead.captured", actor,
-           report.changed() ? "captured again; data added" : "captured again; nothing new", store::toJsonText(data),
-           "lead.captured", lead.first_touch.partner);
-    return {std::move(lead), store::toJsonText(json), report.changed() ? CaptureOutcome::kMerged : CaptureOutcome::kUnchanged};
-  }
-  Lead lead = prepared.candidate;
-  std::string doc = prepared.candidateDoc;
-  if (!lead.company_domain.empty()) {
-    if (auto account = store::findAccountByDomain(c, lead.company_domain)) {
-      lead.account_id = account->id;
-      doc = store::toJsonText(store::leadToJson(lead));
-    }
-  }
-  store::insertLead(c, lead, doc);
-  record(s, c, lead.id, "lead.captured", actor, "captured from " + std::string(toString(lead.first_touch.source)),
-         "{\"lead\":" + doc + ",\"outcome\":\"created\"}", "lead.captured", lead.first_touch.partner);
-  return {std::move(lead), std::move(doc), CaptureOutcome::kCreated};
+Poco::JSON::Array::Ptr names(const std::vector<std::string>& v) {
+  Poco::JSON::Array::Ptr a = new Poco::JSON::Array;
+  for (const auto& n : v) a->add(n);
+  return a;
 }
 
 Response leadResponse(int status, const Lead& lead) { return jsonResponse(status, store::leadToJson(lead)); }
@@ -381,11 +253,12 @@ Response updateLead(Request& r, Services& s) {
   if (!body.ok()) return problemResponse(body.error());
   std::vector<FieldError> errors;
   JsonInput in(*body.value(), "", errors);
-  LeadProfile patch;
+  sdk::LeadInput input;
   std::vector<std::string> present;
-  readProfile(in, s, patch, present);
+  readProfile(in, input, present);
   const auto owner = in.text("owner", kShortText);
   const auto custom = readCustom(in);
+  for (const auto& [k, v] : custom) input.custom[k] = v;
   const auto expectedVersion = in.integer("version", 1, std::numeric_limits<std::int32_t>::max());
   // Fields sent as null are cleared.
   std::vector<std::string> cleared;
@@ -394,6 +267,9 @@ Response updateLead(Request& r, Services& s) {
   }
   in.rejectUnknown();
   if (!errors.empty()) return problemResponse(Error::invalid("The lead has invalid fields.", std::move(errors)));
+  auto normalized = normalizeProfile(s, input, pointerOf);
+  if (!normalized.ok()) return problemResponse(normalized.error());
+  const LeadProfile& patch = normalized.value();
   if (present.empty() && cleared.empty() && !owner && custom.empty()) {
     return problemResponse(Error::invalid("Nothing to change.", {{"", "send at least one field to change"}}));
   }
@@ -462,7 +338,7 @@ Response updateLead(Request& r, Services& s) {
     if (owner) changedFields.emplace_back("owner");
     for (const auto& [k, v] : custom) changedFields.push_back("custom." + k);
     data->set("fields", names(changedFields));
-    record(s, c, lead.id, "lead.updated", actorOf(r), "profile updated", store::toJsonText(data), "lead.updated",
+    recordChange(s, c, lead.id, "lead.updated", actorOf(r), "profile updated", store::toJsonText(data), "lead.updated",
            lead.first_touch.partner);
     return leadResponse(200, lead);
   });
@@ -510,7 +386,7 @@ Response commandLead(Request& r, Services& s) {
     if (reason) data->set("reason", std::string(toString(*reason)));
     const std::string summary =
         std::string(toString(change.value().from)) + " -> " + std::string(toString(change.value().to));
-    record(s, c, lead.id, "lead.status_changed", actorOf(r), summary, store::toJsonText(data), "lead.status_changed",
+    recordChange(s, c, lead.id, "lead.status_changed", actorOf(r), summary, store::toJsonText(data), "lead.status_changed",
            lead.first_touch.partner);
     if (lead.status == LeadStatus::kQualified || lead.status == LeadStatus::kDisqualified) {
       const Timestamp now = s.clock.now();
@@ -555,7 +431,7 @@ Response mergeLead(Request& r, Services& s) {
     data->set("merged_id", l.id);
     data->set("filled", names(report.value().filled));
     data->set("conflicts", names(report.value().conflicts));
-    record(s, c, w.id, "lead.merged", actorOf(r), "merged " + l.id + " into this lead", store::toJsonText(data),
+    recordChange(s, c, w.id, "lead.merged", actorOf(r), "merged " + l.id + " into this lead", store::toJsonText(data),
            "lead.merged", w.first_touch.partner);
     return leadResponse(200, w);
   });
@@ -672,7 +548,7 @@ Response addActivity(Request& r, Services& s, bool isReply) {
     auto data = object();
     data->set("activity", json);
     const std::string summary = std::string(toString(a.type)) + (a.subject.empty() ? "" : ": " + a.subject);
-    record(s, c, a.record_id, "activity." + std::string(toString(a.type)), a.by, summary, store::toJsonText(data),
+    recordChange(s, c, a.record_id, "activity." + std::string(toString(a.type)), a.by, summary, store::toJsonText(data),
            "activity.created", lead.value().first_touch.partner);
     Response response = jsonResponse(201, json);
     response.headers.emplace_back("Location", "/v1/leads/" + a.record_id + "/activities/" + a.id);

@@ -59,6 +59,8 @@ using Handler = std::function<Response(Request&)>;
 struct RouteOptions {
   std::string scope;                 // empty: public; else the API key scope required
   std::size_t max_body = 64 * 1024;  // larger bodies get 413 before the handler runs
+  // Media types a POST, PUT or PATCH body may have (415 otherwise); empty: any.
+  std::vector<std::string> media_types = {"application/json"};
 };
 
 struct Route {

@@ -5,7 +5,10 @@
 
 #include <atomic>
 
+#include <Poco/JSON/Array.h>
+
 #include "host/adapters.h"
+#include "host/leads_service.h"
 #include "store/lead_json.h"
 #include "store/lead_store.h"
 
@@ -108,7 +111,7 @@ struct PluginHost::Loaded : sdk::Context, sdk::Routes, sdk::Events, sdk::Schedul
     }
     auto alive = active;
     const std::string name = spec.name;
-    host.api_.router().add(method, pattern, RouteOptions{policy.scope, policy.max_body},
+    host.api_.router().add(method, pattern, RouteOptions{policy.scope, policy.max_body, policy.media_types},
                            [handler = std::move(handler), alive, name](Request& r) -> Response {
                              if (!*alive) return problemResponse(503, "", "this service is stopping");
                              sdk::HttpRequest in{r.method, r.path, r.query, r.params, r.headers, r.body,
@@ -174,6 +177,75 @@ struct PluginHost::Loaded : sdk::Context, sdk::Routes, sdk::Events, sdk::Schedul
     });
     if (!st.ok()) return toSdk(st.error());
     return view;
+  }
+
+  sdk::Result<sdk::CaptureResult> capture(const sdk::LeadInput& input, const std::string& key) override {
+    auto capture = buildCapture(host.s_, input, input.consent_ip, [](const std::string& f) { return f; });
+    if (!capture.ok()) return toSdk(capture.error());
+    std::optional<Idempotency> idem;
+    if (!key.empty()) {
+      if (key.size() > 255) return sdk::Error{sdk::ErrorKind::kInvalid, "an idempotency key is at most 255 bytes", {}, {}};
+      idem = Idempotency{"plugin:" + spec.name + ":capture", key, sha256Hex(canonical(input))};
+    }
+    const PreparedCapture prepared = prepareCapture(host.s_, std::move(capture).value());
+    Response response = writeIdempotent(host.s_, idem, [&](store::Connection& c) -> Result<Response> {
+      auto captured = captureLead(host.s_, c, prepared, "plugin:" + spec.name);
+      return Response{captured.outcome == CaptureOutcome::kCreated ? 201 : 200, "application/json",
+                      captured.doc.substr(0, captured.doc.size() - 1) + ",\"outcome\":\"" +
+                          std::string(toString(captured.outcome)) + "\"}",
+                      {}};
+    });
+    auto body = parseJsonObject(response.body);
+    if (!body.ok()) return sdk::Error{sdk::ErrorKind::kInternal, "the capture's answer is unreadable", {}, {}};
+    const auto& o = *body.value();
+    if (response.status >= 400) return problemToSdk(response.status, o);
+    sdk::CaptureResult result;
+    result.lead_id = o.getValue<std::string>("id");
+    result.outcome = o.getValue<std::string>("outcome");
+    result.replayed = std::any_of(response.headers.begin(), response.headers.end(),
+                                  [](const auto& h) { return h.first == "Idempotent-Replayed"; });
+    body.value()->remove("outcome");
+    result.json = store::toJsonText(body.value());
+    return result;
+  }
+
+  // The fields of an input in a fixed order: what an idempotency key's request hash covers.
+  static std::string canonical(const sdk::LeadInput& in) {
+    std::string out;
+    for (const std::string* f : {&in.email, &in.phone, &in.first_name, &in.last_name, &in.job_title, &in.company,
+                                 &in.website, &in.industry, &in.country, &in.city, &in.needs, &in.annual_revenue,
+                                 &in.revenue_currency, &in.source, &in.partner, &in.channel, &in.page_url,
+                                 &in.utm_source, &in.utm_medium, &in.utm_campaign, &in.utm_term, &in.utm_content,
+                                 &in.consent_text, &in.consent_source, &in.consent_ip, &in.owner}) {
+      out += *f;
+      out += '\x1f';
+    }
+    out += in.employees ? std::to_string(*in.employees) : "-";
+    out += in.consent_granted ? "\x1fy" : "\x1fn";
+    for (const auto& [k, v] : in.custom) out += "\x1e" + k + "\x1f" + v;
+    return out;
+  }
+
+  static sdk::Error problemToSdk(int status, const Poco::JSON::Object& problem) {
+    sdk::Error e;
+    e.kind = status == 400   ? sdk::ErrorKind::kUnparseable
+             : status == 401 ? sdk::ErrorKind::kUnauthorized
+             : status == 403 ? sdk::ErrorKind::kForbidden
+             : status == 404 ? sdk::ErrorKind::kNotFound
+             : status == 409 ? sdk::ErrorKind::kConflict
+             : status == 422 ? sdk::ErrorKind::kInvalid
+             : status == 503 ? sdk::ErrorKind::kRetryable
+                             : sdk::ErrorKind::kInternal;
+    e.message = problem.has("detail") ? problem.getValue<std::string>("detail") : "the capture failed";
+    const std::string type = problem.has("type") ? problem.getValue<std::string>("type") : "";
+    e.slug = type.starts_with("/problems/") ? type.substr(10) : "";
+    if (auto errors = problem.getArray("errors")) {
+      for (std::size_t i = 0; i < errors->size(); ++i) {
+        auto f = errors->getObject(i);
+        e.fields.push_back({f->getValue<std::string>("field"), f->getValue<std::string>("message")});
+      }
+    }
+    return e;
   }
 
   // sdk::Clock

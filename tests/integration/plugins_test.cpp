@@ -40,6 +40,12 @@ TEST_P(Plugins, RoutesEventsAndJobsOfAPluginWork) {
   // A route behind a scope, with the host's body limit and error handling.
   EXPECT_EQ(daemon_->request("POST", "/v1/echo/things", "{}").status, 401);
   EXPECT_EQ(daemon_->call("POST", "/v1/echo/things", reader_, "{}").status, 403);
+  auto plain = daemon_->request("POST", "/v1/echo/things", "just text",
+                                {{"Authorization", "Bearer " + writer_}}, "text/plain");
+  EXPECT_EQ(plain.status, 201) << "the route accepts the media types its plugin declared";
+  EXPECT_EQ(daemon_->request("POST", "/v1/echo/things", "<x/>", {{"Authorization", "Bearer " + writer_}},
+                             "application/xml").status,
+            415);
   auto created = daemon_->call("POST", "/v1/echo/things", writer_, "{}");
   EXPECT_EQ(created.status, 201);
   EXPECT_EQ(json(created.body)->getValue<std::string>("caller"), "crm");
@@ -110,6 +116,38 @@ TEST(PluginHost, AnOptionalPluginThatFailsIsSkipped) {
   EXPECT_EQ(d.request("GET", "/v1/echo/state").status, 404);
   EXPECT_EQ(d.stop(), 0);
   EXPECT_NE(d.log().find("it is optional"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ciclo::testing
+
+namespace ciclo::testing {
+namespace {
+
+TEST_P(Plugins, CaptureLeadsThroughTheSdkIdempotently) {
+  auto first = daemon_->call("POST", "/v1/echo/capture?email=Sdk%40Example.IT&first_name=Sara&key=k1", writer_);
+  ASSERT_EQ(first.status, 200) << first.body;
+  auto r1 = json(first.body);
+  EXPECT_EQ(r1->getValue<std::string>("outcome"), "created");
+  EXPECT_FALSE(r1->getValue<bool>("replayed"));
+  const std::string id = r1->getValue<std::string>("lead_id");
+  auto lead = json(get("/v1/leads/" + id).body);
+  EXPECT_EQ(lead->getValue<std::string>("email"), "sdk@example.it");
+  EXPECT_EQ(lead->getObject("first_touch")->getValue<std::string>("source"), "referral");
+  EXPECT_EQ(lead->getObject("first_touch")->getValue<std::string>("partner"), "echo-partner");
+
+  auto again = json(daemon_->call("POST", "/v1/echo/capture?email=Sdk%40Example.IT&first_name=Sara&key=k1", writer_).body);
+  EXPECT_EQ(again->getValue<std::string>("lead_id"), id);
+  EXPECT_TRUE(again->getValue<bool>("replayed"));
+  auto reused = daemon_->call("POST", "/v1/echo/capture?email=sdk%40example.it&first_name=Sara&key=k1", writer_);
+  EXPECT_EQ(reused.status, 422) << "the same key with another request";
+  EXPECT_NE(reused.body.find("idempotency-key-reused"), std::string::npos);
+  auto bad = daemon_->call("POST", "/v1/echo/capture?email=not-an-email&key=k2", writer_);
+  EXPECT_EQ(bad.status, 422);
+  EXPECT_NE(bad.body.find("\"field\":\"email\""), std::string::npos) << bad.body;
+  auto merged = json(daemon_->call("POST", "/v1/echo/capture?email=sdk%40example.it&first_name=Other", writer_).body);
+  EXPECT_EQ(merged->getValue<std::string>("outcome"), "unchanged");
+  EXPECT_EQ(merged->getValue<std::string>("lead_id"), id);
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -78,6 +79,8 @@ struct HttpResponse {
 struct RoutePolicy {
   std::string scope;                 // empty: public (no API key); else the scope required
   std::size_t max_body = 64 * 1024;  // the host answers 413 beyond this
+  // Media types a body may have (415 otherwise); empty: any, the handler decides.
+  std::vector<std::string> media_types = {"application/json"};
 };
 
 using RouteHandler = std::function<HttpResponse(const HttpRequest&)>;
@@ -177,10 +180,38 @@ struct LeadView {
   std::string json;
 };
 
+// What a capture offers about a lead, as text the host normalises and checks: the email
+// (case, spaces, IDN), the phone (to E.164; Italian when it has no country code), the
+// country (ISO 3166 alpha-2), the revenue (a decimal string and an ISO 4217 currency). An
+// email or a phone is required. Errors name these fields ("email", "utm_campaign", ...).
+struct LeadInput {
+  std::string email, phone, first_name, last_name, job_title, company, website, industry, country, city, needs;
+  std::optional<long long> employees;
+  std::string annual_revenue, revenue_currency;
+  std::string source = "api";  // web_form, referral, import, manual, email, api
+  std::string partner, channel, page_url;
+  std::string utm_source, utm_medium, utm_campaign, utm_term, utm_content;
+  bool consent_granted = false;
+  std::string consent_text, consent_source, consent_ip;
+  std::string owner;
+  std::map<std::string, std::string> custom;
+};
+
+struct CaptureResult {
+  std::string lead_id;
+  std::string outcome;  // created, merged, unchanged
+  std::string json;     // the lead after the capture
+  bool replayed = false;  // an earlier capture with the same key answered
+};
+
 class Leads {
  public:
   virtual ~Leads() = default;
   virtual Result<LeadView> get(const std::string& id) = 0;
+  // leads.capture(): creates the lead or merges into the one with the same email or phone,
+  // committing the lead, its timeline entry and its event together. With a non-empty
+  // `idempotency_key` (scoped to the plugin), a repeat returns the first result.
+  virtual Result<CaptureResult> capture(const LeadInput& input, const std::string& idempotency_key) = 0;
 };
 
 // Everything the host offers a plugin, valid from start() until stop() returns.

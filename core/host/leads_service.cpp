@@ -1,0 +1,265 @@
+#include "host/leads_service.h"
+
+#include <Poco/JSON/Array.h>
+
+#include "host/adapters.h"
+#include "host/http.h"
+#include "store/journal.h"
+#include "store/lead_json.h"
+#include "store/lead_store.h"
+
+namespace ciclo::host {
+
+namespace {
+
+constexpr std::string_view kDefaultRegion = "IT";
+constexpr std::size_t kMaxCustomFields = 50;
+
+Poco::JSON::Object::Ptr object() { return new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER); }
+
+Poco::JSON::Array::Ptr names(const std::vector<std::string>& v) {
+  Poco::JSON::Array::Ptr a = new Poco::JSON::Array;
+  for (const auto& n : v) a->add(n);
+  return a;
+}
+
+bool oneLine(const std::string& s) {
+  return isValidUtf8(s) && std::none_of(s.begin(), s.end(), [](char c) {
+           const auto u = static_cast<unsigned char>(c);
+           return u < 0x20 || u == 0x7f;
+         });
+}
+
+bool text(const std::string& s) {
+  return isValidUtf8(s) && std::none_of(s.begin(), s.end(), [](char c) {
+           const auto u = static_cast<unsigned char>(c);
+           return (u < 0x20 && c != '\n' && c != '\r' && c != '\t') || u == 0x7f;
+         });
+}
+
+}  // namespace
+
+namespace {
+
+// The profile part of an input, normalised; errors appended to `errors`.
+LeadProfile profileOf(Services& s, const sdk::LeadInput& in, std::vector<FieldError>& errors,
+                      const std::function<std::string(const std::string&)>& fieldName, bool& shapesOk) {
+  auto fail = [&](const std::string& field, const std::string& message) { errors.push_back({fieldName(field), message}); };
+  LeadProfile p;
+
+  struct Limit {
+    const char* name;
+    const std::string* value;
+    std::size_t max;
+    bool multiline;
+  };
+  const Limit limits[] = {
+      {"email", &in.email, 320, false},           {"phone", &in.phone, 64, false},
+      {"first_name", &in.first_name, 200, false}, {"last_name", &in.last_name, 200, false},
+      {"job_title", &in.job_title, 200, false},   {"company", &in.company, 200, false},
+      {"website", &in.website, 2048, false},      {"industry", &in.industry, 200, false},
+      {"country", &in.country, 2, false},         {"city", &in.city, 200, false},
+      {"needs", &in.needs, 5000, true},           {"partner", &in.partner, 64, false},
+      {"channel", &in.channel, 200, false},       {"page_url", &in.page_url, 2048, false},
+      {"utm_source", &in.utm_source, 200, false}, {"utm_medium", &in.utm_medium, 200, false},
+      {"utm_campaign", &in.utm_campaign, 200, false}, {"utm_term", &in.utm_term, 200, false},
+      {"utm_content", &in.utm_content, 200, false},   {"consent_text", &in.consent_text, 5000, true},
+      {"consent_source", &in.consent_source, 200, false}, {"consent_ip", &in.consent_ip, 64, false},
+      {"owner", &in.owner, 200, false},
+  };
+  shapesOk = true;
+  for (const auto& l : limits) {
+    if (l.value->size() > l.max) {
+      fail(l.name, "must be at most " + std::to_string(l.max) + " bytes");
+      shapesOk = false;
+    } else if (!(l.multiline ? text(*l.value) : oneLine(*l.value))) {
+      fail(l.name, l.multiline ? "must be text without control characters" : "must be one line of text");
+      shapesOk = false;
+    }
+  }
+  if (!shapesOk) return p;
+
+  if (!trim(in.email).empty()) {
+    auto email = normalizeEmail(in.email, s.domains);
+    if (email.ok()) {
+      p.email = email.value();
+    } else {
+      fail("email", email.error().message);
+    }
+  }
+  if (!trim(in.phone).empty()) {
+    auto phone = s.phones.toE164(in.phone, kDefaultRegion);
+    if (phone.ok()) {
+      p.phone = phone.value();
+    } else {
+      fail("phone", phone.error().message);
+    }
+  }
+  p.first_name = std::string(trim(in.first_name));
+  p.last_name = std::string(trim(in.last_name));
+  p.job_title = std::string(trim(in.job_title));
+  p.company = std::string(trim(in.company));
+  p.website = std::string(trim(in.website));
+  p.industry = std::string(trim(in.industry));
+  p.city = std::string(trim(in.city));
+  p.needs = in.needs;
+  if (!in.country.empty()) {
+    if (in.country.size() == 2 && std::isupper(static_cast<unsigned char>(in.country[0])) &&
+        std::isupper(static_cast<unsigned char>(in.country[1]))) {
+      p.country = in.country;
+    } else {
+      fail("country", "must be an ISO 3166-1 alpha-2 code in upper case, e.g. IT");
+    }
+  }
+  if (in.employees) {
+    if (*in.employees < 0 || *in.employees > 10'000'000) {
+      fail("employees", "must be an integer from 0 to 10000000");
+    } else {
+      p.employees = *in.employees;
+    }
+  }
+  if (!in.annual_revenue.empty() || !in.revenue_currency.empty()) {
+    if (in.annual_revenue.empty()) fail("annual_revenue", "is required with a currency");
+    if (in.revenue_currency.empty()) fail("revenue_currency", "is required with an amount");
+    if (!in.annual_revenue.empty() && !in.revenue_currency.empty()) {
+      auto money = Money::parse(in.annual_revenue, in.revenue_currency);
+      if (!money.ok()) {
+        const bool currency = !money.error().fields.empty() && money.error().fields[0].field == "currency";
+        fail(currency ? "revenue_currency" : "annual_revenue",
+             money.error().fields.empty() ? money.error().message : money.error().fields[0].message);
+      } else if (money.value().minor() < 0) {
+        fail("annual_revenue", "must not be negative");
+      } else {
+        p.annual_revenue = money.value();
+      }
+    }
+  }
+  return p;
+}
+
+}  // namespace
+
+Result<LeadProfile> normalizeProfile(Services& s, const sdk::LeadInput& input,
+                                     const std::function<std::string(const std::string&)>& fieldName) {
+  std::vector<FieldError> errors;
+  bool shapesOk = true;
+  LeadProfile p = profileOf(s, input, errors, fieldName, shapesOk);
+  if (!errors.empty()) return Error::invalid("The lead has invalid fields.", std::move(errors));
+  return p;
+}
+
+Result<LeadCapture> buildCapture(Services& s, const sdk::LeadInput& in, const std::string& clientIp,
+                                 const std::function<std::string(const std::string&)>& fieldName) {
+  std::vector<FieldError> errors;
+  auto fail = [&](const std::string& field, const std::string& message) { errors.push_back({fieldName(field), message}); };
+  LeadCapture c;
+  bool shapesOk = true;
+  c.profile = profileOf(s, in, errors, fieldName, shapesOk);
+  if (!shapesOk) return Error::invalid("The lead has invalid fields.", std::move(errors));
+  const auto& p = c.profile;
+  const Timestamp now = s.clock.now();
+  if (auto source = leadSourceFrom(in.source)) {
+    c.touch.source = *source;
+  } else {
+    fail("source", "must be one of web_form, referral, import, manual, email, api");
+  }
+  c.touch.partner = in.partner;
+  c.touch.channel = in.channel;
+  c.touch.page_url = in.page_url;
+  c.touch.utm = {in.utm_source, in.utm_medium, in.utm_campaign, in.utm_term, in.utm_content};
+  c.touch.at = now;
+  if (in.consent_granted) {
+    if (trim(in.consent_text).empty()) {
+      fail("consent_text", "is required: the wording the person agreed to");
+    } else {
+      c.consent = Consent{true, in.consent_text, now, in.consent_source.empty() ? in.channel : in.consent_source,
+                          in.consent_ip.empty() ? clientIp : in.consent_ip};
+    }
+  }
+  c.owner = in.owner;
+  if (in.custom.size() > kMaxCustomFields) {
+    fail("custom", "has more than " + std::to_string(kMaxCustomFields) + " fields");
+  } else {
+    for (const auto& [key, value] : in.custom) {
+      const bool goodKey = !key.empty() && key.size() <= 64 && std::all_of(key.begin(), key.end(), [](char ch) {
+        return std::islower(static_cast<unsigned char>(ch)) || std::isdigit(static_cast<unsigned char>(ch)) || ch == '_';
+      });
+      if (!goodKey) {
+        fail("custom", "field names are 1 to 64 characters of a-z, 0-9 and _");
+        break;
+      }
+      if (value.size() > 1000 || !text(value)) {
+        fail("custom." + key, "must be text of at most 1000 bytes");
+        continue;
+      }
+      c.custom[key] = value;
+    }
+  }
+  if (errors.empty() && p.email.empty() && p.phone.empty()) {
+    fail("email", "an email or a phone is required to identify the lead");
+  }
+  if (!errors.empty()) return Error::invalid("The lead has invalid fields.", std::move(errors));
+  return c;
+}
+
+std::string leadCompanyDomain(const LeadProfile& p) {
+  std::string domain = companyDomainOfEmail(p.email);
+  if (domain.empty()) domain = companyDomainOfWebsite(p.website);
+  return domain;
+}
+
+void recordChange(Services& s, store::Connection& c, const std::string& recordId, const std::string& kind,
+                  const std::string& actor, const std::string& summary, const std::string& data,
+                  const std::string& eventType, const std::string& partner) {
+  const Timestamp now = s.clock.now();
+  store::appendTimeline(c, {0, recordId, now, kind, actor, summary, data});
+  if (!eventType.empty()) store::appendEvent(c, {0, s.ids.next("evt"), eventType, recordId, partner, now, data});
+}
+
+PreparedCapture prepareCapture(Services& s, LeadCapture capture) {
+  PreparedCapture p{std::move(capture), {}, {}};
+  p.candidate = newLeadFromCapture(s.ids.next("lead"), p.capture, leadCompanyDomain(p.capture.profile), s.clock.now());
+  p.candidate.version = 1;
+  p.candidateDoc = store::toJsonText(store::leadToJson(p.candidate));
+  return p;
+}
+
+Captured captureLead(Services& s, store::Connection& c, const PreparedCapture& prepared, const std::string& actor) {
+  const LeadCapture& capture = prepared.capture;
+  const Timestamp now = s.clock.now();
+  std::optional<Lead> existing;
+  if (!capture.profile.email.empty()) existing = store::findLeadByEmail(c, capture.profile.email);
+  if (!existing && !capture.profile.phone.empty()) existing = store::findLeadByPhone(c, capture.profile.phone);
+  if (existing) {
+    Lead lead = std::move(*existing);
+    const MergeReport report = mergeCapture(lead, capture, now);
+    if (lead.company_domain.empty()) lead.company_domain = leadCompanyDomain(lead.profile);
+    if (!store::updateLead(c, lead)) throw std::runtime_error("lead changed during its own transaction");
+    auto json = store::leadToJson(lead);
+    auto data = object();
+    data->set("lead", json);
+    data->set("outcome", report.changed() ? "merged" : "unchanged");
+    data->set("filled", names(report.filled));
+    data->set("conflicts", names(report.conflicts));
+    data->set("touch", json->getObject("latest_touch"));
+    recordChange(s, c, lead.id, "lead.captured", actor,
+                 report.changed() ? "captured again; data added" : "captured again; nothing new",
+                 store::toJsonText(data), "lead.captured", lead.first_touch.partner);
+    return {std::move(lead), store::toJsonText(json),
+            report.changed() ? CaptureOutcome::kMerged : CaptureOutcome::kUnchanged};
+  }
+  Lead lead = prepared.candidate;
+  std::string doc = prepared.candidateDoc;
+  if (!lead.company_domain.empty()) {
+    if (auto account = store::findAccountByDomain(c, lead.company_domain)) {
+      lead.account_id = account->id;
+      doc = store::toJsonText(store::leadToJson(lead));
+    }
+  }
+  store::insertLead(c, lead, doc);
+  recordChange(s, c, lead.id, "lead.captured", actor, "captured from " + std::string(toString(lead.first_touch.source)),
+               "{\"lead\":" + doc + ",\"outcome\":\"created\"}", "lead.captured", lead.first_touch.partner);
+  return {std::move(lead), std::move(doc), CaptureOutcome::kCreated};
+}
+
+}  // namespace ciclo::host
