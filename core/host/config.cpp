@@ -230,9 +230,12 @@ Result<Config> parseConfig(const std::string& yaml, const std::string& file) {
   secrets.finish();
 
   Section webhooks = top.child("webhooks");
-  config.webhooks.allow_private_networks = webhooks.boolean("allow_private_networks", false);
   config.webhooks.timeout_ms = static_cast<int>(webhooks.integer("timeout_ms", config.webhooks.timeout_ms, 100, 120000));
   webhooks.finish();
+
+  Section outbound = top.child("outbound");
+  config.outbound_allow_private_networks = outbound.boolean("allow_private_networks", false);
+  outbound.finish();
 
   Section log = top.child("log");
   config.log_level = log.text("level", config.log_level);

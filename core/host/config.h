@@ -36,7 +36,6 @@ struct SecretsConfig {
 };
 
 struct WebhooksConfig {
-  bool allow_private_networks = false;  // tests only: deliveries may reach loopback
   int timeout_ms = 15000;
   std::size_t max_response_bytes = 64 * 1024;
 };
@@ -55,6 +54,9 @@ struct Config {
   store::StoreConfig store;
   SecretsConfig secrets;
   WebhooksConfig webhooks;
+  // Tests only: outbound HTTP (webhooks, plugins' connector) may reach loopback and
+  // private networks, which are otherwise refused at connect time.
+  bool outbound_allow_private_networks = false;
   std::string log_level = "information";
   bool log_requests = true;
   bool clock_control = false;  // testing only: lets tests move the daemon's clock

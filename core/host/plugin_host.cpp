@@ -4,8 +4,11 @@
 #include <dlfcn.h>
 
 #include <atomic>
+#include <set>
 
 #include <Poco/JSON/Array.h>
+
+#include <Poco/Exception.h>
 
 #include "host/adapters.h"
 #include "host/leads_service.h"
@@ -33,6 +36,50 @@ Error fromSdk(const sdk::Error& e) {
 static_assert(static_cast<int>(sdk::ErrorKind::kInternal) == static_cast<int>(ErrorKind::kInternal));
 
 }  // namespace
+
+Status checkPluginSql(const std::string& sql, const std::string& prefix) {
+  // Words, lower-cased; quoted strings and identifiers are skipped over.
+  std::vector<std::string> words;
+  for (std::size_t i = 0; i < sql.size();) {
+    const char c = sql[i];
+    if (c == '\'' || c == '"') {
+      const auto close = sql.find(c, i + 1);
+      if (c == '"') return Error::invalid("plugin SQL may not use quoted identifiers");
+      i = close == std::string::npos ? sql.size() : close + 1;
+      continue;
+    }
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '_') {
+      std::size_t j = i;
+      while (j < sql.size() && (std::isalnum(static_cast<unsigned char>(sql[j])) || sql[j] == '_' || sql[j] == '.')) ++j;
+      std::string w = sql.substr(i, j - i);
+      for (auto& ch : w) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      words.push_back(std::move(w));
+      i = j;
+      continue;
+    }
+    if (c == ';') {
+      const auto rest = sql.find_first_not_of(" \t\r\n;", i);
+      if (rest != std::string::npos) return Error::invalid("plugin SQL is one statement at a time");
+    }
+    ++i;
+  }
+  if (words.empty()) return Error::invalid("empty SQL");
+  static const std::set<std::string> kForbidden{"pragma", "attach", "detach", "vacuum", "begin", "commit", "rollback",
+                                                "savepoint", "release", "grant", "revoke", "copy", "set", "reindex"};
+  if (kForbidden.contains(words[0])) return Error::invalid("plugin SQL may not use " + words[0]);
+  const bool createIndex = words.size() > 2 && words[0] == "create" &&
+                           (words[1] == "index" || (words[1] == "unique" && words[2] == "index"));
+  static const std::set<std::string> kBefore{"from", "join", "into", "update", "table"};
+  for (std::size_t i = 0; i + 1 < words.size(); ++i) {
+    const bool names = kBefore.contains(words[i]) || (createIndex && (words[i] == "index" || words[i] == "on"));
+    if (!names) continue;
+    std::size_t k = i + 1;
+    while (k < words.size() && (words[k] == "if" || words[k] == "not" || words[k] == "exists" || words[k] == "only")) ++k;
+    if (k >= words.size()) break;
+    if (!words[k].starts_with(prefix)) return Error::invalid("plugin SQL may use only its own tables (" + prefix + "...), not " + words[k]);
+  }
+  return Status();
+}
 
 Status checkDescriptor(const CicloPluginDescriptor* d) {
   if (!d) return Error::invalid("it returned no descriptor");
@@ -74,7 +121,7 @@ PluginLibrary::~PluginLibrary() = default;
 
 // Everything one plugin registered, so that it can all be revoked.
 struct PluginHost::Loaded : sdk::Context, sdk::Routes, sdk::Events, sdk::Scheduler, sdk::Leads, sdk::Clock,
-                            sdk::Logger, sdk::Metrics, sdk::Crypto {
+                            sdk::Logger, sdk::Metrics, sdk::Crypto, sdk::Http, sdk::Storage {
   PluginHost& host;
   PluginSpec spec;
   std::unique_ptr<PluginLibrary> library;
@@ -84,7 +131,9 @@ struct PluginHost::Loaded : sdk::Context, sdk::Routes, sdk::Events, sdk::Schedul
   std::vector<int> jobs;
   std::shared_ptr<std::atomic<bool>> active = std::make_shared<std::atomic<bool>>(true);
 
-  Loaded(PluginHost& h, PluginSpec s) : host(h), spec(std::move(s)) {}
+  std::string tablePrefix;
+
+  Loaded(PluginHost& h, PluginSpec s) : host(h), spec(std::move(s)), tablePrefix("p_" + spec.name + "_") {}
 
   // sdk::Context
   const std::string& pluginName() const override { return spec.name; }
@@ -97,6 +146,104 @@ struct PluginHost::Loaded : sdk::Context, sdk::Routes, sdk::Events, sdk::Schedul
   sdk::Logger& log() override { return *this; }
   sdk::Metrics& metrics() override { return *this; }
   sdk::Crypto& crypto() override { return *this; }
+  sdk::Http& http() override { return *this; }
+  sdk::Storage& storage() override { return *this; }
+
+  // sdk::Http: the host's connector and its policy.
+  sdk::OutboundResponse send(const sdk::OutboundRequest& r) override {
+    connectors::HttpRequest request;
+    request.method = r.method;
+    request.url = r.url;
+    request.headers = r.headers;
+    request.body = r.body;
+    request.total_timeout = r.timeout;
+    request.connect_timeout = std::min(r.timeout, std::chrono::milliseconds(5000));
+    request.max_response_bytes = r.max_response_bytes;
+    const auto out = host.http_.send(request);
+    using K = connectors::HttpOutcome::Kind;
+    const auto kind = out.kind == K::kResponse ? sdk::OutboundResponse::Kind::kResponse
+                      : out.kind == K::kRetry  ? sdk::OutboundResponse::Kind::kRetry
+                                               : sdk::OutboundResponse::Kind::kPermanent;
+    return sdk::OutboundResponse{kind, out.status, out.body, out.error};
+  }
+
+  // sdk::Storage
+  struct TxImpl : sdk::Tx {
+    store::Connection& c;
+    const std::string& prefix;
+    TxImpl(store::Connection& conn, const std::string& p) : c(conn), prefix(p) {}
+    static store::Params convert(std::vector<sdk::SqlValue>& params) {
+      store::Params out;
+      for (auto& p : params) {
+        if (auto* n = std::get_if<long long>(&p)) out.emplace_back(static_cast<std::int64_t>(*n));
+        else if (auto* t = std::get_if<std::string>(&p)) out.emplace_back(std::move(*t));
+        else out.emplace_back(std::monostate{});
+      }
+      return out;
+    }
+    sdk::Result<std::size_t> exec(const std::string& sql, std::vector<sdk::SqlValue> params) override {
+      if (auto st = checkPluginSql(sql, prefix); !st.ok()) return toSdk(st.error());
+      return c.exec(sql, convert(params));  // store errors propagate to the host's guard
+    }
+    sdk::Result<std::vector<sdk::SqlRow>> query(const std::string& sql, std::vector<sdk::SqlValue> params) override {
+      if (auto st = checkPluginSql(sql, prefix); !st.ok()) return toSdk(st.error());
+      std::vector<sdk::SqlRow> rows;
+      for (auto& row : c.query(sql, convert(params))) {
+        sdk::SqlRow out;
+        for (auto& v : row) {
+          if (auto* n = std::get_if<std::int64_t>(&v)) out.emplace_back(static_cast<long long>(*n));
+          else if (auto* t = std::get_if<std::string>(&v)) out.emplace_back(std::move(*t));
+          else out.emplace_back(std::monostate{});
+        }
+        rows.push_back(std::move(out));
+      }
+      return rows;
+    }
+  };
+
+  const std::string& prefix() const override { return tablePrefix; }
+
+  sdk::Status migrate(const std::vector<std::pair<int, std::vector<std::string>>>& migrations) override {
+    for (const auto& [version, statements] : migrations) {
+      for (const auto& sql : statements) {
+        if (auto st = checkPluginSql(sql, tablePrefix); !st.ok()) {
+          return sdk::Error{sdk::ErrorKind::kInvalid, "migration " + std::to_string(version) + ": " + st.error().message, {}, {}};
+        }
+      }
+    }
+    Status st = host.s_.store.write([&](store::Connection& c) -> Status {
+      for (const auto& [version, statements] : migrations) {
+        if (!c.query("SELECT 1 FROM plugin_migrations WHERE plugin = $1 AND version = $2",
+                     {spec.name, std::int64_t{version}}).empty()) {
+          continue;
+        }
+        for (const auto& sql : statements) c.exec(sql);
+        c.exec("INSERT INTO plugin_migrations (plugin, version, applied_at) VALUES ($1, $2, $3)",
+               {spec.name, std::int64_t{version}, formatTimestamp(host.s_.clock.now())});
+      }
+      return Status();
+    });
+    return st.ok() ? sdk::Status() : sdk::Status(toSdk(st.error()));
+  }
+
+  sdk::Status runWork(bool write, const std::function<sdk::Status(sdk::Tx&)>& work) {
+    auto body = [&](store::Connection& c) -> Status {
+      TxImpl tx(c, tablePrefix);
+      sdk::Status st;
+      try {
+        st = work(tx);
+      } catch (const Poco::Exception&) {
+        throw;  // the store's guard turns it into an error value
+      } catch (const std::exception& e) {
+        return Error::internal(std::string("plugin ") + spec.name + " failed in a transaction: " + e.what());
+      }
+      return st.ok() ? Status() : Status(fromSdk(st.error()));
+    };
+    Status st = write ? host.s_.store.write(body) : host.s_.store.read(body);
+    return st.ok() ? sdk::Status() : sdk::Status(toSdk(st.error()));
+  }
+  sdk::Status write(const std::function<sdk::Status(sdk::Tx&)>& work) override { return runWork(true, work); }
+  sdk::Status read(const std::function<sdk::Status(sdk::Tx&)>& work) override { return runWork(false, work); }
 
   // sdk::Routes: the host enforces the policy; the handler's exceptions stop at the boundary.
   sdk::Status add(const std::string& method, const std::string& pattern, sdk::RoutePolicy policy,
@@ -283,7 +430,12 @@ struct PluginHost::Loaded : sdk::Context, sdk::Routes, sdk::Events, sdk::Schedul
 };
 
 PluginHost::PluginHost(Services& services, Crypto& crypto, Api& api, EventDispatcher& events, Scheduler& scheduler)
-    : s_(services), crypto_(crypto), api_(api), events_(events), scheduler_(scheduler) {}
+    : s_(services),
+      crypto_(crypto),
+      api_(api),
+      events_(events),
+      scheduler_(scheduler),
+      http_({services.config.outbound_allow_private_networks, "Ciclo/0.1"}) {}
 
 PluginHost::~PluginHost() { stopAll(); }
 

@@ -15,8 +15,14 @@
 #include "host/crypto.h"
 #include "host/events.h"
 #include "host/scheduler.h"
+#include "http/http_client.h"
 
 namespace ciclo::host {
+
+// A plugin's SQL may name only its own tables ("p_<plugin>_..."), and may not manage
+// transactions or the database itself. This keeps plugins to their own tables by mistake
+// as well as by design; the error names the first offending name.
+Status checkPluginSql(const std::string& sql, const std::string& prefix);
 
 // Checks a descriptor against the daemon's own ABI, SDK hash and toolchain; the error says
 // what differs.
@@ -53,6 +59,7 @@ class PluginHost {
   Api& api_;
   EventDispatcher& events_;
   Scheduler& scheduler_;
+  connectors::HttpClient http_;
   std::vector<std::unique_ptr<Loaded>> loaded_;
   std::vector<std::unique_ptr<PluginLibrary>> stopped_;
 };

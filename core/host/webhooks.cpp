@@ -163,7 +163,7 @@ struct Webhooks::Due {
 Webhooks::Webhooks(Services& services, Crypto& crypto)
     : s_(services),
       crypto_(crypto),
-      http_({services.config.webhooks.allow_private_networks, "Ciclo-Webhooks/0.1"}) {}
+      http_({services.config.outbound_allow_private_networks, "Ciclo-Webhooks/0.1"}) {}
 
 Webhooks::~Webhooks() { stop(); }
 
@@ -377,7 +377,7 @@ void Webhooks::addRoutes(Router& router) {
     e.url = in.text("url", 2048).value_or("");
     if (e.url.empty() && errors.empty()) in.fail("url", "is required");
     if (!e.url.empty()) {
-      if (auto st = checkUrl(e.url, s_.config.webhooks.allow_private_networks); !st.ok()) errors.push_back(st.error().fields[0]);
+      if (auto st = checkUrl(e.url, s_.config.outbound_allow_private_networks); !st.ok()) errors.push_back(st.error().fields[0]);
     }
     e.event_types = readEventTypes(in, errors, *body.value(), true).value();
     e.partner = in.text("partner", 64).value_or("");
@@ -437,7 +437,7 @@ void Webhooks::addRoutes(Router& router) {
     JsonInput in(*body.value(), "", errors);
     const auto url = in.text("url", 2048);
     if (url) {
-      if (auto st = checkUrl(*url, s_.config.webhooks.allow_private_networks); !st.ok()) errors.push_back(st.error().fields[0]);
+      if (auto st = checkUrl(*url, s_.config.outbound_allow_private_networks); !st.ok()) errors.push_back(st.error().fields[0]);
     }
     const auto types = readEventTypes(in, errors, *body.value(), false).value();
     const auto status = in.text("status", 16);

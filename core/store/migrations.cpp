@@ -148,6 +148,15 @@ const std::vector<Migration>& migrations() {
            "CREATE INDEX activities_record ON activities (record_id, id)",
            "CREATE INDEX activities_parent ON activities (parent_id) WHERE parent_id IS NOT NULL",
        }},
+      {4,
+       "plugins' own migrations",
+       {
+           R"(CREATE TABLE plugin_migrations (
+                plugin TEXT NOT NULL,
+                version BIGINT NOT NULL,
+                applied_at TEXT NOT NULL,
+                PRIMARY KEY (plugin, version)))",
+       }},
   };
   return all;
 }

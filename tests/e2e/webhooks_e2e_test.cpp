@@ -64,7 +64,7 @@ class Webhooks : public DaemonTest {
   DaemonOptions daemonOptions() override {
     DaemonOptions o;
     o.clock_control = true;
-    o.extra_yaml = "webhooks:\n  allow_private_networks: true\n  timeout_ms: 3000\n";
+    o.extra_yaml = "webhooks:\n  timeout_ms: 3000\noutbound:\n  allow_private_networks: true\n";
     return o;
   }
   void SetUp() override {

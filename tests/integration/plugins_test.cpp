@@ -152,3 +152,28 @@ TEST_P(Plugins, CaptureLeadsThroughTheSdkIdempotently) {
 
 }  // namespace
 }  // namespace ciclo::testing
+
+namespace ciclo::testing {
+namespace {
+
+TEST_P(Plugins, KeepTheirOwnTablesAndReachOutOnlyThroughTheConnector) {
+  const std::vector<std::pair<std::string, std::string>> auth{{"Authorization", "Bearer " + writer_}};
+  auto first = daemon_->request("POST", "/v1/echo/notes", "first note", auth, "text/plain");
+  ASSERT_EQ(first.status, 201) << first.body;
+  EXPECT_EQ(json(daemon_->request("POST", "/v1/echo/notes", "second", auth, "text/plain").body)->getValue<int>("notes"), 2);
+  auto peek = daemon_->call("GET", "/v1/echo/peek", reader_);
+  EXPECT_EQ(peek.status, 409);
+  EXPECT_NE(peek.body.find("only its own tables (p_echo_...), not leads"), std::string::npos) << peek.body;
+  // The connector refuses loopback: the daemon's own port is not reachable from a plugin.
+  auto fetched = json(daemon_->call("POST", "/v1/echo/fetch?url=http%3A%2F%2F127.0.0.1%3A" +
+                                                std::to_string(daemon_->port()) + "%2Fhealthz", writer_).body);
+  EXPECT_EQ(fetched->getValue<std::string>("kind"), "permanent");
+  EXPECT_NE(fetched->getValue<std::string>("error").find("not allowed"), std::string::npos);
+  // The plugin's migration ran once, across restarts.
+  ASSERT_EQ(daemon_->stop(), 0);
+  ASSERT_TRUE(daemon_->start()) << daemon_->log();
+  EXPECT_EQ(json(daemon_->request("POST", "/v1/echo/notes", "third", auth, "text/plain").body)->getValue<int>("notes"), 3);
+}
+
+}  // namespace
+}  // namespace ciclo::testing

@@ -22,6 +22,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "ciclo/json.h"
@@ -214,6 +215,54 @@ class Leads {
   virtual Result<CaptureResult> capture(const LeadInput& input, const std::string& idempotency_key) = 0;
 };
 
+// ---- outbound HTTP through the host's connector: connect and total timeouts, TLS
+// verification, no redirects, a response size cap, and no private or loopback addresses.
+struct OutboundRequest {
+  std::string method = "POST";
+  std::string url;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::chrono::milliseconds timeout{15000};
+  std::size_t max_response_bytes = 64 * 1024;
+};
+
+struct OutboundResponse {
+  enum class Kind { kResponse, kRetry, kPermanent };
+  Kind kind = Kind::kRetry;  // kRetry: timeout or network failure; kPermanent: refused by policy
+  int status = 0;
+  std::string body;
+  std::string error;
+};
+
+class Http {
+ public:
+  virtual ~Http() = default;
+  virtual OutboundResponse send(const OutboundRequest& request) = 0;
+};
+
+// ---- the plugin's own tables, named with its prefix ("p_<plugin>_"), on the daemon's
+// store (SQLite or PostgreSQL: write SQL both accept; placeholders are $1, $2, ...).
+using SqlValue = std::variant<std::monostate, long long, std::string>;
+using SqlRow = std::vector<SqlValue>;
+
+class Tx {
+ public:
+  virtual ~Tx() = default;
+  virtual Result<std::size_t> exec(const std::string& sql, std::vector<SqlValue> params = {}) = 0;
+  virtual Result<std::vector<SqlRow>> query(const std::string& sql, std::vector<SqlValue> params = {}) = 0;
+};
+
+class Storage {
+ public:
+  virtual ~Storage() = default;
+  virtual const std::string& prefix() const = 0;
+  // Numbered migrations, each applied once (recorded per plugin), in order.
+  virtual Status migrate(const std::vector<std::pair<int, std::vector<std::string>>>& migrations) = 0;
+  // In the daemon's group commit: answered once committed. A failing work changes nothing.
+  virtual Status write(const std::function<Status(Tx&)>& work) = 0;
+  virtual Status read(const std::function<Status(Tx&)>& work) = 0;
+};
+
 // Everything the host offers a plugin, valid from start() until stop() returns.
 class Context {
  public:
@@ -228,6 +277,8 @@ class Context {
   virtual Logger& log() = 0;
   virtual Metrics& metrics() = 0;
   virtual Crypto& crypto() = 0;
+  virtual Http& http() = 0;
+  virtual Storage& storage() = 0;
 };
 
 class Plugin {
