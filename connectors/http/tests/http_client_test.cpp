@@ -7,6 +7,7 @@
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/StreamCopier.h>
+#include <Poco/ThreadPool.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -51,7 +52,11 @@ class HttpClientTest : public ::testing::Test {
     server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory, socket, new Poco::Net::HTTPServerParams);
     server_->start();
   }
-  void TearDown() override { server_->stop(); }
+  void TearDown() override {
+    server_->stop();
+    // Handlers still running (the slow one) finish before the process may exit.
+    Poco::ThreadPool::defaultPool().joinAll();
+  }
   std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
 
   int port_ = 0;
