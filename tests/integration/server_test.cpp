@@ -247,3 +247,36 @@ TEST(Daemon, ServesHealthReadinessMetricsAndItsOpenApiDocument) {
 
 }  // namespace
 }  // namespace ciclo::testing
+
+namespace ciclo::testing {
+namespace {
+
+// The client's address is the connection's peer, or the first untrusted hop of
+// X-Forwarded-For when the peer is a trusted proxy. It shows as the proof of a consent.
+TEST(Daemon, ClientAddressesComeFromTrustedProxiesOnly) {
+  auto consentIp = [](Daemon& d, const std::string& key, const std::string& email, const std::string& forwarded) {
+    auto r = d.call("POST", "/v1/leads", key,
+                    R"({"email":")" + email + R"(","consent":{"granted":true,"text":"News, yes"}})",
+                    {{"X-Forwarded-For", forwarded}});
+    return json(r.body)->getObject("consent")->getValue<std::string>("ip");
+  };
+  DaemonOptions trusting;
+  trusting.server_yaml = "  trusted_proxies: [127.0.0.0/8]\n";
+  Daemon behindProxy(trusting);
+  const std::string key = behindProxy.createKey("leads:write");
+  ASSERT_TRUE(behindProxy.start()) << behindProxy.log();
+  EXPECT_EQ(consentIp(behindProxy, key, "a@example.it", "198.51.100.23"), "198.51.100.23");
+  EXPECT_EQ(consentIp(behindProxy, key, "b@example.it", "203.0.113.9, 198.51.100.23, 127.0.0.2"), "198.51.100.23")
+      << "the first untrusted hop from the right";
+  EXPECT_EQ(consentIp(behindProxy, key, "c@example.it", "not-an-ip"), "127.0.0.1");
+  behindProxy.stop();
+
+  Daemon direct;
+  const std::string key2 = direct.createKey("leads:write");
+  ASSERT_TRUE(direct.start()) << direct.log();
+  EXPECT_EQ(consentIp(direct, key2, "d@example.it", "198.51.100.23"), "127.0.0.1") << "an untrusted peer's header is ignored";
+  direct.stop();
+}
+
+}  // namespace
+}  // namespace ciclo::testing

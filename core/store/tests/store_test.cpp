@@ -326,3 +326,58 @@ TEST(PgConnectionString, TranslatesUrlsIntoKeywordForm) {
 
 }  // namespace
 }  // namespace ciclo::store
+
+namespace ciclo::store {
+namespace {
+
+// Two writers on one PostgreSQL database (two daemons): an event whose sequence number was
+// taken first must also commit first, or a consumer reading in between would skip it.
+TEST(PostgresOutbox, EventsCommitInSequenceOrderAcrossWriters) {
+  if (!std::getenv("CICLO_TEST_PG_URL_FILE")) GTEST_SKIP() << "no PostgreSQL test cluster (run through ctest)";
+  StoreConfig config;
+  config.url = ciclo::testing::freshDatabaseUrl(TestBackend::kPostgres);
+  auto first = Store::open(config);
+  auto second = Store::open(config);
+  ASSERT_TRUE(first.ok() && second.ok());
+  std::atomic<bool> firstAppended{false}, releaseFirst{false}, secondCommitted{false};
+  std::thread one([&] {
+    (void)first.value()->write([&](Connection& c) {
+      appendEvent(c, {0, "evt_first", "lead.captured", "lead_1", "", kT0, "{}"});
+      firstAppended = true;
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+      while (!releaseFirst && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+      return Status();
+    });
+  });
+  while (!firstAppended) std::this_thread::yield();
+  std::thread two([&] {
+    (void)second.value()->write([&](Connection& c) {
+      appendEvent(c, {0, "evt_second", "lead.captured", "lead_2", "", kT0, "{}"});
+      return Status();
+    });
+    secondCommitted = true;
+  });
+  // While the first transaction is open, the second cannot commit its event ahead of it.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+  while (!secondCommitted && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+  EXPECT_FALSE(secondCommitted) << "an event committed ahead of an earlier, uncommitted one";
+  std::vector<Event> seen;
+  ASSERT_TRUE(first.value()->read([&](Connection& c) {
+    seen = readEvents(c, 0, 10);
+    return Status();
+  }).ok());
+  EXPECT_TRUE(seen.empty());
+  releaseFirst = true;
+  one.join();
+  two.join();
+  ASSERT_TRUE(first.value()->read([&](Connection& c) {
+    seen = readEvents(c, 0, 10);
+    return Status();
+  }).ok());
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].id, "evt_first");
+  EXPECT_EQ(seen[1].id, "evt_second");
+}
+
+}  // namespace
+}  // namespace ciclo::store
