@@ -36,9 +36,11 @@ std::size_t onData(char* data, std::size_t size, std::size_t count, void* user) 
 std::string addressText(const curl_sockaddr* a) {
   char text[INET6_ADDRSTRLEN] = {};
   if (a->family == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&a->addr)->sin_addr, text, sizeof text);
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&a->addr)->sin_addr, text,
+              sizeof text);
   } else if (a->family == AF_INET6) {
-    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&a->addr)->sin6_addr, text, sizeof text);
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&a->addr)->sin6_addr, text,
+              sizeof text);
   }
   return text;
 }
@@ -65,10 +67,10 @@ bool inRange4(std::uint32_t ip, const char* network, int prefix) {
 
 bool forbidden4(std::uint32_t ip) {
   static const std::pair<const char*, int> kRanges[] = {
-      {"0.0.0.0", 8},       {"10.0.0.0", 8},     {"100.64.0.0", 10},   {"127.0.0.0", 8},
-      {"169.254.0.0", 16},  {"172.16.0.0", 12},  {"192.0.0.0", 24},    {"192.0.2.0", 24},
-      {"192.88.99.0", 24},  {"192.168.0.0", 16}, {"198.18.0.0", 15},   {"198.51.100.0", 24},
-      {"203.0.113.0", 24},  {"224.0.0.0", 4},    {"240.0.0.0", 4},
+      {"0.0.0.0", 8},      {"10.0.0.0", 8},     {"100.64.0.0", 10}, {"127.0.0.0", 8},
+      {"169.254.0.0", 16}, {"172.16.0.0", 12},  {"192.0.0.0", 24},  {"192.0.2.0", 24},
+      {"192.88.99.0", 24}, {"192.168.0.0", 16}, {"198.18.0.0", 15}, {"198.51.100.0", 24},
+      {"203.0.113.0", 24}, {"224.0.0.0", 4},    {"240.0.0.0", 4},
   };
   for (const auto& [net, prefix] : kRanges) {
     if (inRange4(ip, net, prefix)) return true;
@@ -89,13 +91,15 @@ bool isForbiddenAddress(const std::string& address) {
   const bool mapped = std::memcmp(b, kZero, 10) == 0 && b[10] == 0xff && b[11] == 0xff;
   const bool compat = std::memcmp(b, kZero, 12) == 0;
   if (mapped || compat) {
-    return forbidden4((std::uint32_t{b[12]} << 24) | (std::uint32_t{b[13]} << 16) | (std::uint32_t{b[14]} << 8) | b[15]);
+    return forbidden4((std::uint32_t{b[12]} << 24) | (std::uint32_t{b[13]} << 16) |
+                      (std::uint32_t{b[14]} << 8) | b[15]);
   }
   if ((b[0] & 0xfe) == 0xfc) return true;                  // fc00::/7 unique local
   if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) return true;  // fe80::/10 link-local
   if (b[0] == 0xff) return true;                           // multicast
   if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8) return true;  // 2001:db8::/32
-  if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b) return true;  // 64:ff9b::/96 NAT64
+  if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b)
+    return true;                                  // 64:ff9b::/96 NAT64
   if (b[0] == 0x20 && b[1] == 0x02) return true;  // 2002::/16 6to4 can wrap a private IPv4
   return false;
 }
@@ -119,7 +123,8 @@ HttpOutcome HttpClient::send(const HttpRequest& request) const {
   }
   Transfer t{&request, &options_, {}, false, false, {}};
   curl_slist* headers = nullptr;
-  for (const auto& [k, v] : request.headers) headers = curl_slist_append(headers, (k + ": " + v).c_str());
+  for (const auto& [k, v] : request.headers)
+    headers = curl_slist_append(headers, (k + ": " + v).c_str());
   headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip
   curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -127,14 +132,17 @@ HttpOutcome HttpClient::send(const HttpRequest& request) const {
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(request.connect_timeout.count()));
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(request.connect_timeout.count()));
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(request.total_timeout.count()));
   curl_easy_setopt(curl, CURLOPT_USERAGENT, options_.user_agent.c_str());
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
-  if (!request.body.empty() || request.method == "POST" || request.method == "PUT" || request.method == "PATCH") {
+  if (!request.body.empty() || request.method == "POST" || request.method == "PUT" ||
+      request.method == "PATCH") {
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.data());
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+                     static_cast<curl_off_t>(request.body.size()));
   }
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, onData);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t);

@@ -30,9 +30,9 @@ struct HttpOutcome {
   };
   Kind kind = Kind::kRetry;
   int status = 0;
-  std::string body;           // at most max_response_bytes
-  std::string error;          // a short reason when kind != kResponse
-  std::string connected_ip;   // the address actually connected to
+  std::string body;          // at most max_response_bytes
+  std::string error;         // a short reason when kind != kResponse
+  std::string connected_ip;  // the address actually connected to
 };
 
 struct HttpClientOptions {

@@ -24,7 +24,8 @@ class PhoneNormalizer {
   virtual ~PhoneNormalizer() = default;
   // The E.164 form ("+390212345678") of a phone number as a person typed it; numbers without
   // a country code are read in `defaultRegion` (ISO 3166 alpha-2).
-  virtual Result<std::string> toE164(std::string_view raw, std::string_view defaultRegion) const = 0;
+  virtual Result<std::string> toE164(std::string_view raw,
+                                     std::string_view defaultRegion) const = 0;
 };
 
 // Trims, lower-cases, converts the domain to ASCII and checks the address's shape

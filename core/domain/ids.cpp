@@ -13,7 +13,8 @@ constexpr std::size_t kBodyLength = 26;
 std::string IdGenerator::next(std::string_view prefix) {
   std::array<std::uint8_t, 16> bytes{};
   const auto ms = static_cast<std::uint64_t>(clock_.now().time_since_epoch().count());
-  for (int i = 0; i < 6; ++i) bytes[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(ms >> (40 - 8 * i));
+  for (int i = 0; i < 6; ++i)
+    bytes[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(ms >> (40 - 8 * i));
   random_.fill(std::span(bytes).subspan(6));
 
   std::string id(prefix);
@@ -24,7 +25,8 @@ std::string IdGenerator::next(std::string_view prefix) {
     const int top = 129 - 5 * static_cast<int>(i);  // bits 129 and 128 are padding
     unsigned digit = 0;
     for (int bit = top; bit > top - 5; --bit) {
-      const unsigned value = bit > 127 ? 0u : (bytes[static_cast<std::size_t>(15 - bit / 8)] >> (bit % 8)) & 1u;
+      const unsigned value =
+          bit > 127 ? 0u : (bytes[static_cast<std::size_t>(15 - bit / 8)] >> (bit % 8)) & 1u;
       digit = (digit << 1) | value;
     }
     body[i] = kAlphabet[digit];

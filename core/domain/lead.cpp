@@ -12,32 +12,34 @@ template <typename E, std::size_t N>
 using Names = std::array<std::pair<E, std::string_view>, N>;
 
 constexpr Names<LeadStatus, 6> kStatusNames{{{LeadStatus::kNew, "new"},
-                                              {LeadStatus::kWorking, "working"},
-                                              {LeadStatus::kNurturing, "nurturing"},
-                                              {LeadStatus::kSalesReady, "sales_ready"},
-                                              {LeadStatus::kQualified, "qualified"},
-                                              {LeadStatus::kDisqualified, "disqualified"}}};
+                                             {LeadStatus::kWorking, "working"},
+                                             {LeadStatus::kNurturing, "nurturing"},
+                                             {LeadStatus::kSalesReady, "sales_ready"},
+                                             {LeadStatus::kQualified, "qualified"},
+                                             {LeadStatus::kDisqualified, "disqualified"}}};
 constexpr Names<LeadSource, 6> kSourceNames{{{LeadSource::kWebForm, "web_form"},
-                                              {LeadSource::kReferral, "referral"},
-                                              {LeadSource::kImport, "import"},
-                                              {LeadSource::kManual, "manual"},
-                                              {LeadSource::kEmail, "email"},
-                                              {LeadSource::kApi, "api"}}};
-constexpr Names<Actor, 3> kActorNames{{{Actor::kPerson, "person"}, {Actor::kScoring, "scoring"}, {Actor::kSystem, "system"}}};
+                                             {LeadSource::kReferral, "referral"},
+                                             {LeadSource::kImport, "import"},
+                                             {LeadSource::kManual, "manual"},
+                                             {LeadSource::kEmail, "email"},
+                                             {LeadSource::kApi, "api"}}};
+constexpr Names<Actor, 3> kActorNames{
+    {{Actor::kPerson, "person"}, {Actor::kScoring, "scoring"}, {Actor::kSystem, "system"}}};
 constexpr Names<LeadCommand, 6> kCommandNames{{{LeadCommand::kStartWork, "start_work"},
-                                                {LeadCommand::kNurture, "nurture"},
-                                                {LeadCommand::kMarkSalesReady, "mark_sales_ready"},
-                                                {LeadCommand::kQualify, "qualify"},
-                                                {LeadCommand::kDisqualify, "disqualify"},
-                                                {LeadCommand::kReactivate, "reactivate"}}};
-constexpr Names<DisqualifyReason, 8> kReasonNames{{{DisqualifyReason::kNoFit, "no_fit"},
-                                                    {DisqualifyReason::kNoInterest, "no_interest"},
-                                                    {DisqualifyReason::kNoBudget, "no_budget"},
-                                                    {DisqualifyReason::kLostToCompetitor, "lost_to_competitor"},
-                                                    {DisqualifyReason::kUnreachable, "unreachable"},
-                                                    {DisqualifyReason::kDuplicate, "duplicate"},
-                                                    {DisqualifyReason::kSpam, "spam"},
-                                                    {DisqualifyReason::kOther, "other"}}};
+                                               {LeadCommand::kNurture, "nurture"},
+                                               {LeadCommand::kMarkSalesReady, "mark_sales_ready"},
+                                               {LeadCommand::kQualify, "qualify"},
+                                               {LeadCommand::kDisqualify, "disqualify"},
+                                               {LeadCommand::kReactivate, "reactivate"}}};
+constexpr Names<DisqualifyReason, 8> kReasonNames{
+    {{DisqualifyReason::kNoFit, "no_fit"},
+     {DisqualifyReason::kNoInterest, "no_interest"},
+     {DisqualifyReason::kNoBudget, "no_budget"},
+     {DisqualifyReason::kLostToCompetitor, "lost_to_competitor"},
+     {DisqualifyReason::kUnreachable, "unreachable"},
+     {DisqualifyReason::kDuplicate, "duplicate"},
+     {DisqualifyReason::kSpam, "spam"},
+     {DisqualifyReason::kOther, "other"}}};
 
 template <typename E, std::size_t N>
 std::string_view nameOf(const Names<E, N>& names, E e) {
@@ -57,22 +59,45 @@ std::optional<E> valueOf(const Names<E, N>& names, std::string_view s) {
 
 }  // namespace
 
-std::string_view toString(LeadStatus s) { return nameOf(kStatusNames, s); }
-std::string_view toString(LeadSource s) { return nameOf(kSourceNames, s); }
-std::string_view toString(Actor a) { return nameOf(kActorNames, a); }
-std::string_view toString(LeadCommand c) { return nameOf(kCommandNames, c); }
-std::string_view toString(DisqualifyReason r) { return nameOf(kReasonNames, r); }
-std::optional<LeadStatus> leadStatusFrom(std::string_view s) { return valueOf(kStatusNames, s); }
-std::optional<LeadSource> leadSourceFrom(std::string_view s) { return valueOf(kSourceNames, s); }
-std::optional<Actor> actorFrom(std::string_view s) { return valueOf(kActorNames, s); }
-std::optional<LeadCommand> leadCommandFrom(std::string_view s) { return valueOf(kCommandNames, s); }
-std::optional<DisqualifyReason> disqualifyReasonFrom(std::string_view s) { return valueOf(kReasonNames, s); }
+std::string_view toString(LeadStatus s) {
+  return nameOf(kStatusNames, s);
+}
+std::string_view toString(LeadSource s) {
+  return nameOf(kSourceNames, s);
+}
+std::string_view toString(Actor a) {
+  return nameOf(kActorNames, a);
+}
+std::string_view toString(LeadCommand c) {
+  return nameOf(kCommandNames, c);
+}
+std::string_view toString(DisqualifyReason r) {
+  return nameOf(kReasonNames, r);
+}
+std::optional<LeadStatus> leadStatusFrom(std::string_view s) {
+  return valueOf(kStatusNames, s);
+}
+std::optional<LeadSource> leadSourceFrom(std::string_view s) {
+  return valueOf(kSourceNames, s);
+}
+std::optional<Actor> actorFrom(std::string_view s) {
+  return valueOf(kActorNames, s);
+}
+std::optional<LeadCommand> leadCommandFrom(std::string_view s) {
+  return valueOf(kCommandNames, s);
+}
+std::optional<DisqualifyReason> disqualifyReasonFrom(std::string_view s) {
+  return valueOf(kReasonNames, s);
+}
 
 std::string_view toString(CaptureOutcome o) {
   switch (o) {
-    case CaptureOutcome::kCreated: return "created";
-    case CaptureOutcome::kMerged: return "merged";
-    case CaptureOutcome::kUnchanged: return "unchanged";
+    case CaptureOutcome::kCreated:
+      return "created";
+    case CaptureOutcome::kMerged:
+      return "merged";
+    case CaptureOutcome::kUnchanged:
+      return "unchanged";
   }
   return "?";
 }
@@ -123,20 +148,26 @@ Result<StatusChange> applyCommand(Lead& lead, const LeadCommandInput& input, Tim
                            "illegal-transition");
   }
   if (std::find(it->actors.begin(), it->actors.end(), input.actor) == it->actors.end()) {
-    return Error::conflict("only " + [&] {
-      std::string who;
-      for (const auto a : it->actors) who += (who.empty() ? "" : " or ") + std::string(toString(a));
-      return who;
-    }() + " may " + std::string(toString(input.command)) + " a lead in status " +
-                               std::string(toString(lead.status)),
-                           "illegal-transition");
+    return Error::conflict(
+        "only " +
+            [&] {
+              std::string who;
+              for (const auto a : it->actors)
+                who += (who.empty() ? "" : " or ") + std::string(toString(a));
+              return who;
+            }() +
+            " may " + std::string(toString(input.command)) + " a lead in status " +
+            std::string(toString(lead.status)),
+        "illegal-transition");
   }
   if (input.command == LeadCommand::kDisqualify && !input.reason) {
     return Error::invalidField("reason", "is required to disqualify a lead");
   }
-  StatusChange change{lead.status, it->to, input.command, input.actor, input.by,
-                      input.command == LeadCommand::kDisqualify ? input.reason : std::nullopt,
-                      input.note, now};
+  StatusChange change{
+      lead.status,   it->to,
+      input.command, input.actor,
+      input.by,      input.command == LeadCommand::kDisqualify ? input.reason : std::nullopt,
+      input.note,    now};
   lead.status = it->to;
   lead.disqualify_reason = change.reason;
   lead.history.push_back(change);
@@ -152,16 +183,22 @@ struct TextField {
 };
 
 constexpr std::array kTextFields{
-    TextField{"first_name", &LeadProfile::first_name}, TextField{"last_name", &LeadProfile::last_name},
-    TextField{"email", &LeadProfile::email},           TextField{"phone", &LeadProfile::phone},
-    TextField{"job_title", &LeadProfile::job_title},   TextField{"company", &LeadProfile::company},
-    TextField{"website", &LeadProfile::website},       TextField{"industry", &LeadProfile::industry},
-    TextField{"country", &LeadProfile::country},       TextField{"city", &LeadProfile::city},
+    TextField{"first_name", &LeadProfile::first_name},
+    TextField{"last_name", &LeadProfile::last_name},
+    TextField{"email", &LeadProfile::email},
+    TextField{"phone", &LeadProfile::phone},
+    TextField{"job_title", &LeadProfile::job_title},
+    TextField{"company", &LeadProfile::company},
+    TextField{"website", &LeadProfile::website},
+    TextField{"industry", &LeadProfile::industry},
+    TextField{"country", &LeadProfile::country},
+    TextField{"city", &LeadProfile::city},
     TextField{"needs", &LeadProfile::needs},
 };
 
 template <typename T>
-void fillOne(std::string_view name, T& have, const T& offered, MergeReport& report, bool (*isEmpty)(const T&)) {
+void fillOne(std::string_view name, T& have, const T& offered, MergeReport& report,
+             bool (*isEmpty)(const T&)) {
   if (isEmpty(offered) || have == offered) return;
   if (isEmpty(have)) {
     have = offered;
@@ -177,24 +214,28 @@ MergeReport fillProfile(LeadProfile& have, const LeadProfile& offered) {
     fillOne<std::string>(f.name, have.*f.member, offered.*f.member, report,
                          [](const std::string& s) { return s.empty(); });
   }
-  fillOne<std::optional<std::int64_t>>("employees", have.employees, offered.employees, report,
-                                       [](const std::optional<std::int64_t>& v) { return !v.has_value(); });
-  fillOne<std::optional<Money>>("annual_revenue", have.annual_revenue, offered.annual_revenue, report,
+  fillOne<std::optional<std::int64_t>>(
+      "employees", have.employees, offered.employees, report,
+      [](const std::optional<std::int64_t>& v) { return !v.has_value(); });
+  fillOne<std::optional<Money>>("annual_revenue", have.annual_revenue, offered.annual_revenue,
+                                report,
                                 [](const std::optional<Money>& v) { return !v.has_value(); });
   return report;
 }
 
-void fillCustom(std::map<std::string, std::string>& have, const std::map<std::string, std::string>& offered,
-                MergeReport& report) {
+void fillCustom(std::map<std::string, std::string>& have,
+                const std::map<std::string, std::string>& offered, MergeReport& report) {
   for (const auto& [key, value] : offered) {
-    fillOne<std::string>("custom." + key, have[key], value, report, [](const std::string& s) { return s.empty(); });
+    fillOne<std::string>("custom." + key, have[key], value, report,
+                         [](const std::string& s) { return s.empty(); });
     if (have[key].empty()) have.erase(key);
   }
 }
 
 }  // namespace
 
-Lead newLeadFromCapture(std::string id, const LeadCapture& capture, std::string companyDomain, Timestamp now) {
+Lead newLeadFromCapture(std::string id, const LeadCapture& capture, std::string companyDomain,
+                        Timestamp now) {
   Lead lead;
   lead.id = std::move(id);
   lead.profile = capture.profile;
@@ -231,10 +272,12 @@ Result<MergeReport> mergeLeads(Lead& winner, Lead& loser, const std::string& by,
   if (winner.id == loser.id) return Error::invalid("a lead cannot be merged into itself");
   for (const Lead* l : {&winner, &loser}) {
     if (l->status == LeadStatus::kQualified) {
-      return Error::conflict("lead " + l->id + " is qualified and cannot be merged", "illegal-transition");
+      return Error::conflict("lead " + l->id + " is qualified and cannot be merged",
+                             "illegal-transition");
     }
   }
-  if (loser.status == LeadStatus::kDisqualified && loser.disqualify_reason == DisqualifyReason::kDuplicate) {
+  if (loser.status == LeadStatus::kDisqualified &&
+      loser.disqualify_reason == DisqualifyReason::kDuplicate) {
     return Error::conflict("lead " + loser.id + " was already merged", "illegal-transition");
   }
   MergeReport report = fillProfile(winner.profile, loser.profile);
@@ -255,8 +298,9 @@ Result<MergeReport> mergeLeads(Lead& winner, Lead& loser, const std::string& by,
 
   // Closing the loser bypasses the command table on purpose: a merge is not a person's
   // judgement on the lead but the removal of a duplicate, allowed from every open state.
-  StatusChange change{loser.status, LeadStatus::kDisqualified, LeadCommand::kDisqualify, Actor::kPerson, by,
-                      DisqualifyReason::kDuplicate, "merged into " + winner.id, now};
+  StatusChange change{
+      loser.status, LeadStatus::kDisqualified,    LeadCommand::kDisqualify,   Actor::kPerson,
+      by,           DisqualifyReason::kDuplicate, "merged into " + winner.id, now};
   loser.status = LeadStatus::kDisqualified;
   loser.disqualify_reason = DisqualifyReason::kDuplicate;
   loser.history.push_back(change);

@@ -23,9 +23,25 @@ enum class LeadSource { kWebForm, kReferral, kImport, kManual, kEmail, kApi };
 // (a profiling rule, a stop rule, a reactivation job).
 enum class Actor { kPerson, kScoring, kSystem };
 
-enum class LeadCommand { kStartWork, kNurture, kMarkSalesReady, kQualify, kDisqualify, kReactivate };
+enum class LeadCommand {
+  kStartWork,
+  kNurture,
+  kMarkSalesReady,
+  kQualify,
+  kDisqualify,
+  kReactivate
+};
 
-enum class DisqualifyReason { kNoFit, kNoInterest, kNoBudget, kLostToCompetitor, kUnreachable, kDuplicate, kSpam, kOther };
+enum class DisqualifyReason {
+  kNoFit,
+  kNoInterest,
+  kNoBudget,
+  kLostToCompetitor,
+  kUnreachable,
+  kDuplicate,
+  kSpam,
+  kOther
+};
 
 std::string_view toString(LeadStatus s);
 std::string_view toString(LeadSource s);
@@ -38,9 +54,9 @@ std::optional<Actor> actorFrom(std::string_view s);
 std::optional<LeadCommand> leadCommandFrom(std::string_view s);
 std::optional<DisqualifyReason> disqualifyReasonFrom(std::string_view s);
 
-inline constexpr LeadStatus kAllLeadStatuses[] = {LeadStatus::kNew,        LeadStatus::kWorking,
-                                                  LeadStatus::kNurturing,  LeadStatus::kSalesReady,
-                                                  LeadStatus::kQualified,  LeadStatus::kDisqualified};
+inline constexpr LeadStatus kAllLeadStatuses[] = {
+    LeadStatus::kNew,        LeadStatus::kWorking,   LeadStatus::kNurturing,
+    LeadStatus::kSalesReady, LeadStatus::kQualified, LeadStatus::kDisqualified};
 inline constexpr LeadCommand kAllLeadCommands[] = {
     LeadCommand::kStartWork, LeadCommand::kNurture,    LeadCommand::kMarkSalesReady,
     LeadCommand::kQualify,   LeadCommand::kDisqualify, LeadCommand::kReactivate};
@@ -58,7 +74,9 @@ const std::vector<LeadTransition>& leadTransitions();
 
 struct Utm {
   std::string source, medium, campaign, term, content;
-  bool empty() const { return source.empty() && medium.empty() && campaign.empty() && term.empty() && content.empty(); }
+  bool empty() const {
+    return source.empty() && medium.empty() && campaign.empty() && term.empty() && content.empty();
+  }
   bool operator==(const Utm&) const = default;
 };
 
@@ -66,8 +84,8 @@ struct Utm {
 // moves with every capture.
 struct Touch {
   LeadSource source = LeadSource::kApi;
-  std::string partner;   // partner key for referrals
-  std::string channel;   // form key, import name, API key name
+  std::string partner;  // partner key for referrals
+  std::string channel;  // form key, import name, API key name
   std::string page_url;
   Utm utm;
   Timestamp at{};
@@ -76,7 +94,7 @@ struct Touch {
 
 struct Consent {
   bool granted = false;
-  std::string text;    // the wording the person agreed to
+  std::string text;  // the wording the person agreed to
   Timestamp at{};
   std::string source;  // e.g. "web_form:demo-request"
   std::string ip;
@@ -153,14 +171,16 @@ enum class CaptureOutcome { kCreated, kMerged, kUnchanged };
 std::string_view toString(CaptureOutcome o);
 
 struct MergeReport {
-  std::vector<std::string> filled;    // fields that were empty and got a value
-  std::vector<std::string> conflicts; // fields where the capture offered a different value, kept out
+  std::vector<std::string> filled;  // fields that were empty and got a value
+  std::vector<std::string>
+      conflicts;  // fields where the capture offered a different value, kept out
   bool consent_changed = false;
   bool changed() const { return !filled.empty() || consent_changed; }
 };
 
 // A new lead from a capture.
-Lead newLeadFromCapture(std::string id, const LeadCapture& capture, std::string companyDomain, Timestamp now);
+Lead newLeadFromCapture(std::string id, const LeadCapture& capture, std::string companyDomain,
+                        Timestamp now);
 
 // The merge rule for a capture that matched `lead`, deterministic and independent of order
 // of arrival within one field:

@@ -52,17 +52,20 @@ Result<Money> Money::parse(std::string_view text, std::string_view currency) {
       seenDecimals = 0;
       continue;
     }
-    if (c < '0' || c > '9') return Error::invalid("\"" + std::string(text.substr(0, 32)) + "\" is not a decimal amount");
+    if (c < '0' || c > '9')
+      return Error::invalid("\"" + std::string(text.substr(0, 32)) + "\" is not a decimal amount");
     if (seenDecimals >= 0 && ++seenDecimals > decimals) {
       return Error::invalid("an amount in " + std::string(currency) + " has at most " +
                             std::to_string(decimals) + " decimals");
     }
-    if (__builtin_mul_overflow(units, 10, &units) || __builtin_add_overflow(units, c - '0', &units)) {
+    if (__builtin_mul_overflow(units, 10, &units) ||
+        __builtin_add_overflow(units, c - '0', &units)) {
       return Error::invalid("the amount is too large");
     }
     anyDigit = true;
   }
-  if (!anyDigit || seenDecimals == 0) return Error::invalid("\"" + std::string(text.substr(0, 32)) + "\" is not a decimal amount");
+  if (!anyDigit || seenDecimals == 0)
+    return Error::invalid("\"" + std::string(text.substr(0, 32)) + "\" is not a decimal amount");
   for (int d = std::max(seenDecimals, 0); d < decimals; ++d) {
     if (__builtin_mul_overflow(units, 10, &units)) return Error::invalid("the amount is too large");
   }
@@ -73,7 +76,8 @@ std::string Money::toDecimal() const {
   const int decimals = std::max(currencyDecimals(currency_), 0);
   // Work on the unsigned magnitude so that INT64_MIN cannot overflow.
   const bool negative = minor_ < 0;
-  std::uint64_t magnitude = negative ? 0 - static_cast<std::uint64_t>(minor_) : static_cast<std::uint64_t>(minor_);
+  std::uint64_t magnitude =
+      negative ? 0 - static_cast<std::uint64_t>(minor_) : static_cast<std::uint64_t>(minor_);
   const std::string digits = std::to_string(magnitude);
   const auto d = static_cast<std::size_t>(decimals);
   std::string out;
@@ -96,7 +100,8 @@ Result<Money> Money::plus(const Money& other) const {
     return Error::invalid("cannot add " + other.currency_ + " to " + currency_);
   }
   std::int64_t sum;
-  if (__builtin_add_overflow(minor_, other.minor_, &sum)) return Error::invalid("the amount is too large");
+  if (__builtin_add_overflow(minor_, other.minor_, &sum))
+    return Error::invalid("the amount is too large");
   return Money(sum, currency_);
 }
 
@@ -105,7 +110,8 @@ Result<Money> Money::minus(const Money& other) const {
     return Error::invalid("cannot subtract " + other.currency_ + " from " + currency_);
   }
   std::int64_t diff;
-  if (__builtin_sub_overflow(minor_, other.minor_, &diff)) return Error::invalid("the amount is too large");
+  if (__builtin_sub_overflow(minor_, other.minor_, &diff))
+    return Error::invalid("the amount is too large");
   return Money(diff, currency_);
 }
 

@@ -39,12 +39,18 @@ struct Error {
   static Error invalidField(std::string field, std::string message) {
     return invalid("The request has invalid fields.", {{std::move(field), std::move(message)}});
   }
-  static Error notFound(std::string message) { return {ErrorKind::kNotFound, std::move(message), {}, {}}; }
+  static Error notFound(std::string message) {
+    return {ErrorKind::kNotFound, std::move(message), {}, {}};
+  }
   static Error conflict(std::string message, std::string slug = {}) {
     return {ErrorKind::kConflict, std::move(message), {}, std::move(slug)};
   }
-  static Error internal(std::string message) { return {ErrorKind::kInternal, std::move(message), {}, {}}; }
-  static Error retryable(std::string message) { return {ErrorKind::kRetryable, std::move(message), {}, {}}; }
+  static Error internal(std::string message) {
+    return {ErrorKind::kInternal, std::move(message), {}, {}};
+  }
+  static Error retryable(std::string message) {
+    return {ErrorKind::kRetryable, std::move(message), {}, {}};
+  }
 };
 
 class [[nodiscard]] Status {

@@ -35,13 +35,15 @@ Result<std::string> Idn2DomainEncoder::toAscii(std::string_view utf8Domain) cons
   return ascii;
 }
 
-Result<std::string> LibPhoneNumberNormalizer::toE164(std::string_view raw, std::string_view defaultRegion) const {
+Result<std::string> LibPhoneNumberNormalizer::toE164(std::string_view raw,
+                                                     std::string_view defaultRegion) const {
   using i18n::phonenumbers::PhoneNumber;
   using i18n::phonenumbers::PhoneNumberUtil;
   if (raw.size() > 64) return Error::invalid("is too long for a phone number");
   const PhoneNumberUtil& util = *PhoneNumberUtil::GetInstance();
   PhoneNumber number;
-  if (util.Parse(std::string(raw), std::string(defaultRegion), &number) != PhoneNumberUtil::NO_PARSING_ERROR) {
+  if (util.Parse(std::string(raw), std::string(defaultRegion), &number) !=
+      PhoneNumberUtil::NO_PARSING_ERROR) {
     return Error::invalid("is not a phone number");
   }
   if (!util.IsValidNumber(number)) return Error::invalid("is not a valid phone number");
@@ -65,7 +67,8 @@ std::string sha256Hex(std::string_view data) {
 }
 
 std::string base64Url(std::span<const std::uint8_t> data) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   std::string out;
   std::size_t i = 0;
   for (; i + 2 < data.size(); i += 3) {

@@ -17,13 +17,15 @@
 
 namespace ciclo::host {
 
-const std::vector<std::string> kKnownScopes{"leads:read",     "leads:write",   "webhooks:admin",
+const std::vector<std::string> kKnownScopes{"leads:read",     "leads:write",    "webhooks:admin",
                                             "forms:admin",    "partners:admin", "invoices:read",
                                             "payments:write", "admin"};
 
 namespace {
 
-Poco::Logger& log() { return Poco::Logger::get("ciclo.api"); }
+Poco::Logger& log() {
+  return Poco::Logger::get("ciclo.api");
+}
 
 constexpr auto kIdempotencyTtl = std::chrono::hours(24);
 
@@ -31,14 +33,16 @@ constexpr auto kIdempotencyTtl = std::chrono::hours(24);
 
 // ---- metrics
 
-void Metrics::observe(const std::string& route, const std::string& method, int status, double millis) {
+void Metrics::observe(const std::string& route, const std::string& method, int status,
+                      double millis) {
   std::lock_guard lock(mutex_);
   ++requests_[{route, method, status}];
   auto& h = latency_[route];
-  const auto bucket = std::upper_bound(std::begin(kBuckets), std::end(kBuckets), millis) - std::begin(kBuckets);
+  const auto bucket =
+      std::upper_bound(std::begin(kBuckets), std::end(kBuckets), millis) - std::begin(kBuckets);
   // upper_bound gives the first bucket strictly above; a value equal to a bound belongs to it.
-  const auto index = static_cast<std::size_t>(
-      bucket > 0 && millis <= kBuckets[bucket - 1] ? bucket - 1 : bucket);
+  const auto index =
+      static_cast<std::size_t>(bucket > 0 && millis <= kBuckets[bucket - 1] ? bucket - 1 : bucket);
   ++h.counts[index];
   h.sum += millis / 1000.0;
   ++h.total;
@@ -52,33 +56,38 @@ void Metrics::addCounter(const std::string& metric, std::uint64_t by) {
 std::string Metrics::render() const {
   std::ostringstream out;
   std::lock_guard lock(mutex_);
-  for (const auto& [metric, value] : counters_) out << "# TYPE " << metric << " counter\n" << metric << " " << value << "\n";
+  for (const auto& [metric, value] : counters_)
+    out << "# TYPE " << metric << " counter\n" << metric << " " << value << "\n";
   out << "# HELP ciclo_http_requests_total HTTP requests by route, method and status.\n"
          "# TYPE ciclo_http_requests_total counter\n";
   for (const auto& [key, count] : requests_) {
     const auto& [route, method, status] = key;
-    out << "ciclo_http_requests_total{route=\"" << route << "\",method=\"" << method << "\",status=\"" << status
-        << "\"} " << count << "\n";
+    out << "ciclo_http_requests_total{route=\"" << route << "\",method=\"" << method
+        << "\",status=\"" << status << "\"} " << count << "\n";
   }
-  out << "# HELP ciclo_http_request_duration_seconds Time from the first byte read to the response sent.\n"
+  out << "# HELP ciclo_http_request_duration_seconds Time from the first byte read to the response "
+         "sent.\n"
          "# TYPE ciclo_http_request_duration_seconds histogram\n";
   for (const auto& [route, h] : latency_) {
     std::uint64_t cumulative = 0;
     for (std::size_t i = 0; i < std::size(kBuckets); ++i) {
       cumulative += h.counts[i];
-      out << "ciclo_http_request_duration_seconds_bucket{route=\"" << route << "\",le=\"" << kBuckets[i] / 1000.0
-          << "\"} " << cumulative << "\n";
+      out << "ciclo_http_request_duration_seconds_bucket{route=\"" << route << "\",le=\""
+          << kBuckets[i] / 1000.0 << "\"} " << cumulative << "\n";
     }
-    out << "ciclo_http_request_duration_seconds_bucket{route=\"" << route << "\",le=\"+Inf\"} " << h.total << "\n";
+    out << "ciclo_http_request_duration_seconds_bucket{route=\"" << route << "\",le=\"+Inf\"} "
+        << h.total << "\n";
     out << "ciclo_http_request_duration_seconds_sum{route=\"" << route << "\"} " << h.sum << "\n";
-    out << "ciclo_http_request_duration_seconds_count{route=\"" << route << "\"} " << h.total << "\n";
+    out << "ciclo_http_request_duration_seconds_count{route=\"" << route << "\"} " << h.total
+        << "\n";
   }
   return out.str();
 }
 
 // ---- API keys
 
-Result<CreatedKey> createApiKey(Services& s, const std::string& name, const std::vector<std::string>& scopes) {
+Result<CreatedKey> createApiKey(Services& s, const std::string& name,
+                                const std::vector<std::string>& scopes) {
   if (name.empty() || name.size() > 100 || !isValidUtf8(name)) {
     return Error::invalidField("name", "must be 1 to 100 characters of text");
   }
@@ -91,7 +100,8 @@ Result<CreatedKey> createApiKey(Services& s, const std::string& name, const std:
   std::array<std::uint8_t, 32> secret{};
   s.random.fill(secret);
   const std::string secretText = base64Url(secret);
-  store::ApiKeyRecord record{s.ids.next("key"), name, scopes, sha256Hex(secretText), s.clock.now(), std::nullopt};
+  store::ApiKeyRecord record{s.ids.next("key"),     name,          scopes,
+                             sha256Hex(secretText), s.clock.now(), std::nullopt};
   Status written = s.store.write([&](store::Connection& c) {
     store::insertApiKey(c, record);
     return Status();
@@ -101,15 +111,20 @@ Result<CreatedKey> createApiKey(Services& s, const std::string& name, const std:
 }
 
 Result<Principal> authenticate(Services& s, const std::string& authorization) {
-  const Error unauthorized{ErrorKind::kUnauthorized, "a valid API key is required (Authorization: Bearer <key>)", {}, {}};
+  const Error unauthorized{ErrorKind::kUnauthorized,
+                           "a valid API key is required (Authorization: Bearer <key>)",
+                           {},
+                           {}};
   constexpr std::string_view kBearer = "Bearer ";
-  if (authorization.size() < kBearer.size() || !std::equal(kBearer.begin(), kBearer.end(), authorization.begin(),
-                                                           [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
+  if (authorization.size() < kBearer.size() ||
+      !std::equal(kBearer.begin(), kBearer.end(), authorization.begin(),
+                  [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
     return unauthorized;
   }
   const std::string token = authorization.substr(kBearer.size());
   const auto dot = token.find('.');
-  if (dot == std::string::npos || !isValidId("key", std::string_view(token).substr(0, dot))) return unauthorized;
+  if (dot == std::string::npos || !isValidId("key", std::string_view(token).substr(0, dot)))
+    return unauthorized;
   const std::string id = token.substr(0, dot);
   const std::string secret = token.substr(dot + 1);
   std::optional<store::ApiKeyRecord> record;
@@ -118,7 +133,8 @@ Result<Principal> authenticate(Services& s, const std::string& authorization) {
     return Status();
   });
   if (!read.ok()) return read.error();
-  if (!record || record->revoked_at || !constantTimeEquals(sha256Hex(secret), record->secret_hash)) {
+  if (!record || record->revoked_at ||
+      !constantTimeEquals(sha256Hex(secret), record->secret_hash)) {
     return unauthorized;
   }
   return Principal{record->id, record->name, record->scopes};
@@ -129,7 +145,8 @@ Result<Principal> authenticate(Services& s, const std::string& authorization) {
 Result<std::optional<Idempotency>> idempotencyOf(const Request& request) {
   const std::string key = request.header("Idempotency-Key");
   if (key.empty()) return std::optional<Idempotency>();
-  if (key.size() > 255 || !std::all_of(key.begin(), key.end(), [](char c) { return c > 0x20 && c < 0x7f; })) {
+  if (key.size() > 255 ||
+      !std::all_of(key.begin(), key.end(), [](char c) { return c > 0x20 && c < 0x7f; })) {
     return Error::invalidField("Idempotency-Key", "must be 1 to 255 visible ASCII characters");
   }
   const std::string caller = request.principal ? request.principal->key_id : request.client_ip;
@@ -147,10 +164,13 @@ Response writeIdempotent(Services& s, const std::optional<Idempotency>& idem,
       if (auto seen = store::findIdempotency(c, idem->scope, idem->key)) {
         if (seen->created_at + kIdempotencyTtl > now) {
           if (seen->request_hash != idem->request_hash) {
-            return Error{ErrorKind::kInvalid, "this Idempotency-Key was used with a different request", {},
+            return Error{ErrorKind::kInvalid,
+                         "this Idempotency-Key was used with a different request",
+                         {},
                          "idempotency-key-reused"};
           }
-          response = Response{seen->status, "application/json", seen->body, {{"Idempotent-Replayed", "true"}}};
+          response = Response{
+              seen->status, "application/json", seen->body, {{"Idempotent-Replayed", "true"}}};
           return Status();
         }
         store::deleteIdempotency(c, idem->scope, idem->key);
@@ -159,7 +179,9 @@ Response writeIdempotent(Services& s, const std::optional<Idempotency>& idem,
     auto result = work(c);
     if (!result.ok()) return result.error();
     response = std::move(result).value();
-    if (idem) store::insertIdempotency(c, idem->scope, idem->key, {idem->request_hash, response.status, response.body, now});
+    if (idem)
+      store::insertIdempotency(c, idem->scope, idem->key,
+                               {idem->request_hash, response.status, response.body, now});
     return Status();
   });
   if (!status.ok()) return problemResponse(status.error());
@@ -211,18 +233,22 @@ void Api::addSystemRoutes() {
     std::string body = metrics_.render();
     const auto stats = s_.store.stats();
     std::ostringstream extra;
-    extra << "# HELP ciclo_store_commits_total Group commits of the writer.\n# TYPE ciclo_store_commits_total counter\n"
+    extra << "# HELP ciclo_store_commits_total Group commits of the writer.\n# TYPE "
+             "ciclo_store_commits_total counter\n"
           << "ciclo_store_commits_total " << stats.commits << "\n"
           << "# HELP ciclo_store_writes_total Writes committed or refused by the writer.\n"
-          << "# TYPE ciclo_store_writes_total counter\nciclo_store_writes_total " << stats.writes << "\n"
-          << "# HELP ciclo_store_queue_depth Writes waiting for the writer.\n# TYPE ciclo_store_queue_depth gauge\n"
+          << "# TYPE ciclo_store_writes_total counter\nciclo_store_writes_total " << stats.writes
+          << "\n"
+          << "# HELP ciclo_store_queue_depth Writes waiting for the writer.\n# TYPE "
+             "ciclo_store_queue_depth gauge\n"
           << "ciclo_store_queue_depth " << s_.store.queueDepth() << "\n";
     std::int64_t outbox = 0;
     (void)s_.store.read([&](store::Connection& c) {
       outbox = store::integer(c.query("SELECT COALESCE(MAX(seq), 0) FROM outbox").at(0).at(0));
       return Status();
     });
-    extra << "# HELP ciclo_outbox_head_seq The newest event's sequence number.\n# TYPE ciclo_outbox_head_seq gauge\n"
+    extra << "# HELP ciclo_outbox_head_seq The newest event's sequence number.\n# TYPE "
+             "ciclo_outbox_head_seq gauge\n"
           << "ciclo_outbox_head_seq " << outbox << "\n";
     for (const auto& source : metricSources_) extra << source();
     return Response{200, "text/plain; version=0.0.4", body + extra.str(), {}};
@@ -233,8 +259,10 @@ void Api::addSystemRoutes() {
       auto body = parseJsonObject(r.body);
       if (!body.ok()) return problemResponse(body.error());
       const auto& o = *body.value();
-      if (!o.has("advance_seconds") || !o.get("advance_seconds").isInteger() || o.getValue<long long>("advance_seconds") < 0) {
-        return problemResponse(Error::invalidField("/advance_seconds", "must be a non-negative integer"));
+      if (!o.has("advance_seconds") || !o.get("advance_seconds").isInteger() ||
+          o.getValue<long long>("advance_seconds") < 0) {
+        return problemResponse(
+            Error::invalidField("/advance_seconds", "must be a non-negative integer"));
       }
       s_.clock.advanceForTest(std::chrono::seconds(o.getValue<long long>("advance_seconds")));
       Poco::JSON::Object::Ptr out = new Poco::JSON::Object;
@@ -265,19 +293,23 @@ std::variant<const Route*, Response> Api::admit(Request& request) {
     auto principal = authenticate(s_, request.header("Authorization"));
     if (!principal.ok()) {
       Response r = problemResponse(principal.error());
-      if (principal.error().kind == ErrorKind::kUnauthorized) r.headers.emplace_back("WWW-Authenticate", "Bearer");
+      if (principal.error().kind == ErrorKind::kUnauthorized)
+        r.headers.emplace_back("WWW-Authenticate", "Bearer");
       return r;
     }
     if (!principal.value().has(options.scope)) {
-      return problemResponse(Error{ErrorKind::kForbidden, "this API key lacks the scope " + options.scope, {}, {}});
+      return problemResponse(
+          Error{ErrorKind::kForbidden, "this API key lacks the scope " + options.scope, {}, {}});
     }
     request.principal = std::move(principal).value();
   }
   const auto& types = options.media_types;
-  if (!types.empty() && (request.method == "POST" || request.method == "PATCH" || request.method == "PUT")) {
+  if (!types.empty() &&
+      (request.method == "POST" || request.method == "PATCH" || request.method == "PUT")) {
     std::string type = request.header("Content-Type");
     type = type.substr(0, type.find(';'));
-    std::transform(type.begin(), type.end(), type.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::transform(type.begin(), type.end(), type.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
     type.erase(type.find_last_not_of(" \t") + 1);
     if (std::find(types.begin(), types.end(), type) == types.end()) {
       std::string accepted;
@@ -292,13 +324,16 @@ Response Api::handle(const Route& route, Request& request) {
   try {
     return route.handler(request);
   } catch (const std::exception& e) {
-    log().error("request %s %s failed: %s", request.request_id, request.route, std::string(e.what()));
-    return problemResponse(500, "", "an internal error occurred; the request id identifies it in the log");
+    log().error("request %s %s failed: %s", request.request_id, request.route,
+                std::string(e.what()));
+    return problemResponse(500, "",
+                           "an internal error occurred; the request id identifies it in the log");
   }
 }
 
 void Api::completed(const Request& request, const Response& response, double millis) {
-  metrics_.observe(request.route.empty() ? "unmatched" : request.route, request.method, response.status, millis);
+  metrics_.observe(request.route.empty() ? "unmatched" : request.route, request.method,
+                   response.status, millis);
   if (!s_.config.log_requests) return;
   // Built by hand: this line is written for every request.
   using sdk::jsonString;
@@ -308,8 +343,9 @@ void Api::completed(const Request& request, const Response& response, double mil
   std::string line;
   line.reserve(320);
   line += "{\"ts\":\"" + formatTimestamp(s_.clock.now()) + "\",\"level\":\"" +
-          (response.status >= 500 ? "error" : "info") + "\",\"msg\":\"request\",\"request_id\":" +
-          jsonString(request.request_id) + ",\"method\":" + jsonString(isValidUtf8(request.method) ? request.method : "?") +
+          (response.status >= 500 ? "error" : "info") +
+          "\",\"msg\":\"request\",\"request_id\":" + jsonString(request.request_id) +
+          ",\"method\":" + jsonString(isValidUtf8(request.method) ? request.method : "?") +
           ",\"route\":" + jsonString(request.route) + ",\"path\":" + jsonString(path) +
           ",\"status\":" + std::to_string(response.status) + ",\"duration_ms\":" + duration +
           ",\"client_ip\":" + jsonString(request.client_ip);

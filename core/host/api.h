@@ -9,8 +9,8 @@
 #include <mutex>
 #include <string>
 
-#include "domain/ids.h"
 #include "domain/identity.h"
+#include "domain/ids.h"
 #include "host/config.h"
 #include "host/http.h"
 #include "host/server.h"
@@ -59,7 +59,8 @@ struct CreatedKey {
   std::string token;
 };
 extern const std::vector<std::string> kKnownScopes;
-Result<CreatedKey> createApiKey(Services& s, const std::string& name, const std::vector<std::string>& scopes);
+Result<CreatedKey> createApiKey(Services& s, const std::string& name,
+                                const std::vector<std::string>& scopes);
 Result<Principal> authenticate(Services& s, const std::string& authorization);
 
 // An executed request's answer, kept with its Idempotency-Key.
@@ -88,7 +89,9 @@ class Api : public RequestHandler {
 
   void setReady(bool ready) { ready_ = ready; }
   // Adds Prometheus text to /metrics from another part of the daemon.
-  void addMetricsSource(std::function<std::string()> source) { metricSources_.push_back(std::move(source)); }
+  void addMetricsSource(std::function<std::string()> source) {
+    metricSources_.push_back(std::move(source));
+  }
 
  private:
   void addSystemRoutes();

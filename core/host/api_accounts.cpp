@@ -14,7 +14,9 @@ namespace ciclo::host {
 
 namespace {
 
-Poco::JSON::Object::Ptr object() { return new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER); }
+Poco::JSON::Object::Ptr object() {
+  return new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+}
 
 Poco::JSON::Object::Ptr accountJson(const Account& a) {
   auto o = object();
@@ -31,7 +33,9 @@ Poco::JSON::Object::Ptr accountJson(const Account& a) {
 
 Poco::JSON::Object::Ptr contactJson(const Contact& k) {
   auto o = object();
-  auto opt = [](const std::string& v) { return v.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(v); };
+  auto opt = [](const std::string& v) {
+    return v.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(v);
+  };
   o->set("id", k.id);
   o->set("account_id", opt(k.account_id));
   o->set("first_name", opt(k.first_name));
@@ -45,8 +49,9 @@ Poco::JSON::Object::Ptr contactJson(const Contact& k) {
 }
 
 // The record's creation on its timeline and as an event, with the record under its noun.
-void recordCreated(Services& s, store::Connection& c, const std::string& id, const std::string& type,
-                   const std::string& actor, const std::string& summary, const Poco::JSON::Object::Ptr& payload) {
+void recordCreated(Services& s, store::Connection& c, const std::string& id,
+                   const std::string& type, const std::string& actor, const std::string& summary,
+                   const Poco::JSON::Object::Ptr& payload) {
   auto data = object();
   data->set(type.substr(0, type.find('.')), payload);
   recordChange(s, c, id, type, actor, summary, store::toJsonText(data), type, "");
@@ -55,7 +60,8 @@ void recordCreated(Services& s, store::Connection& c, const std::string& id, con
 Result<std::string> cursorOf(const std::map<std::string, std::string>& q, const char* prefix) {
   auto it = q.find("cursor");
   if (it == q.end()) return std::string();
-  if (!isValidId(prefix, it->second)) return Error::invalidField("cursor", "is not a cursor this API returned");
+  if (!isValidId(prefix, it->second))
+    return Error::invalidField("cursor", "is not a cursor this API returned");
   return it->second;
 }
 
@@ -88,7 +94,8 @@ Response createAccount(Request& r, Services& s) {
   }
   if (auto domain = in.text("domain", 253)) {
     a.domain = companyDomainOfWebsite(*domain);
-    if (a.domain.empty()) in.fail("domain", "must be a company's domain name (not a free-mail provider)");
+    if (a.domain.empty())
+      in.fail("domain", "must be a company's domain name (not a free-mail provider)");
   }
   a.vat_id = in.text("vat_id", 30).value_or("");
   if (auto country = in.text("country", 2)) {
@@ -100,17 +107,20 @@ Response createAccount(Request& r, Services& s) {
   }
   a.industry = in.text("industry", 200).value_or("");
   in.rejectUnknown();
-  if (!errors.empty()) return problemResponse(Error::invalid("The account has invalid fields.", std::move(errors)));
+  if (!errors.empty())
+    return problemResponse(Error::invalid("The account has invalid fields.", std::move(errors)));
   return writeIdempotent(s, idem.value(), [&](store::Connection& c) -> Result<Response> {
     if (!a.domain.empty()) {
       if (auto other = store::findAccountByDomain(c, a.domain)) {
-        return Error::conflict("account " + other->id + " already has the domain " + a.domain, "duplicate-account");
+        return Error::conflict("account " + other->id + " already has the domain " + a.domain,
+                               "duplicate-account");
       }
     }
     a.id = s.ids.next("acct");
     a.created_at = a.updated_at = s.clock.now();
     store::insertAccount(c, a);
-    recordCreated(s, c, a.id, "account.created", r.principal ? r.principal->name : "", "account created", accountJson(a));
+    recordCreated(s, c, a.id, "account.created", r.principal ? r.principal->name : "",
+                  "account created", accountJson(a));
     Response response = jsonResponse(201, accountJson(a));
     response.headers.emplace_back("Location", "/v1/accounts/" + a.id);
     return response;
@@ -133,7 +143,8 @@ Response listAccounts(Request& r, Services& s) {
   auto q = r.queryParams();
   if (!q.ok()) return problemResponse(q.error());
   for (const auto& [key, value] : q.value()) {
-    if (key != "cursor" && key != "limit") return problemResponse(Error::invalidField(key.substr(0, 64), "is not a known parameter"));
+    if (key != "cursor" && key != "limit")
+      return problemResponse(Error::invalidField(key.substr(0, 64), "is not a known parameter"));
   }
   auto limit = pageLimit(q.value());
   if (!limit.ok()) return problemResponse(limit.error());
@@ -183,15 +194,18 @@ Response createContact(Request& r, Services& s) {
   if (errors.empty() && k.first_name.empty() && k.last_name.empty() && k.email.empty()) {
     errors.push_back({"/last_name", "a contact needs a name or an email"});
   }
-  if (!errors.empty()) return problemResponse(Error::invalid("The contact has invalid fields.", std::move(errors)));
+  if (!errors.empty())
+    return problemResponse(Error::invalid("The contact has invalid fields.", std::move(errors)));
   return writeIdempotent(s, idem.value(), [&](store::Connection& c) -> Result<Response> {
     if (!k.account_id.empty() && !store::findAccount(c, k.account_id)) {
-      return Error::invalid("The contact has invalid fields.", {{"/account_id", "there is no such account"}});
+      return Error::invalid("The contact has invalid fields.",
+                            {{"/account_id", "there is no such account"}});
     }
     k.id = s.ids.next("cont");
     k.created_at = k.updated_at = s.clock.now();
     store::insertContact(c, k);
-    recordCreated(s, c, k.id, "contact.created", r.principal ? r.principal->name : "", "contact created", contactJson(k));
+    recordCreated(s, c, k.id, "contact.created", r.principal ? r.principal->name : "",
+                  "contact created", contactJson(k));
     Response response = jsonResponse(201, contactJson(k));
     response.headers.emplace_back("Location", "/v1/contacts/" + k.id);
     return response;
@@ -216,7 +230,8 @@ Response listContacts(Request& r, Services& s) {
   std::string account;
   for (const auto& [key, value] : q.value()) {
     if (key == "account_id") {
-      if (!isValidId("acct", value)) return problemResponse(Error::invalidField("account_id", "is not an account id"));
+      if (!isValidId("acct", value))
+        return problemResponse(Error::invalidField("account_id", "is not an account id"));
       account = value;
     } else if (key != "cursor" && key != "limit") {
       return problemResponse(Error::invalidField(key.substr(0, 64), "is not a known parameter"));

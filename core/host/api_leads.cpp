@@ -4,11 +4,11 @@
 
 #include <Poco/JSON/Array.h>
 
+#include "domain/activity.h"
 #include "host/adapters.h"
 #include "host/api.h"
 #include "host/input.h"
 #include "host/leads_service.h"
-#include "domain/activity.h"
 #include "store/activity_store.h"
 #include "store/journal.h"
 #include "store/lead_json.h"
@@ -21,9 +21,13 @@ namespace {
 constexpr std::size_t kShortText = 200;
 constexpr std::size_t kLongText = 5000;
 
-Poco::JSON::Object::Ptr object() { return new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER); }
+Poco::JSON::Object::Ptr object() {
+  return new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+}
 
-std::string actorOf(const Request& r) { return r.principal ? r.principal->name : "anonymous"; }
+std::string actorOf(const Request& r) {
+  return r.principal ? r.principal->name : "anonymous";
+}
 
 // A capture's error fields, named as JSON Pointers into the request body.
 std::string pointerOf(const std::string& field) {
@@ -45,11 +49,11 @@ void readProfile(JsonInput& in, sdk::LeadInput& out, std::vector<std::string>& p
     std::string sdk::LeadInput::*member;
   };
   static constexpr Field kFields[] = {
-      {"email", &sdk::LeadInput::email},         {"phone", &sdk::LeadInput::phone},
+      {"email", &sdk::LeadInput::email},           {"phone", &sdk::LeadInput::phone},
       {"first_name", &sdk::LeadInput::first_name}, {"last_name", &sdk::LeadInput::last_name},
-      {"job_title", &sdk::LeadInput::job_title}, {"company", &sdk::LeadInput::company},
-      {"website", &sdk::LeadInput::website},     {"industry", &sdk::LeadInput::industry},
-      {"country", &sdk::LeadInput::country},     {"city", &sdk::LeadInput::city},
+      {"job_title", &sdk::LeadInput::job_title},   {"company", &sdk::LeadInput::company},
+      {"website", &sdk::LeadInput::website},       {"industry", &sdk::LeadInput::industry},
+      {"country", &sdk::LeadInput::country},       {"city", &sdk::LeadInput::city},
       {"needs", &sdk::LeadInput::needs},
   };
   for (const auto& f : kFields) {
@@ -80,7 +84,8 @@ std::map<std::string, std::string> readCustom(JsonInput& in) {
   if (!custom) return out;
   for (const auto& [key, value] : *custom) {
     if (!value.isString()) {
-      in.fail("custom/" + (isValidUtf8(key) ? key.substr(0, 64) : std::string("?")), "must be a string");
+      in.fail("custom/" + (isValidUtf8(key) ? key.substr(0, 64) : std::string("?")),
+              "must be a string");
       continue;
     }
     out[key] = value.extract<std::string>();
@@ -137,10 +142,13 @@ Poco::JSON::Array::Ptr names(const std::vector<std::string>& v) {
   return a;
 }
 
-Response leadResponse(int status, const Lead& lead) { return jsonResponse(status, store::leadToJson(lead)); }
+Response leadResponse(int status, const Lead& lead) {
+  return jsonResponse(status, store::leadToJson(lead));
+}
 
 Result<Lead> loadLead(store::Connection& c, const std::string& id) {
-  if (!isValidId("lead", id)) return Error::notFound("there is no lead " + (isValidUtf8(id) ? id.substr(0, 40) : "?"));
+  if (!isValidId("lead", id))
+    return Error::notFound("there is no lead " + (isValidUtf8(id) ? id.substr(0, 40) : "?"));
   auto lead = store::findLead(c, id);
   if (!lead) return Error::notFound("there is no lead " + id);
   return std::move(*lead);
@@ -155,8 +163,11 @@ Response createLead(Request& r, Services& s) {
   return writeIdempotent(s, idem.value(), [&](store::Connection& c) -> Result<Response> {
     auto captured = captureLead(s, c, prepared, actorOf(r));
     const bool created = captured.outcome == CaptureOutcome::kCreated;
-    Response response{created ? 201 : 200, "application/json",
-                      withMembers(captured.doc, "\"outcome\":\"" + std::string(toString(captured.outcome)) + "\""), {}};
+    Response response{created ? 201 : 200,
+                      "application/json",
+                      withMembers(captured.doc, "\"outcome\":\"" +
+                                                    std::string(toString(captured.outcome)) + "\""),
+                      {}};
     if (created) response.headers.emplace_back("Location", "/v1/leads/" + captured.lead.id);
     return response;
   });
@@ -179,7 +190,8 @@ Response listLeads(Request& r, Services& s) {
   const auto& q = query.value();
   std::vector<FieldError> errors;
   for (const auto& [key, value] : q) {
-    static const std::set<std::string> kKnown{"email", "status", "source", "partner", "updated_after", "cursor", "limit"};
+    static const std::set<std::string> kKnown{"email",         "status", "source", "partner",
+                                              "updated_after", "cursor", "limit"};
     if (!kKnown.contains(key)) errors.push_back({key.substr(0, 64), "is not a known filter"});
   }
   store::LeadFilter f;
@@ -198,7 +210,9 @@ Response listLeads(Request& r, Services& s) {
     if (leadStatusFrom(it->second)) {
       f.status = it->second;
     } else {
-      errors.push_back({"status", "must be one of new, working, nurturing, sales_ready, qualified, disqualified"});
+      errors.push_back(
+          {"status",
+           "must be one of new, working, nurturing, sales_ready, qualified, disqualified"});
     }
   }
   if (auto it = q.find("source"); it != q.end()) {
@@ -230,7 +244,8 @@ Response listLeads(Request& r, Services& s) {
       errors.push_back({"cursor", "is not a cursor this API returned"});
     }
   }
-  if (!errors.empty()) return problemResponse(Error::invalid("The query has invalid parameters.", std::move(errors)));
+  if (!errors.empty())
+    return problemResponse(Error::invalid("The query has invalid parameters.", std::move(errors)));
   std::vector<Lead> leads;
   Status st = s.store.read([&](store::Connection& c) {
     leads = store::listLeads(c, f);
@@ -266,12 +281,14 @@ Response updateLead(Request& r, Services& s) {
     if (value.isEmpty() && key != "version") cleared.push_back(key);
   }
   in.rejectUnknown();
-  if (!errors.empty()) return problemResponse(Error::invalid("The lead has invalid fields.", std::move(errors)));
+  if (!errors.empty())
+    return problemResponse(Error::invalid("The lead has invalid fields.", std::move(errors)));
   auto normalized = normalizeProfile(s, input, pointerOf);
   if (!normalized.ok()) return problemResponse(normalized.error());
   const LeadProfile& patch = normalized.value();
   if (present.empty() && cleared.empty() && !owner && custom.empty()) {
-    return problemResponse(Error::invalid("Nothing to change.", {{"", "send at least one field to change"}}));
+    return problemResponse(
+        Error::invalid("Nothing to change.", {{"", "send at least one field to change"}}));
   }
   return writeIdempotent(s, std::nullopt, [&](store::Connection& c) -> Result<Response> {
     auto loaded = loadLead(c, r.params["id"]);
@@ -282,7 +299,8 @@ Response updateLead(Request& r, Services& s) {
                                  std::to_string(*expectedVersion),
                              "version-mismatch");
     }
-    if (lead.status == LeadStatus::kQualified) return Error::conflict("a qualified lead is closed", "illegal-transition");
+    if (lead.status == LeadStatus::kQualified)
+      return Error::conflict("a qualified lead is closed", "illegal-transition");
     const Lead before = lead;
     auto& p = lead.profile;
     for (const auto& key : present) {
@@ -320,17 +338,20 @@ Response updateLead(Request& r, Services& s) {
     if (owner) lead.owner = *owner;
     for (const auto& [k, v] : custom) lead.custom[k] = v;
     if (p.email.empty() && p.phone.empty()) {
-      return Error::invalid("The lead has invalid fields.", {{"/email", "a lead keeps an email or a phone"}});
+      return Error::invalid("The lead has invalid fields.",
+                            {{"/email", "a lead keeps an email or a phone"}});
     }
     if (p.email != before.profile.email && !p.email.empty()) {
       if (auto other = store::findLeadByEmail(c, p.email); other && other->id != lead.id) {
-        return Error::conflict("lead " + other->id + " has this email; merge the two leads instead", "duplicate-lead");
+        return Error::conflict("lead " + other->id + " has this email; merge the two leads instead",
+                               "duplicate-lead");
       }
     }
     lead.company_domain = leadCompanyDomain(p);
     if (lead == before) return leadResponse(200, lead);
     lead.updated_at = s.clock.now();
-    if (!store::updateLead(c, lead)) return Error::conflict("the lead changed meanwhile; retry", "version-mismatch");
+    if (!store::updateLead(c, lead))
+      return Error::conflict("the lead changed meanwhile; retry", "version-mismatch");
     auto data = object();
     data->set("lead", store::leadToJson(lead));
     std::vector<std::string> changedFields = present;
@@ -338,8 +359,8 @@ Response updateLead(Request& r, Services& s) {
     if (owner) changedFields.emplace_back("owner");
     for (const auto& [k, v] : custom) changedFields.push_back("custom." + k);
     data->set("fields", names(changedFields));
-    recordChange(s, c, lead.id, "lead.updated", actorOf(r), "profile updated", store::toJsonText(data), "lead.updated",
-           lead.first_touch.partner);
+    recordChange(s, c, lead.id, "lead.updated", actorOf(r), "profile updated",
+                 store::toJsonText(data), "lead.updated", lead.first_touch.partner);
     return leadResponse(200, lead);
   });
 }
@@ -357,19 +378,26 @@ Response commandLead(Request& r, Services& s) {
   if (!commandName) {
     if (errors.empty()) in.fail("command", "is required");
   } else if (!(command = leadCommandFrom(*commandName))) {
-    in.fail("command", "must be one of start_work, nurture, mark_sales_ready, qualify, disqualify, reactivate");
+    in.fail(
+        "command",
+        "must be one of start_work, nurture, mark_sales_ready, qualify, disqualify, reactivate");
   }
   std::optional<DisqualifyReason> reason;
   if (reasonName && !(reason = disqualifyReasonFrom(*reasonName))) {
-    in.fail("reason", "must be one of no_fit, no_interest, no_budget, lost_to_competitor, unreachable, duplicate, spam, other");
+    in.fail("reason",
+            "must be one of no_fit, no_interest, no_budget, lost_to_competitor, unreachable, "
+            "duplicate, spam, other");
   }
-  if (command && *command != LeadCommand::kDisqualify && reasonName) in.fail("reason", "is only for disqualify");
-  if (!errors.empty()) return problemResponse(Error::invalid("The command has invalid fields.", std::move(errors)));
+  if (command && *command != LeadCommand::kDisqualify && reasonName)
+    in.fail("reason", "is only for disqualify");
+  if (!errors.empty())
+    return problemResponse(Error::invalid("The command has invalid fields.", std::move(errors)));
   return writeIdempotent(s, std::nullopt, [&](store::Connection& c) -> Result<Response> {
     auto loaded = loadLead(c, r.params["id"]);
     if (!loaded.ok()) return loaded.error();
     Lead lead = std::move(loaded).value();
-    auto change = applyCommand(lead, {*command, Actor::kPerson, actorOf(r), reason, note.value_or("")}, s.clock.now());
+    auto change = applyCommand(
+        lead, {*command, Actor::kPerson, actorOf(r), reason, note.value_or("")}, s.clock.now());
     if (!change.ok()) {
       Error e = change.error();
       if (e.kind == ErrorKind::kInvalid) {
@@ -377,22 +405,24 @@ Response commandLead(Request& r, Services& s) {
       }
       return e;
     }
-    if (!store::updateLead(c, lead)) return Error::conflict("the lead changed meanwhile; retry", "version-mismatch");
+    if (!store::updateLead(c, lead))
+      return Error::conflict("the lead changed meanwhile; retry", "version-mismatch");
     auto data = object();
     data->set("lead", store::leadToJson(lead));
     data->set("from", std::string(toString(change.value().from)));
     data->set("to", std::string(toString(change.value().to)));
     data->set("command", std::string(toString(*command)));
     if (reason) data->set("reason", std::string(toString(*reason)));
-    const std::string summary =
-        std::string(toString(change.value().from)) + " -> " + std::string(toString(change.value().to));
-    recordChange(s, c, lead.id, "lead.status_changed", actorOf(r), summary, store::toJsonText(data), "lead.status_changed",
-           lead.first_touch.partner);
+    const std::string summary = std::string(toString(change.value().from)) + " -> " +
+                                std::string(toString(change.value().to));
+    recordChange(s, c, lead.id, "lead.status_changed", actorOf(r), summary, store::toJsonText(data),
+                 "lead.status_changed", lead.first_touch.partner);
     if (lead.status == LeadStatus::kQualified || lead.status == LeadStatus::kDisqualified) {
       const Timestamp now = s.clock.now();
-      store::appendEvent(c, {0, s.ids.next("evt"),
-                             lead.status == LeadStatus::kQualified ? "lead.qualified" : "lead.disqualified", lead.id,
-                             lead.first_touch.partner, now, store::toJsonText(data)});
+      store::appendEvent(
+          c, {0, s.ids.next("evt"),
+              lead.status == LeadStatus::kQualified ? "lead.qualified" : "lead.disqualified",
+              lead.id, lead.first_touch.partner, now, store::toJsonText(data)});
     }
     return leadResponse(200, lead);
   });
@@ -407,19 +437,22 @@ Response mergeLead(Request& r, Services& s) {
   in.rejectUnknown();
   if (!duplicate && errors.empty()) in.fail("duplicate_id", "is required");
   if (duplicate && !isValidId("lead", *duplicate)) in.fail("duplicate_id", "is not a lead id");
-  if (!errors.empty()) return problemResponse(Error::invalid("The merge has invalid fields.", std::move(errors)));
+  if (!errors.empty())
+    return problemResponse(Error::invalid("The merge has invalid fields.", std::move(errors)));
   return writeIdempotent(s, std::nullopt, [&](store::Connection& c) -> Result<Response> {
     auto winner = loadLead(c, r.params["id"]);
     if (!winner.ok()) return winner.error();
     auto loser = loadLead(c, *duplicate);
     if (!loser.ok()) {
-      return Error::invalid("The merge has invalid fields.", {{"/duplicate_id", "there is no such lead"}});
+      return Error::invalid("The merge has invalid fields.",
+                            {{"/duplicate_id", "there is no such lead"}});
     }
     Lead w = std::move(winner).value(), l = std::move(loser).value();
     auto report = mergeLeads(w, l, actorOf(r), s.clock.now());
     if (!report.ok()) {
       if (report.error().kind != ErrorKind::kInvalid) return report.error();
-      return Error::invalid("The merge has invalid fields.", {{"/duplicate_id", report.error().message}});
+      return Error::invalid("The merge has invalid fields.",
+                            {{"/duplicate_id", report.error().message}});
     }
     // The loser gives up its identity before the winner may take its email or phone.
     if (!store::updateLead(c, l, w.id) || !store::updateLead(c, w)) {
@@ -431,8 +464,8 @@ Response mergeLead(Request& r, Services& s) {
     data->set("merged_id", l.id);
     data->set("filled", names(report.value().filled));
     data->set("conflicts", names(report.value().conflicts));
-    recordChange(s, c, w.id, "lead.merged", actorOf(r), "merged " + l.id + " into this lead", store::toJsonText(data),
-           "lead.merged", w.first_touch.partner);
+    recordChange(s, c, w.id, "lead.merged", actorOf(r), "merged " + l.id + " into this lead",
+                 store::toJsonText(data), "lead.merged", w.first_touch.partner);
     return leadResponse(200, w);
   });
 }
@@ -470,7 +503,8 @@ Response leadTimeline(Request& r, Services& s) {
     }
     auto body = object();
     body->set("data", data);
-    body->set("next_cursor", more ? Poco::Dynamic::Var(std::to_string(entries.back().seq)) : Poco::Dynamic::Var());
+    body->set("next_cursor",
+              more ? Poco::Dynamic::Var(std::to_string(entries.back().seq)) : Poco::Dynamic::Var());
     body->set("has_more", more);
     response = jsonResponse(200, body);
     return Status();
@@ -525,7 +559,8 @@ Response addActivity(Request& r, Services& s, bool isReply) {
   }
   const auto occurred = readTime(in, "occurred_at");
   in.rejectUnknown();
-  if (!errors.empty()) return problemResponse(Error::invalid("The activity has invalid fields.", std::move(errors)));
+  if (!errors.empty())
+    return problemResponse(Error::invalid("The activity has invalid fields.", std::move(errors)));
   const Timestamp now = s.clock.now();
   a.by = actorOf(r);
   a.occurred_at = occurred.value_or(now);
@@ -535,10 +570,14 @@ Response addActivity(Request& r, Services& s, bool isReply) {
     auto lead = loadLead(c, r.params["id"]);
     if (!lead.ok()) return lead.error();
     if (isReply) {
-      auto parent = isValidId("act", a.parent_id) ? store::findActivity(c, a.parent_id) : std::nullopt;
-      if (!parent || parent->record_id != lead.value().id) return Error::notFound("there is no such post on this lead");
+      auto parent =
+          isValidId("act", a.parent_id) ? store::findActivity(c, a.parent_id) : std::nullopt;
+      if (!parent || parent->record_id != lead.value().id)
+        return Error::notFound("there is no such post on this lead");
       if (parent->type != ActivityType::kPost) {
-        return Error::conflict("only posts take replies; this is a " + std::string(toString(parent->type)), "not-a-post");
+        return Error::conflict(
+            "only posts take replies; this is a " + std::string(toString(parent->type)),
+            "not-a-post");
       }
     }
     a.id = s.ids.next("act");
@@ -547,9 +586,10 @@ Response addActivity(Request& r, Services& s, bool isReply) {
     auto json = store::activityToJson(a);
     auto data = object();
     data->set("activity", json);
-    const std::string summary = std::string(toString(a.type)) + (a.subject.empty() ? "" : ": " + a.subject);
-    recordChange(s, c, a.record_id, "activity." + std::string(toString(a.type)), a.by, summary, store::toJsonText(data),
-           "activity.created", lead.value().first_touch.partner);
+    const std::string summary =
+        std::string(toString(a.type)) + (a.subject.empty() ? "" : ": " + a.subject);
+    recordChange(s, c, a.record_id, "activity." + std::string(toString(a.type)), a.by, summary,
+                 store::toJsonText(data), "activity.created", lead.value().first_touch.partner);
     Response response = jsonResponse(201, json);
     response.headers.emplace_back("Location", "/v1/leads/" + a.record_id + "/activities/" + a.id);
     return response;
@@ -560,13 +600,15 @@ Response listLeadActivities(Request& r, Services& s) {
   auto query = r.queryParams();
   if (!query.ok()) return problemResponse(query.error());
   for (const auto& [k, v] : query.value()) {
-    if (k != "cursor" && k != "limit") return problemResponse(Error::invalidField(k.substr(0, 64), "is not a known parameter"));
+    if (k != "cursor" && k != "limit")
+      return problemResponse(Error::invalidField(k.substr(0, 64), "is not a known parameter"));
   }
   auto limit = pageLimit(query.value());
   if (!limit.ok()) return problemResponse(limit.error());
   std::string cursor;
   if (auto it = query.value().find("cursor"); it != query.value().end()) {
-    if (!isValidId("act", it->second)) return problemResponse(Error::invalidField("cursor", "is not a cursor this API returned"));
+    if (!isValidId("act", it->second))
+      return problemResponse(Error::invalidField("cursor", "is not a cursor this API returned"));
     cursor = it->second;
   }
   Response response;
@@ -597,11 +639,15 @@ void addLeadRoutes(Router& router, Services& s) {
   router.add("GET", "/v1/leads", read, [&s](Request& r) { return listLeads(r, s); });
   router.add("GET", "/v1/leads/{id}", read, [&s](Request& r) { return getLead(r, s); });
   router.add("PATCH", "/v1/leads/{id}", write, [&s](Request& r) { return updateLead(r, s); });
-  router.add("POST", "/v1/leads/{id}/commands", write, [&s](Request& r) { return commandLead(r, s); });
+  router.add("POST", "/v1/leads/{id}/commands", write,
+             [&s](Request& r) { return commandLead(r, s); });
   router.add("POST", "/v1/leads/{id}/merge", write, [&s](Request& r) { return mergeLead(r, s); });
-  router.add("GET", "/v1/leads/{id}/timeline", read, [&s](Request& r) { return leadTimeline(r, s); });
-  router.add("POST", "/v1/leads/{id}/activities", write, [&s](Request& r) { return addActivity(r, s, false); });
-  router.add("GET", "/v1/leads/{id}/activities", read, [&s](Request& r) { return listLeadActivities(r, s); });
+  router.add("GET", "/v1/leads/{id}/timeline", read,
+             [&s](Request& r) { return leadTimeline(r, s); });
+  router.add("POST", "/v1/leads/{id}/activities", write,
+             [&s](Request& r) { return addActivity(r, s, false); });
+  router.add("GET", "/v1/leads/{id}/activities", read,
+             [&s](Request& r) { return listLeadActivities(r, s); });
   router.add("POST", "/v1/leads/{id}/activities/{activity_id}/replies", write,
              [&s](Request& r) { return addActivity(r, s, true); });
 }

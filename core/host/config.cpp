@@ -42,7 +42,8 @@ class Section : public sdk::ConfigSection {
     return substitute(key, n.Scalar());
   }
 
-  long long integer(const std::string& key, long long fallback, long long min, long long max) override {
+  long long integer(const std::string& key, long long fallback, long long min,
+                    long long max) override {
     auto n = take(key);
     if (!n.IsDefined() || n.IsNull()) return fallback;
     const std::string s = n.IsScalar() ? substitute(key, n.Scalar()) : std::string();
@@ -106,7 +107,9 @@ class Section : public sdk::ConfigSection {
   }
 
   // `key` relative to this section.
-  void fail(const std::string& key, const std::string& reason) override { failAt(name(key), reason); }
+  void fail(const std::string& key, const std::string& reason) override {
+    failAt(name(key), reason);
+  }
   void failAt(const std::string& fullKey, const std::string& reason) {
     if (error_.empty()) error_ = file_ + ": " + fullKey + ": " + reason;
   }
@@ -188,26 +191,30 @@ Result<Config> parseConfig(const std::string& yaml, const std::string& file) {
     try {
       std::size_t used = 0;
       const int port = std::stoi(listen.substr(colon + 1), &used);
-      if (used != listen.size() - colon - 1 || port < 0 || port > 65535) throw std::out_of_range("port");
+      if (used != listen.size() - colon - 1 || port < 0 || port > 65535)
+        throw std::out_of_range("port");
       config.server.port = port;
     } catch (const std::exception&) {
       server.failAt("server.listen", "the port must be a number from 0 to 65535");
     }
   }
-  config.server.threads = static_cast<int>(server.integer("threads", config.server.threads, 4, 4096));
-  config.server.max_queued = static_cast<int>(server.integer("max_queued", config.server.max_queued, 1, 65536));
-  config.server.keep_alive_timeout_ms =
-      static_cast<int>(server.integer("keep_alive_timeout_ms", config.server.keep_alive_timeout_ms, 100, 600000));
-  config.server.request_deadline_ms =
-      static_cast<int>(server.integer("request_deadline_ms", config.server.request_deadline_ms, 100, 600000));
-  config.server.max_body_bytes = static_cast<std::size_t>(
-      server.integer("max_body_bytes", static_cast<long long>(config.server.max_body_bytes), 1024, 1LL << 30));
+  config.server.threads =
+      static_cast<int>(server.integer("threads", config.server.threads, 4, 4096));
+  config.server.max_queued =
+      static_cast<int>(server.integer("max_queued", config.server.max_queued, 1, 65536));
+  config.server.keep_alive_timeout_ms = static_cast<int>(
+      server.integer("keep_alive_timeout_ms", config.server.keep_alive_timeout_ms, 100, 600000));
+  config.server.request_deadline_ms = static_cast<int>(
+      server.integer("request_deadline_ms", config.server.request_deadline_ms, 100, 600000));
+  config.server.max_body_bytes = static_cast<std::size_t>(server.integer(
+      "max_body_bytes", static_cast<long long>(config.server.max_body_bytes), 1024, 1LL << 30));
   config.server.trusted_proxies = server.list("trusted_proxies");
   server.finish();
 
   Section store = top.child("store");
   config.store.url = store.text("url", config.store.url);
-  config.store.sqlite_synchronous = store.text("sqlite_synchronous", config.store.sqlite_synchronous);
+  config.store.sqlite_synchronous =
+      store.text("sqlite_synchronous", config.store.sqlite_synchronous);
   if (config.store.sqlite_synchronous != "off" && config.store.sqlite_synchronous != "normal" &&
       config.store.sqlite_synchronous != "full" && config.store.sqlite_synchronous != "extra") {
     store.failAt("store.sqlite_synchronous", "expected off, normal, full or extra");
@@ -215,12 +222,14 @@ Result<Config> parseConfig(const std::string& yaml, const std::string& file) {
   if (!config.store.url.starts_with("sqlite:") && !config.store.url.starts_with("postgresql://") &&
       !config.store.url.starts_with("postgres://")) {
     store.failAt("store.url", "expected sqlite:PATH or postgresql://user@host:port/database");
-  } else if (!config.store.url.starts_with("sqlite:") && store::pgConnectionString(config.store.url).empty()) {
+  } else if (!config.store.url.starts_with("sqlite:") &&
+             store::pgConnectionString(config.store.url).empty()) {
     store.failAt("store.url", "is not a valid postgresql:// URL");
   }
   config.store.read_connections =
       static_cast<int>(store.integer("read_connections", config.store.read_connections, 1, 256));
-  config.store.max_batch = static_cast<int>(store.integer("max_batch", config.store.max_batch, 1, 100000));
+  config.store.max_batch =
+      static_cast<int>(store.integer("max_batch", config.store.max_batch, 1, 100000));
   store.finish();
 
   Section secrets = top.child("secrets");
@@ -230,7 +239,8 @@ Result<Config> parseConfig(const std::string& yaml, const std::string& file) {
   secrets.finish();
 
   Section webhooks = top.child("webhooks");
-  config.webhooks.timeout_ms = static_cast<int>(webhooks.integer("timeout_ms", config.webhooks.timeout_ms, 100, 120000));
+  config.webhooks.timeout_ms =
+      static_cast<int>(webhooks.integer("timeout_ms", config.webhooks.timeout_ms, 100, 120000));
   webhooks.finish();
 
   Section outbound = top.child("outbound");
@@ -239,8 +249,10 @@ Result<Config> parseConfig(const std::string& yaml, const std::string& file) {
 
   Section log = top.child("log");
   config.log_level = log.text("level", config.log_level);
-  static const std::set<std::string> kLevels{"fatal", "critical", "error", "warning", "notice", "information", "debug", "trace"};
-  if (!kLevels.contains(config.log_level)) log.failAt("log.level", "expected error, warning, notice, information or debug");
+  static const std::set<std::string> kLevels{"fatal",  "critical",    "error", "warning",
+                                             "notice", "information", "debug", "trace"};
+  if (!kLevels.contains(config.log_level))
+    log.failAt("log.level", "expected error, warning, notice, information or debug");
   config.log_requests = log.boolean("requests", config.log_requests);
   log.finish();
 
@@ -257,7 +269,8 @@ Result<Config> parseConfig(const std::string& yaml, const std::string& file) {
         spec.config = p.take("config");
         const bool goodName = !spec.name.empty() && spec.name.size() <= 32 &&
                               std::all_of(spec.name.begin(), spec.name.end(), [](char c) {
-                                return std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '_';
+                                return std::islower(static_cast<unsigned char>(c)) ||
+                                       std::isdigit(static_cast<unsigned char>(c)) || c == '_';
                               });
         if (!goodName) p.fail("name", "must be 1 to 32 characters of a-z, 0-9 and _");
         if (spec.path.empty()) p.fail("path", "is required: the plugin's shared library");
@@ -279,9 +292,11 @@ Result<Config> parseConfig(const std::string& yaml, const std::string& file) {
   return config;
 }
 
-std::unique_ptr<sdk::ConfigSection> pluginConfigSection(const Config& config, const PluginSpec& plugin,
+std::unique_ptr<sdk::ConfigSection> pluginConfigSection(const Config& config,
+                                                        const PluginSpec& plugin,
                                                         std::string& error) {
-  return std::make_unique<Section>(plugin.config, "plugins." + plugin.name + ".config", error, config.file);
+  return std::make_unique<Section>(plugin.config, "plugins." + plugin.name + ".config", error,
+                                   config.file);
 }
 
 Result<Config> loadConfig(const std::string& file) {

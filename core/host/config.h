@@ -4,13 +4,12 @@
 // an unknown or duplicate key, a wrong type, an unset variable - names the file, the key and
 // the reason, and stops the start.
 
-#include <cstddef>
-#include <string>
-#include <vector>
-
 #include <yaml-cpp/yaml.h>
 
+#include <cstddef>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "ciclo/plugin.h"
 #include "domain/result.h"
@@ -21,10 +20,10 @@ namespace ciclo::host {
 struct ServerConfig {
   std::string host = "127.0.0.1";
   int port = 8080;
-  int threads = 128;                   // the most connections served at once
-  int max_queued = 256;                // accepted connections waiting for a thread
-  int keep_alive_timeout_ms = 5000;    // an idle keep-alive connection is closed after this
-  int request_deadline_ms = 10000;     // headers and body must arrive within this
+  int threads = 128;                 // the most connections served at once
+  int max_queued = 256;              // accepted connections waiting for a thread
+  int keep_alive_timeout_ms = 5000;  // an idle keep-alive connection is closed after this
+  int request_deadline_ms = 10000;   // headers and body must arrive within this
   std::size_t max_body_bytes = 1 << 20;
   std::vector<std::string> trusted_proxies;  // peers whose X-Forwarded-For is believed
 };
@@ -65,7 +64,8 @@ struct Config {
 
 // A plugin's own section (plugins[i].config) for its start(). The first error is written to
 // `error` as "file: plugins.NAME.config.key: reason".
-std::unique_ptr<sdk::ConfigSection> pluginConfigSection(const Config& config, const PluginSpec& plugin,
+std::unique_ptr<sdk::ConfigSection> pluginConfigSection(const Config& config,
+                                                        const PluginSpec& plugin,
                                                         std::string& error);
 
 // Parses YAML text; `file` names it in errors.

@@ -32,7 +32,8 @@ std::string base64Encode(std::string_view bytes, int options) {
 
 Result<std::string> base64DecodeWith(std::string_view text, int options) {
   for (char c : text) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/' || c == '=' || c == '-' || c == '_')) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/' || c == '=' ||
+          c == '-' || c == '_')) {
       return Error::invalid("not base64");
     }
   }
@@ -48,16 +49,21 @@ Result<std::string> base64DecodeWith(std::string_view text, int options) {
 
 }  // namespace
 
-Crypto::Crypto(std::array<std::uint8_t, 32> masterKey, RandomSource& random) : key_(masterKey), random_(random) {}
+Crypto::Crypto(std::array<std::uint8_t, 32> masterKey, RandomSource& random)
+    : key_(masterKey), random_(random) {}
 
-Result<std::array<std::uint8_t, 32>> Crypto::loadMasterKey(const std::string& keyText, const std::string& keyFile,
-                                                           bool createIfMissing, RandomSource& random) {
+Result<std::array<std::uint8_t, 32>> Crypto::loadMasterKey(const std::string& keyText,
+                                                           const std::string& keyFile,
+                                                           bool createIfMissing,
+                                                           RandomSource& random) {
   std::string text = keyText;
   if (text.empty()) {
-    if (keyFile.empty()) return Error::invalid("secrets: no master key (set secrets.master_key or master_key_file)");
+    if (keyFile.empty())
+      return Error::invalid("secrets: no master key (set secrets.master_key or master_key_file)");
     Poco::File file(keyFile);
     if (!file.exists()) {
-      if (!createIfMissing) return Error::invalid("secrets.master_key_file: " + keyFile + " does not exist");
+      if (!createIfMissing)
+        return Error::invalid("secrets.master_key_file: " + keyFile + " does not exist");
       std::array<std::uint8_t, 32> fresh{};
       random.fill(fresh);
       const Poco::Path parent = Poco::Path(keyFile).parent();
@@ -66,7 +72,9 @@ Result<std::array<std::uint8_t, 32>> Crypto::loadMasterKey(const std::string& ke
       {
         std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
         ::chmod(tmp.c_str(), 0600);
-        out << base64Encode(std::string_view(reinterpret_cast<const char*>(fresh.data()), fresh.size()), 0) << "\n";
+        out << base64Encode(
+                   std::string_view(reinterpret_cast<const char*>(fresh.data()), fresh.size()), 0)
+            << "\n";
         if (!out) return Error::invalid("secrets.master_key_file: cannot write " + keyFile);
       }
       Poco::File(tmp).renameTo(keyFile);
@@ -95,71 +103,95 @@ std::string Crypto::seal(std::string_view plaintext) const {
   const std::string nonce = randomBytes(kNonce);
   std::string out = nonce;
   out.resize(kNonce + plaintext.size() + kTag);
-  std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)> ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
+  std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)> ctx(EVP_CIPHER_CTX_new(),
+                                                                      EVP_CIPHER_CTX_free);
   int len = 0;
   auto* cipher = reinterpret_cast<unsigned char*>(out.data() + kNonce);
-  EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key_.data(), reinterpret_cast<const unsigned char*>(nonce.data()));
-  EVP_EncryptUpdate(ctx.get(), cipher, &len, reinterpret_cast<const unsigned char*>(plaintext.data()),
+  EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key_.data(),
+                     reinterpret_cast<const unsigned char*>(nonce.data()));
+  EVP_EncryptUpdate(ctx.get(), cipher, &len,
+                    reinterpret_cast<const unsigned char*>(plaintext.data()),
                     static_cast<int>(plaintext.size()));
   EVP_EncryptFinal_ex(ctx.get(), cipher + len, &len);
-  EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTag, out.data() + kNonce + plaintext.size());
+  EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTag,
+                      out.data() + kNonce + plaintext.size());
   return "v1." + base64Encode(out, Poco::BASE64_URL_ENCODING | Poco::BASE64_NO_PADDING);
 }
 
 Result<std::string> Crypto::open(std::string_view sealed) const {
   if (!sealed.starts_with("v1.")) return Error::internal("a sealed secret has an unknown format");
-  auto raw = base64DecodeWith(sealed.substr(3), Poco::BASE64_URL_ENCODING | Poco::BASE64_NO_PADDING);
-  if (!raw.ok() || raw.value().size() < kNonce + kTag) return Error::internal("a sealed secret is damaged");
+  auto raw =
+      base64DecodeWith(sealed.substr(3), Poco::BASE64_URL_ENCODING | Poco::BASE64_NO_PADDING);
+  if (!raw.ok() || raw.value().size() < kNonce + kTag)
+    return Error::internal("a sealed secret is damaged");
   const std::string& data = raw.value();
   const std::size_t n = data.size() - kNonce - kTag;
   std::string plain(n, '\0');
-  std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)> ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
+  std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)> ctx(EVP_CIPHER_CTX_new(),
+                                                                      EVP_CIPHER_CTX_free);
   int len = 0;
-  EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key_.data(), reinterpret_cast<const unsigned char*>(data.data()));
+  EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key_.data(),
+                     reinterpret_cast<const unsigned char*>(data.data()));
   EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(plain.data()), &len,
-                    reinterpret_cast<const unsigned char*>(data.data() + kNonce), static_cast<int>(n));
-  EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTag, const_cast<char*>(data.data() + kNonce + n));
-  if (EVP_DecryptFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(plain.data()) + len, &len) != 1) {
+                    reinterpret_cast<const unsigned char*>(data.data() + kNonce),
+                    static_cast<int>(n));
+  EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTag,
+                      const_cast<char*>(data.data() + kNonce + n));
+  if (EVP_DecryptFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(plain.data()) + len, &len) !=
+      1) {
     return Error::internal("a sealed secret does not open with this master key");
   }
   return plain;
 }
 
-std::string Crypto::newWebhookSecret() const { return "whsec_" + base64(randomBytes(24)); }
+std::string Crypto::newWebhookSecret() const {
+  return "whsec_" + base64(randomBytes(24));
+}
 
 std::string Crypto::hmacSha256(std::string_view key, std::string_view data) {
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
-       data.size(), mac, &len);
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &len);
   return std::string(reinterpret_cast<const char*>(mac), len);
 }
 
-std::string Crypto::base64(std::string_view bytes) { return base64Encode(bytes, 0); }
+std::string Crypto::base64(std::string_view bytes) {
+  return base64Encode(bytes, 0);
+}
 
-Result<std::string> Crypto::base64Decode(std::string_view text) { return base64DecodeWith(text, 0); }
+Result<std::string> Crypto::base64Decode(std::string_view text) {
+  return base64DecodeWith(text, 0);
+}
 
 Result<std::string> Crypto::standardWebhookSignature(std::string_view secret, std::string_view id,
-                                                     std::int64_t timestamp, std::string_view body) {
+                                                     std::int64_t timestamp,
+                                                     std::string_view body) {
   if (!secret.starts_with("whsec_")) return Error::invalid("a webhook secret starts with whsec_");
   auto key = base64Decode(secret.substr(6));
-  if (!key.ok() || key.value().empty()) return Error::invalid("a webhook secret is base64 after whsec_");
+  if (!key.ok() || key.value().empty())
+    return Error::invalid("a webhook secret is base64 after whsec_");
   std::string message;
   message.reserve(id.size() + body.size() + 24);
   message.append(id).append(".").append(std::to_string(timestamp)).append(".").append(body);
   return "v1," + base64(hmacSha256(key.value(), message));
 }
 
-Status Crypto::verifyStandardWebhook(std::string_view secret, std::string_view id, std::string_view timestamp,
-                                     std::string_view signatures, std::string_view body, std::chrono::seconds tolerance) {
-  const Error unauthorized{ErrorKind::kUnauthorized, "the webhook signature is missing, wrong or stale", {}, {}};
-  if (id.empty() || timestamp.empty() || signatures.empty() || timestamp.size() > 12) return unauthorized;
+Status Crypto::verifyStandardWebhook(std::string_view secret, std::string_view id,
+                                     std::string_view timestamp, std::string_view signatures,
+                                     std::string_view body, std::chrono::seconds tolerance) {
+  const Error unauthorized{
+      ErrorKind::kUnauthorized, "the webhook signature is missing, wrong or stale", {}, {}};
+  if (id.empty() || timestamp.empty() || signatures.empty() || timestamp.size() > 12)
+    return unauthorized;
   std::int64_t ts = 0;
   for (char c : timestamp) {
     if (c < '0' || c > '9') return unauthorized;
     ts = ts * 10 + (c - '0');
   }
-  const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
   if (ts > now + tolerance.count() || ts < now - tolerance.count()) return unauthorized;
   auto expected = standardWebhookSignature(secret, id, ts, body);
   if (!expected.ok()) return unauthorized;
@@ -173,7 +205,8 @@ Status Crypto::verifyStandardWebhook(std::string_view secret, std::string_view i
     if (entry.starts_with("v1,")) {
       const auto given = entry.substr(3);
       // Every candidate is compared, so the time taken does not depend on which matched.
-      matched |= given.size() == want.size() && CRYPTO_memcmp(given.data(), want.data(), want.size()) == 0;
+      matched |=
+          given.size() == want.size() && CRYPTO_memcmp(given.data(), want.data(), want.size()) == 0;
     }
     start = space + 1;
   }

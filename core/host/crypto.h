@@ -22,8 +22,10 @@ class Crypto {
 
   // Loads the master key: CICLO_MASTER_KEY-style base64 text if given, else the key file
   // (32 random bytes, base64), created with mode 0600 when allowed and missing.
-  static Result<std::array<std::uint8_t, 32>> loadMasterKey(const std::string& keyText, const std::string& keyFile,
-                                                            bool createIfMissing, RandomSource& random);
+  static Result<std::array<std::uint8_t, 32>> loadMasterKey(const std::string& keyText,
+                                                            const std::string& keyFile,
+                                                            bool createIfMissing,
+                                                            RandomSource& random);
 
   // "v1." + base64url(nonce | ciphertext | tag); a fresh nonce every time.
   std::string seal(std::string_view plaintext) const;
@@ -39,13 +41,14 @@ class Crypto {
   // The Standard Webhooks signature header value "v1,<base64 HMAC-SHA256>" over
   // "{id}.{timestamp}.{body}", keyed with the decoded part of a whsec_ secret.
   static Result<std::string> standardWebhookSignature(std::string_view secret, std::string_view id,
-                                                      std::int64_t timestamp, std::string_view body);
+                                                      std::int64_t timestamp,
+                                                      std::string_view body);
   // Verifies a Standard Webhooks request: any one "v1,<sig>" of the space-separated list
   // matching is enough, compared in constant time; the timestamp (Unix seconds) must be
   // within `tolerance` of now, either way. Failures are kUnauthorized.
-  static Status verifyStandardWebhook(std::string_view secret, std::string_view id, std::string_view timestamp,
-                                      std::string_view signatures, std::string_view body,
-                                      std::chrono::seconds tolerance);
+  static Status verifyStandardWebhook(std::string_view secret, std::string_view id,
+                                      std::string_view timestamp, std::string_view signatures,
+                                      std::string_view body, std::chrono::seconds tolerance);
 
  private:
   std::array<std::uint8_t, 32> key_;

@@ -14,11 +14,11 @@
 #include "host/config.h"
 #include "host/crypto.h"
 #include "host/events.h"
-#include "host/webhooks.h"
 #include "host/logging.h"
 #include "host/plugin_host.h"
 #include "host/scheduler.h"
 #include "host/server.h"
+#include "host/webhooks.h"
 #include "store/access.h"
 
 namespace ciclo::host {
@@ -29,15 +29,30 @@ void Daemon::defineOptions(Poco::Util::OptionSet& options) {
   ServerApplication::defineOptions(options);
   options.addOption(Option("help", "h", "show this help").required(false).repeatable(false));
   options.addOption(Option("config", "c", "configuration file (default config/ciclo.yaml)")
-                        .required(false).repeatable(false).argument("FILE"));
-  options.addOption(Option("check-config", "", "validate the configuration and exit").required(false).repeatable(false));
-  options.addOption(Option("port", "p", "listen on this port instead of the configured one (0: any free port)")
-                        .required(false).repeatable(false).argument("N")
-                        .validator(new Poco::Util::IntValidator(0, 65535)));
+                        .required(false)
+                        .repeatable(false)
+                        .argument("FILE"));
+  options.addOption(Option("check-config", "", "validate the configuration and exit")
+                        .required(false)
+                        .repeatable(false));
+  options.addOption(
+      Option("port", "p", "listen on this port instead of the configured one (0: any free port)")
+          .required(false)
+          .repeatable(false)
+          .argument("N")
+          .validator(new Poco::Util::IntValidator(0, 65535)));
   options.addOption(Option("port-file", "", "write the bound port to FILE once listening")
-                        .required(false).repeatable(false).argument("FILE"));
-  options.addOption(Option("name", "", "apikey create: the key's name").required(false).repeatable(false).argument("NAME"));
-  options.addOption(Option("scopes", "", "apikey create: comma-separated scopes").required(false).repeatable(false).argument("LIST"));
+                        .required(false)
+                        .repeatable(false)
+                        .argument("FILE"));
+  options.addOption(Option("name", "", "apikey create: the key's name")
+                        .required(false)
+                        .repeatable(false)
+                        .argument("NAME"));
+  options.addOption(Option("scopes", "", "apikey create: comma-separated scopes")
+                        .required(false)
+                        .repeatable(false)
+                        .argument("LIST"));
 }
 
 void Daemon::handleOption(const std::string& name, const std::string& value) {
@@ -54,7 +69,8 @@ void Daemon::handleOption(const std::string& name, const std::string& value) {
 void Daemon::printHelp() {
   Poco::Util::HelpFormatter help(options());
   help.setCommand(commandName());
-  help.setUsage("[OPTIONS] [migrate | apikey create --name N --scopes a,b | apikey list | apikey revoke ID]");
+  help.setUsage(
+      "[OPTIONS] [migrate | apikey create --name N --scopes a,b | apikey list | apikey revoke ID]");
   help.setHeader("Ciclo lead-to-cash integration hub daemon.");
   help.format(std::cout);
 }
@@ -141,7 +157,9 @@ int Daemon::main(const std::vector<std::string>& args) {
     auto created = createApiKey(*rt.services, keyName_, splitList(keyScopes_));
     if (!created.ok()) {
       const auto& e = created.error();
-      std::cerr << "ciclod: " << (e.fields.empty() ? e.message : "--" + e.fields[0].field + " " + e.fields[0].message)
+      std::cerr << "ciclod: "
+                << (e.fields.empty() ? e.message
+                                     : "--" + e.fields[0].field + " " + e.fields[0].message)
                 << std::endl;
       return EXIT_USAGE;
     }
@@ -163,8 +181,11 @@ int Daemon::main(const std::vector<std::string>& args) {
     for (const auto& k : keys) {
       std::string scopes;
       for (const auto& sc : k.scopes) scopes += (scopes.empty() ? "" : ",") + sc;
-      std::cout << k.id << "\t" << k.name << "\t" << scopes << "\tcreated " << formatTimestamp(k.created_at)
-                << (k.revoked_at ? "\trevoked " + formatTimestamp(*k.revoked_at) : std::string("\tactive")) << "\n";
+      std::cout << k.id << "\t" << k.name << "\t" << scopes << "\tcreated "
+                << formatTimestamp(k.created_at)
+                << (k.revoked_at ? "\trevoked " + formatTimestamp(*k.revoked_at)
+                                 : std::string("\tactive"))
+                << "\n";
     }
     return EXIT_OK;
   }
@@ -175,7 +196,8 @@ int Daemon::main(const std::vector<std::string>& args) {
       return Status();
     });
     if (!st.ok() || !revoked) {
-      std::cerr << "ciclod: " << (st.ok() ? "no active key " + args[2] : st.error().message) << std::endl;
+      std::cerr << "ciclod: " << (st.ok() ? "no active key " + args[2] : st.error().message)
+                << std::endl;
       return EXIT_DATAERR;
     }
     std::cout << "revoked " << args[2] << std::endl;
@@ -196,11 +218,14 @@ int Daemon::serve() {
     return runtime.error().kind == ErrorKind::kInvalid ? EXIT_CONFIG : EXIT_UNAVAILABLE;
   }
   auto& rt = *runtime.value();
-  if (rt.config.clock_control) log.warning("testing.clock_control is on: the clock can be moved through the API");
+  if (rt.config.clock_control)
+    log.warning("testing.clock_control is on: the clock can be moved through the API");
   const auto& secrets = rt.config.secrets;
-  auto masterKey = Crypto::loadMasterKey(secrets.master_key, secrets.master_key_file, secrets.create_master_key, rt.random);
+  auto masterKey = Crypto::loadMasterKey(secrets.master_key, secrets.master_key_file,
+                                         secrets.create_master_key, rt.random);
   if (!masterKey.ok()) {
-    std::cerr << "ciclod: configuration error: " << rt.config.file << ": " << masterKey.error().message << std::endl;
+    std::cerr << "ciclod: configuration error: " << rt.config.file << ": "
+              << masterKey.error().message << std::endl;
     return EXIT_CONFIG;
   }
   Crypto crypto(masterKey.value(), rt.random);

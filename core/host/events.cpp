@@ -7,27 +7,36 @@
 namespace ciclo::host {
 
 namespace {
-Poco::Logger& log() { return Poco::Logger::get("ciclo.events"); }
+Poco::Logger& log() {
+  return Poco::Logger::get("ciclo.events");
+}
 constexpr int kChunk = 200;
 }  // namespace
 
-EventDispatcher::EventDispatcher(store::Store& store, const Clock& clock) : store_(store), clock_(clock) {}
+EventDispatcher::EventDispatcher(store::Store& store, const Clock& clock)
+    : store_(store), clock_(clock) {}
 
-EventDispatcher::~EventDispatcher() { stop(); }
+EventDispatcher::~EventDispatcher() {
+  stop();
+}
 
-void EventDispatcher::subscribe(std::string consumer, std::vector<std::string> types, Handler handler) {
+void EventDispatcher::subscribe(std::string consumer, std::vector<std::string> types,
+                                Handler handler) {
   consumers_.push_back({std::move(consumer), std::move(types), std::move(handler), 0, {}, {}});
 }
 
 void EventDispatcher::start() {
   Status loaded = store_.write([&](store::Connection& c) {
     for (auto& consumer : consumers_) {
-      auto rows = c.query("SELECT position FROM consumer_positions WHERE consumer = $1", {consumer.name});
+      auto rows =
+          c.query("SELECT position FROM consumer_positions WHERE consumer = $1", {consumer.name});
       if (rows.empty()) {
         // A new consumer starts at the head: it is told about what happens from now on.
-        consumer.position = store::integer(c.query("SELECT COALESCE(MAX(seq), 0) FROM outbox").at(0).at(0));
-        c.exec("INSERT INTO consumer_positions (consumer, position, updated_at) VALUES ($1, $2, $3)",
-               {consumer.name, consumer.position, formatTimestamp(clock_.now())});
+        consumer.position =
+            store::integer(c.query("SELECT COALESCE(MAX(seq), 0) FROM outbox").at(0).at(0));
+        c.exec(
+            "INSERT INTO consumer_positions (consumer, position, updated_at) VALUES ($1, $2, $3)",
+            {consumer.name, consumer.position, formatTimestamp(clock_.now())});
       } else {
         consumer.position = store::integer(rows[0][0]);
       }
@@ -71,7 +80,8 @@ void EventDispatcher::run() {
       woken_ = false;
     }
     (void)store_.read([&](store::Connection& c) {
-      const auto head = store::integer(c.query("SELECT COALESCE(MAX(seq), 0) FROM outbox").at(0).at(0));
+      const auto head =
+          store::integer(c.query("SELECT COALESCE(MAX(seq), 0) FROM outbox").at(0).at(0));
       std::lock_guard lock(mutex_);
       head_ = head;
       return Status();
@@ -97,15 +107,17 @@ bool EventDispatcher::drain(Consumer& consumer) {
   std::int64_t reached = consumer.position;
   bool failed = false;
   for (const auto& e : events) {
-    const bool wanted = consumer.types.empty() ||
-                        std::find(consumer.types.begin(), consumer.types.end(), e.type) != consumer.types.end();
+    const bool wanted =
+        consumer.types.empty() ||
+        std::find(consumer.types.begin(), consumer.types.end(), e.type) != consumer.types.end();
     if (wanted) {
       Status handled = consumer.handler(e);
       if (!handled.ok()) {
         consumer.backoff = std::min(std::chrono::milliseconds(60000),
                                     std::max(std::chrono::milliseconds(500), consumer.backoff * 2));
         consumer.retryAt = std::chrono::steady_clock::now() + consumer.backoff;
-        log().warning("consumer %s stopped at event %s: %s", consumer.name, e.id, handled.error().message);
+        log().warning("consumer %s stopped at event %s: %s", consumer.name, e.id,
+                      handled.error().message);
         failed = true;
         break;
       }

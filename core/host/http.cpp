@@ -17,7 +17,8 @@ namespace {
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
          });
 }
 
@@ -35,46 +36,81 @@ std::vector<std::string> splitPath(std::string_view path) {
 
 const char* titleFor(int status) {
   switch (status) {
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 411: return "Length Required";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Content";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    default: return "Error";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 411:
+      return "Length Required";
+    case 413:
+      return "Content Too Large";
+    case 414:
+      return "URI Too Long";
+    case 415:
+      return "Unsupported Media Type";
+    case 422:
+      return "Unprocessable Content";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Error";
   }
 }
 
 std::string defaultSlug(int status) {
   switch (status) {
-    case 400: return "unparseable";
-    case 401: return "unauthorized";
-    case 403: return "forbidden";
-    case 404: return "not-found";
-    case 405: return "method-not-allowed";
-    case 408: return "request-timeout";
-    case 409: return "conflict";
-    case 411: return "length-required";
-    case 413: return "too-large";
-    case 414: return "uri-too-long";
-    case 415: return "unsupported-media-type";
-    case 422: return "invalid";
-    case 429: return "rate-limited";
-    case 431: return "headers-too-large";
-    case 501: return "not-implemented";
-    case 503: return "unavailable";
-    default: return "internal";
+    case 400:
+      return "unparseable";
+    case 401:
+      return "unauthorized";
+    case 403:
+      return "forbidden";
+    case 404:
+      return "not-found";
+    case 405:
+      return "method-not-allowed";
+    case 408:
+      return "request-timeout";
+    case 409:
+      return "conflict";
+    case 411:
+      return "length-required";
+    case 413:
+      return "too-large";
+    case 414:
+      return "uri-too-long";
+    case 415:
+      return "unsupported-media-type";
+    case 422:
+      return "invalid";
+    case 429:
+      return "rate-limited";
+    case 431:
+      return "headers-too-large";
+    case 501:
+      return "not-implemented";
+    case 503:
+      return "unavailable";
+    default:
+      return "internal";
   }
 }
 
@@ -121,8 +157,12 @@ Result<std::map<std::string, std::string>> Request::queryParams() const {
     const auto eq = pair.find('=');
     bool okKey = true, okValue = true;
     std::string key = percentDecode(pair.substr(0, eq), true, okKey);
-    std::string value = eq == std::string_view::npos ? std::string() : percentDecode(pair.substr(eq + 1), true, okValue);
-    if (!okKey || !okValue) return Error::invalidField(std::string(pair.substr(0, eq)).substr(0, 64), "is not validly percent-encoded UTF-8");
+    std::string value = eq == std::string_view::npos
+                            ? std::string()
+                            : percentDecode(pair.substr(eq + 1), true, okValue);
+    if (!okKey || !okValue)
+      return Error::invalidField(std::string(pair.substr(0, eq)).substr(0, 64),
+                                 "is not validly percent-encoded UTF-8");
     if (out.contains(key)) return Error::invalidField(key, "is given more than once");
     out.emplace(std::move(key), std::move(value));
   }
@@ -157,8 +197,8 @@ bool isValidUtf8(std::string_view s) {
       if (i + k >= s.size() || (p[i + k] & 0xC0) != 0x80) return false;
       cp = (cp << 6) | (p[i + k] & 0x3F);
     }
-    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF)) {
+    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
       return false;
     }
     i += n + 1;
@@ -174,14 +214,22 @@ Response jsonResponse(int status, const Poco::JSON::Object::Ptr& body) {
 
 int httpStatus(ErrorKind kind) {
   switch (kind) {
-    case ErrorKind::kUnparseable: return 400;
-    case ErrorKind::kInvalid: return 422;
-    case ErrorKind::kUnauthorized: return 401;
-    case ErrorKind::kForbidden: return 403;
-    case ErrorKind::kNotFound: return 404;
-    case ErrorKind::kConflict: return 409;
-    case ErrorKind::kRetryable: return 503;
-    case ErrorKind::kInternal: return 500;
+    case ErrorKind::kUnparseable:
+      return 400;
+    case ErrorKind::kInvalid:
+      return 422;
+    case ErrorKind::kUnauthorized:
+      return 401;
+    case ErrorKind::kForbidden:
+      return 403;
+    case ErrorKind::kNotFound:
+      return 404;
+    case ErrorKind::kConflict:
+      return 409;
+    case ErrorKind::kRetryable:
+      return 503;
+    case ErrorKind::kInternal:
+      return 500;
   }
   return 500;
 }
@@ -255,8 +303,10 @@ Router::Match Router::match(const std::string& method, const std::string& path) 
 }
 
 Result<Poco::JSON::Object::Ptr> parseJsonObject(const std::string& body) {
-  if (body.empty()) return Error{ErrorKind::kUnparseable, "the body is empty; a JSON object is expected", {}, {}};
-  if (!isValidUtf8(body)) return Error{ErrorKind::kUnparseable, "the body is not valid UTF-8", {}, {}};
+  if (body.empty())
+    return Error{ErrorKind::kUnparseable, "the body is empty; a JSON object is expected", {}, {}};
+  if (!isValidUtf8(body))
+    return Error{ErrorKind::kUnparseable, "the body is not valid UTF-8", {}, {}};
   try {
     Poco::JSON::Parser parser;
     parser.setDepth(32);
@@ -268,7 +318,10 @@ Result<Poco::JSON::Object::Ptr> parseJsonObject(const std::string& body) {
   } catch (const Poco::Exception&) {
     // Poco's parser also stops at numbers beyond a double's range (1e999): those are refused
     // here as unreadable too.
-    return Error{ErrorKind::kUnparseable, "the body is not valid JSON, or holds a number out of range", {}, {}};
+    return Error{ErrorKind::kUnparseable,
+                 "the body is not valid JSON, or holds a number out of range",
+                 {},
+                 {}};
   }
 }
 

@@ -6,7 +6,8 @@
 
 namespace ciclo::host {
 
-JsonInput::JsonInput(const Poco::JSON::Object& object, std::string pointer, std::vector<FieldError>& errors)
+JsonInput::JsonInput(const Poco::JSON::Object& object, std::string pointer,
+                     std::vector<FieldError>& errors)
     : object_(object), pointer_(std::move(pointer)), errors_(errors) {}
 
 bool JsonInput::has(const std::string& key) {
@@ -18,7 +19,8 @@ void JsonInput::fail(const std::string& key, const std::string& message) {
   errors_.push_back({pointer(key), message});
 }
 
-std::optional<std::string> JsonInput::text(const std::string& key, std::size_t maxLength, bool multiline) {
+std::optional<std::string> JsonInput::text(const std::string& key, std::size_t maxLength,
+                                           bool multiline) {
   if (!has(key)) return std::nullopt;
   const auto& v = object_.get(key);
   if (!v.isString()) {
@@ -36,7 +38,8 @@ std::optional<std::string> JsonInput::text(const std::string& key, std::size_t m
   }
   for (unsigned char c : s) {
     if ((c < 0x20 && !(multiline && (c == '\n' || c == '\t' || c == '\r'))) || c == 0x7f) {
-      fail(key, multiline ? "must not contain control characters" : "must be one line without control characters");
+      fail(key, multiline ? "must not contain control characters"
+                          : "must be one line without control characters");
       return std::nullopt;
     }
   }
@@ -95,7 +98,8 @@ Poco::JSON::Object::Ptr JsonInput::object(const std::string& key) {
 void JsonInput::rejectUnknown() {
   for (const auto& [key, value] : object_) {
     if (!known_.contains(key)) {
-      errors_.push_back({pointer_ + "/" + (isValidUtf8(key) ? key.substr(0, 64) : std::string("?")), "is not a known field"});
+      errors_.push_back({pointer_ + "/" + (isValidUtf8(key) ? key.substr(0, 64) : std::string("?")),
+                         "is not a known field"});
     }
   }
 }

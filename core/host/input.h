@@ -20,7 +20,8 @@ class JsonInput {
   bool has(const std::string& key);
   // A string of at most maxLength characters (bytes of valid UTF-8), without control
   // characters (multiline allows \n and \t). Absent or null: nullopt.
-  std::optional<std::string> text(const std::string& key, std::size_t maxLength, bool multiline = false);
+  std::optional<std::string> text(const std::string& key, std::size_t maxLength,
+                                  bool multiline = false);
   std::optional<long long> integer(const std::string& key, long long min, long long max);
   std::optional<bool> boolean(const std::string& key);
   Poco::JSON::Object::Ptr object(const std::string& key);

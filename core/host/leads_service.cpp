@@ -15,7 +15,9 @@ namespace {
 constexpr std::string_view kDefaultRegion = "IT";
 constexpr std::size_t kMaxCustomFields = 50;
 
-Poco::JSON::Object::Ptr object() { return new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER); }
+Poco::JSON::Object::Ptr object() {
+  return new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+}
 
 Poco::JSON::Array::Ptr names(const std::vector<std::string>& v) {
   Poco::JSON::Array::Ptr a = new Poco::JSON::Array;
@@ -43,8 +45,11 @@ namespace {
 
 // The profile part of an input, normalised; errors appended to `errors`.
 LeadProfile profileOf(Services& s, const sdk::LeadInput& in, std::vector<FieldError>& errors,
-                      const std::function<std::string(const std::string&)>& fieldName, bool& shapesOk) {
-  auto fail = [&](const std::string& field, const std::string& message) { errors.push_back({fieldName(field), message}); };
+                      const std::function<std::string(const std::string&)>& fieldName,
+                      bool& shapesOk) {
+  auto fail = [&](const std::string& field, const std::string& message) {
+    errors.push_back({fieldName(field), message});
+  };
   LeadProfile p;
 
   struct Limit {
@@ -54,17 +59,28 @@ LeadProfile profileOf(Services& s, const sdk::LeadInput& in, std::vector<FieldEr
     bool multiline;
   };
   const Limit limits[] = {
-      {"email", &in.email, 320, false},           {"phone", &in.phone, 64, false},
-      {"first_name", &in.first_name, 200, false}, {"last_name", &in.last_name, 200, false},
-      {"job_title", &in.job_title, 200, false},   {"company", &in.company, 200, false},
-      {"website", &in.website, 2048, false},      {"industry", &in.industry, 200, false},
-      {"country", &in.country, 2, false},         {"city", &in.city, 200, false},
-      {"needs", &in.needs, 5000, true},           {"partner", &in.partner, 64, false},
-      {"channel", &in.channel, 200, false},       {"page_url", &in.page_url, 2048, false},
-      {"utm_source", &in.utm_source, 200, false}, {"utm_medium", &in.utm_medium, 200, false},
-      {"utm_campaign", &in.utm_campaign, 200, false}, {"utm_term", &in.utm_term, 200, false},
-      {"utm_content", &in.utm_content, 200, false},   {"consent_text", &in.consent_text, 5000, true},
-      {"consent_source", &in.consent_source, 200, false}, {"consent_ip", &in.consent_ip, 64, false},
+      {"email", &in.email, 320, false},
+      {"phone", &in.phone, 64, false},
+      {"first_name", &in.first_name, 200, false},
+      {"last_name", &in.last_name, 200, false},
+      {"job_title", &in.job_title, 200, false},
+      {"company", &in.company, 200, false},
+      {"website", &in.website, 2048, false},
+      {"industry", &in.industry, 200, false},
+      {"country", &in.country, 2, false},
+      {"city", &in.city, 200, false},
+      {"needs", &in.needs, 5000, true},
+      {"partner", &in.partner, 64, false},
+      {"channel", &in.channel, 200, false},
+      {"page_url", &in.page_url, 2048, false},
+      {"utm_source", &in.utm_source, 200, false},
+      {"utm_medium", &in.utm_medium, 200, false},
+      {"utm_campaign", &in.utm_campaign, 200, false},
+      {"utm_term", &in.utm_term, 200, false},
+      {"utm_content", &in.utm_content, 200, false},
+      {"consent_text", &in.consent_text, 5000, true},
+      {"consent_source", &in.consent_source, 200, false},
+      {"consent_ip", &in.consent_ip, 64, false},
       {"owner", &in.owner, 200, false},
   };
   shapesOk = true;
@@ -73,7 +89,8 @@ LeadProfile profileOf(Services& s, const sdk::LeadInput& in, std::vector<FieldEr
       fail(l.name, "must be at most " + std::to_string(l.max) + " bytes");
       shapesOk = false;
     } else if (!(l.multiline ? text(*l.value) : oneLine(*l.value))) {
-      fail(l.name, l.multiline ? "must be text without control characters" : "must be one line of text");
+      fail(l.name,
+           l.multiline ? "must be text without control characters" : "must be one line of text");
       shapesOk = false;
     }
   }
@@ -124,9 +141,11 @@ LeadProfile profileOf(Services& s, const sdk::LeadInput& in, std::vector<FieldEr
     if (!in.annual_revenue.empty() && !in.revenue_currency.empty()) {
       auto money = Money::parse(in.annual_revenue, in.revenue_currency);
       if (!money.ok()) {
-        const bool currency = !money.error().fields.empty() && money.error().fields[0].field == "currency";
-        fail(currency ? "revenue_currency" : "annual_revenue",
-             money.error().fields.empty() ? money.error().message : money.error().fields[0].message);
+        const bool currency =
+            !money.error().fields.empty() && money.error().fields[0].field == "currency";
+        fail(
+            currency ? "revenue_currency" : "annual_revenue",
+            money.error().fields.empty() ? money.error().message : money.error().fields[0].message);
       } else if (money.value().minor() < 0) {
         fail("annual_revenue", "must not be negative");
       } else {
@@ -139,8 +158,9 @@ LeadProfile profileOf(Services& s, const sdk::LeadInput& in, std::vector<FieldEr
 
 }  // namespace
 
-Result<LeadProfile> normalizeProfile(Services& s, const sdk::LeadInput& input,
-                                     const std::function<std::string(const std::string&)>& fieldName) {
+Result<LeadProfile> normalizeProfile(
+    Services& s, const sdk::LeadInput& input,
+    const std::function<std::string(const std::string&)>& fieldName) {
   std::vector<FieldError> errors;
   bool shapesOk = true;
   LeadProfile p = profileOf(s, input, errors, fieldName, shapesOk);
@@ -151,7 +171,9 @@ Result<LeadProfile> normalizeProfile(Services& s, const sdk::LeadInput& input,
 Result<LeadCapture> buildCapture(Services& s, const sdk::LeadInput& in, const std::string& clientIp,
                                  const std::function<std::string(const std::string&)>& fieldName) {
   std::vector<FieldError> errors;
-  auto fail = [&](const std::string& field, const std::string& message) { errors.push_back({fieldName(field), message}); };
+  auto fail = [&](const std::string& field, const std::string& message) {
+    errors.push_back({fieldName(field), message});
+  };
   LeadCapture c;
   bool shapesOk = true;
   c.profile = profileOf(s, in, errors, fieldName, shapesOk);
@@ -172,7 +194,8 @@ Result<LeadCapture> buildCapture(Services& s, const sdk::LeadInput& in, const st
     if (trim(in.consent_text).empty()) {
       fail("consent_text", "is required: the wording the person agreed to");
     } else {
-      c.consent = Consent{true, in.consent_text, now, in.consent_source.empty() ? in.channel : in.consent_source,
+      c.consent = Consent{true, in.consent_text, now,
+                          in.consent_source.empty() ? in.channel : in.consent_source,
                           in.consent_ip.empty() ? clientIp : in.consent_ip};
     }
   }
@@ -181,9 +204,11 @@ Result<LeadCapture> buildCapture(Services& s, const sdk::LeadInput& in, const st
     fail("custom", "has more than " + std::to_string(kMaxCustomFields) + " fields");
   } else {
     for (const auto& [key, value] : in.custom) {
-      const bool goodKey = !key.empty() && key.size() <= 64 && std::all_of(key.begin(), key.end(), [](char ch) {
-        return std::islower(static_cast<unsigned char>(ch)) || std::isdigit(static_cast<unsigned char>(ch)) || ch == '_';
-      });
+      const bool goodKey =
+          !key.empty() && key.size() <= 64 && std::all_of(key.begin(), key.end(), [](char ch) {
+            return std::islower(static_cast<unsigned char>(ch)) ||
+                   std::isdigit(static_cast<unsigned char>(ch)) || ch == '_';
+          });
       if (!goodKey) {
         fail("custom", "field names are 1 to 64 characters of a-z, 0-9 and _");
         break;
@@ -208,33 +233,39 @@ std::string leadCompanyDomain(const LeadProfile& p) {
   return domain;
 }
 
-void recordChange(Services& s, store::Connection& c, const std::string& recordId, const std::string& kind,
-                  const std::string& actor, const std::string& summary, const std::string& data,
-                  const std::string& eventType, const std::string& partner) {
+void recordChange(Services& s, store::Connection& c, const std::string& recordId,
+                  const std::string& kind, const std::string& actor, const std::string& summary,
+                  const std::string& data, const std::string& eventType,
+                  const std::string& partner) {
   const Timestamp now = s.clock.now();
   store::appendTimeline(c, {0, recordId, now, kind, actor, summary, data});
-  if (!eventType.empty()) store::appendEvent(c, {0, s.ids.next("evt"), eventType, recordId, partner, now, data});
+  if (!eventType.empty())
+    store::appendEvent(c, {0, s.ids.next("evt"), eventType, recordId, partner, now, data});
 }
 
 PreparedCapture prepareCapture(Services& s, LeadCapture capture) {
   PreparedCapture p{std::move(capture), {}, {}};
-  p.candidate = newLeadFromCapture(s.ids.next("lead"), p.capture, leadCompanyDomain(p.capture.profile), s.clock.now());
+  p.candidate = newLeadFromCapture(s.ids.next("lead"), p.capture,
+                                   leadCompanyDomain(p.capture.profile), s.clock.now());
   p.candidate.version = 1;
   p.candidateDoc = store::toJsonText(store::leadToJson(p.candidate));
   return p;
 }
 
-Captured captureLead(Services& s, store::Connection& c, const PreparedCapture& prepared, const std::string& actor) {
+Captured captureLead(Services& s, store::Connection& c, const PreparedCapture& prepared,
+                     const std::string& actor) {
   const LeadCapture& capture = prepared.capture;
   const Timestamp now = s.clock.now();
   std::optional<Lead> existing;
   if (!capture.profile.email.empty()) existing = store::findLeadByEmail(c, capture.profile.email);
-  if (!existing && !capture.profile.phone.empty()) existing = store::findLeadByPhone(c, capture.profile.phone);
+  if (!existing && !capture.profile.phone.empty())
+    existing = store::findLeadByPhone(c, capture.profile.phone);
   if (existing) {
     Lead lead = std::move(*existing);
     const MergeReport report = mergeCapture(lead, capture, now);
     if (lead.company_domain.empty()) lead.company_domain = leadCompanyDomain(lead.profile);
-    if (!store::updateLead(c, lead)) throw std::runtime_error("lead changed during its own transaction");
+    if (!store::updateLead(c, lead))
+      throw std::runtime_error("lead changed during its own transaction");
     auto json = store::leadToJson(lead);
     auto data = object();
     data->set("lead", json);
@@ -257,8 +288,10 @@ Captured captureLead(Services& s, store::Connection& c, const PreparedCapture& p
     }
   }
   store::insertLead(c, lead, doc);
-  recordChange(s, c, lead.id, "lead.captured", actor, "captured from " + std::string(toString(lead.first_touch.source)),
-               "{\"lead\":" + doc + ",\"outcome\":\"created\"}", "lead.captured", lead.first_touch.partner);
+  recordChange(s, c, lead.id, "lead.captured", actor,
+               "captured from " + std::string(toString(lead.first_touch.source)),
+               "{\"lead\":" + doc + ",\"outcome\":\"created\"}", "lead.captured",
+               lead.first_touch.partner);
   return {std::move(lead), std::move(doc), CaptureOutcome::kCreated};
 }
 

@@ -15,12 +15,14 @@ namespace ciclo::host {
 
 // Normalises and checks a capture's input. Error fields are named by `fieldName` from the
 // input's names ("email", "utm_campaign", "annual_revenue", "custom.budget"...).
-Result<LeadCapture> buildCapture(Services& s, const sdk::LeadInput& input, const std::string& clientIp,
+Result<LeadCapture> buildCapture(Services& s, const sdk::LeadInput& input,
+                                 const std::string& clientIp,
                                  const std::function<std::string(const std::string&)>& fieldName);
 
 // Only the profile fields of an input, normalised and checked the same way.
-Result<LeadProfile> normalizeProfile(Services& s, const sdk::LeadInput& input,
-                                     const std::function<std::string(const std::string&)>& fieldName);
+Result<LeadProfile> normalizeProfile(
+    Services& s, const sdk::LeadInput& input,
+    const std::function<std::string(const std::string&)>& fieldName);
 
 // A capture made ready outside the writer: the new lead it would create and that lead's
 // document, so that the common case - a new lead - costs the writer no serialisation.
@@ -37,13 +39,15 @@ struct Captured {
   CaptureOutcome outcome;
 };
 // In the writer's transaction.
-Captured captureLead(Services& s, store::Connection& c, const PreparedCapture& prepared, const std::string& actor);
+Captured captureLead(Services& s, store::Connection& c, const PreparedCapture& prepared,
+                     const std::string& actor);
 
 // A timeline entry on the record and, with an event type, the event, in the caller's
 // transaction.
-void recordChange(Services& s, store::Connection& c, const std::string& recordId, const std::string& kind,
-                  const std::string& actor, const std::string& summary, const std::string& data,
-                  const std::string& eventType, const std::string& partner);
+void recordChange(Services& s, store::Connection& c, const std::string& recordId,
+                  const std::string& kind, const std::string& actor, const std::string& summary,
+                  const std::string& data, const std::string& eventType,
+                  const std::string& partner);
 
 std::string leadCompanyDomain(const LeadProfile& p);
 

@@ -27,9 +27,11 @@ void writeLogLine(const Poco::JSON::Object& line) {
 }
 
 void JsonLineChannel::log(const Poco::Message& msg) {
-  static const char* kLevels[] = {"", "fatal", "critical", "error", "warning", "notice", "info", "debug", "trace"};
+  static const char* kLevels[] = {"",       "fatal", "critical", "error", "warning",
+                                  "notice", "info",  "debug",    "trace"};
   Poco::JSON::Object line(Poco::JSON_PRESERVE_KEY_ORDER);
-  line.set("ts", formatTimestamp(std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now())));
+  line.set("ts", formatTimestamp(std::chrono::time_point_cast<std::chrono::milliseconds>(
+                     std::chrono::system_clock::now())));
   const int prio = static_cast<int>(msg.getPriority());
   line.set("level", std::string(prio >= 1 && prio <= 8 ? kLevels[prio] : "info"));
   line.set("logger", msg.getSource());

@@ -1,14 +1,12 @@
 #include "host/plugin_host.h"
 
+#include <Poco/Exception.h>
+#include <Poco/JSON/Array.h>
 #include <Poco/Logger.h>
 #include <dlfcn.h>
 
 #include <atomic>
 #include <set>
-
-#include <Poco/JSON/Array.h>
-
-#include <Poco/Exception.h>
 
 #include "host/adapters.h"
 #include "host/leads_service.h"
@@ -19,12 +17,15 @@ namespace ciclo::host {
 
 namespace {
 
-Poco::Logger& hostLog() { return Poco::Logger::get("ciclo.plugins"); }
+Poco::Logger& hostLog() {
+  return Poco::Logger::get("ciclo.plugins");
+}
 
 sdk::Error toSdk(const Error& e) {
   std::vector<sdk::FieldError> fields;
   for (const auto& f : e.fields) fields.push_back({f.field, f.message});
-  return sdk::Error{static_cast<sdk::ErrorKind>(static_cast<int>(e.kind)), e.message, fields, e.slug};
+  return sdk::Error{static_cast<sdk::ErrorKind>(static_cast<int>(e.kind)), e.message, fields,
+                    e.slug};
 }
 
 Error fromSdk(const sdk::Error& e) {
@@ -33,7 +34,8 @@ Error fromSdk(const sdk::Error& e) {
   return Error{static_cast<ErrorKind>(static_cast<int>(e.kind)), e.message, fields, e.slug};
 }
 
-static_assert(static_cast<int>(sdk::ErrorKind::kInternal) == static_cast<int>(ErrorKind::kInternal));
+static_assert(static_cast<int>(sdk::ErrorKind::kInternal) ==
+              static_cast<int>(ErrorKind::kInternal));
 
 }  // namespace
 
@@ -50,7 +52,9 @@ Status checkPluginSql(const std::string& sql, const std::string& prefix) {
     }
     if (std::isalnum(static_cast<unsigned char>(c)) || c == '_') {
       std::size_t j = i;
-      while (j < sql.size() && (std::isalnum(static_cast<unsigned char>(sql[j])) || sql[j] == '_' || sql[j] == '.')) ++j;
+      while (j < sql.size() &&
+             (std::isalnum(static_cast<unsigned char>(sql[j])) || sql[j] == '_' || sql[j] == '.'))
+        ++j;
       std::string w = sql.substr(i, j - i);
       for (auto& ch : w) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
       words.push_back(std::move(w));
@@ -64,19 +68,25 @@ Status checkPluginSql(const std::string& sql, const std::string& prefix) {
     ++i;
   }
   if (words.empty()) return Error::invalid("empty SQL");
-  static const std::set<std::string> kForbidden{"pragma", "attach", "detach", "vacuum", "begin", "commit", "rollback",
-                                                "savepoint", "release", "grant", "revoke", "copy", "set", "reindex"};
+  static const std::set<std::string> kForbidden{
+      "pragma",    "attach",  "detach", "vacuum", "begin", "commit", "rollback",
+      "savepoint", "release", "grant",  "revoke", "copy",  "set",    "reindex"};
   if (kForbidden.contains(words[0])) return Error::invalid("plugin SQL may not use " + words[0]);
   const bool createIndex = words.size() > 2 && words[0] == "create" &&
                            (words[1] == "index" || (words[1] == "unique" && words[2] == "index"));
   static const std::set<std::string> kBefore{"from", "join", "into", "update", "table"};
   for (std::size_t i = 0; i + 1 < words.size(); ++i) {
-    const bool names = kBefore.contains(words[i]) || (createIndex && (words[i] == "index" || words[i] == "on"));
+    const bool names =
+        kBefore.contains(words[i]) || (createIndex && (words[i] == "index" || words[i] == "on"));
     if (!names) continue;
     std::size_t k = i + 1;
-    while (k < words.size() && (words[k] == "if" || words[k] == "not" || words[k] == "exists" || words[k] == "only")) ++k;
+    while (k < words.size() &&
+           (words[k] == "if" || words[k] == "not" || words[k] == "exists" || words[k] == "only"))
+      ++k;
     if (k >= words.size()) break;
-    if (!words[k].starts_with(prefix)) return Error::invalid("plugin SQL may use only its own tables (" + prefix + "...), not " + words[k]);
+    if (!words[k].starts_with(prefix))
+      return Error::invalid("plugin SQL may use only its own tables (" + prefix + "...), not " +
+                            words[k]);
   }
   return Status();
 }
@@ -84,20 +94,23 @@ Status checkPluginSql(const std::string& sql, const std::string& prefix) {
 Status checkDescriptor(const CicloPluginDescriptor* d) {
   if (!d) return Error::invalid("it returned no descriptor");
   if (d->abi_version != CICLO_PLUGIN_ABI_VERSION) {
-    return Error::invalid("its plugin ABI is version " + std::to_string(d->abi_version) + ", this ciclod speaks " +
-                          std::to_string(CICLO_PLUGIN_ABI_VERSION));
+    return Error::invalid("its plugin ABI is version " + std::to_string(d->abi_version) +
+                          ", this ciclod speaks " + std::to_string(CICLO_PLUGIN_ABI_VERSION));
   }
   if (!d->sdk_hash || std::string(d->sdk_hash) != CICLO_SDK_HASH) {
-    return Error::invalid(std::string("it was built against other SDK headers (hash ") + (d->sdk_hash ? d->sdk_hash : "none") +
-                          ", this ciclod has " + CICLO_SDK_HASH + ")");
+    return Error::invalid(std::string("it was built against other SDK headers (hash ") +
+                          (d->sdk_hash ? d->sdk_hash : "none") + ", this ciclod has " +
+                          CICLO_SDK_HASH + ")");
   }
   if (!d->toolchain || std::string(d->toolchain) != CICLO_TOOLCHAIN) {
-    return Error::invalid(std::string("it was built with another toolchain (") + (d->toolchain ? d->toolchain : "none") +
+    return Error::invalid(std::string("it was built with another toolchain (") +
+                          (d->toolchain ? d->toolchain : "none") +
                           ", this ciclod: " + CICLO_TOOLCHAIN + ")");
   }
   if (!d->name || !*d->name) return Error::invalid("its descriptor has no name");
   if (!d->version || !*d->version) return Error::invalid("its descriptor has no version");
-  if (!d->create || !d->destroy) return Error::invalid("its descriptor has no create or destroy function");
+  if (!d->create || !d->destroy)
+    return Error::invalid("its descriptor has no create or destroy function");
   return Status();
 }
 
@@ -120,8 +133,17 @@ Result<std::unique_ptr<PluginLibrary>> PluginLibrary::open(const std::string& pa
 PluginLibrary::~PluginLibrary() = default;
 
 // Everything one plugin registered, so that it can all be revoked.
-struct PluginHost::Loaded : sdk::Context, sdk::Routes, sdk::Events, sdk::Scheduler, sdk::Leads, sdk::Clock,
-                            sdk::Logger, sdk::Metrics, sdk::Crypto, sdk::Http, sdk::Storage {
+struct PluginHost::Loaded : sdk::Context,
+                            sdk::Routes,
+                            sdk::Events,
+                            sdk::Scheduler,
+                            sdk::Leads,
+                            sdk::Clock,
+                            sdk::Logger,
+                            sdk::Metrics,
+                            sdk::Crypto,
+                            sdk::Http,
+                            sdk::Storage {
   PluginHost& host;
   PluginSpec spec;
   std::unique_ptr<PluginLibrary> library;
@@ -133,7 +155,8 @@ struct PluginHost::Loaded : sdk::Context, sdk::Routes, sdk::Events, sdk::Schedul
 
   std::string tablePrefix;
 
-  Loaded(PluginHost& h, PluginSpec s) : host(h), spec(std::move(s)), tablePrefix("p_" + spec.name + "_") {}
+  Loaded(PluginHost& h, PluginSpec s)
+      : host(h), spec(std::move(s)), tablePrefix("p_" + spec.name + "_") {}
 
   // sdk::Context
   const std::string& pluginName() const override { return spec.name; }
@@ -175,25 +198,33 @@ struct PluginHost::Loaded : sdk::Context, sdk::Routes, sdk::Events, sdk::Schedul
     static store::Params convert(std::vector<sdk::SqlValue>& params) {
       store::Params out;
       for (auto& p : params) {
-        if (auto* n = std::get_if<long long>(&p)) out.emplace_back(static_cast<std::int64_t>(*n));
-        else if (auto* t = std::get_if<std::string>(&p)) out.emplace_back(std::move(*t));
-        else out.emplace_back(std::monostate{});
+        if (auto* n = std::get_if<long long>(&p))
+          out.emplace_back(static_cast<std::int64_t>(*n));
+        else if (auto* t = std::get_if<std::string>(&p))
+          out.emplace_back(std::move(*t));
+        else
+          out.emplace_back(std::monostate{});
       }
       return out;
     }
-    sdk::Result<std::size_t> exec(const std::string& sql, std::vector<sdk::SqlValue> params) override {
+    sdk::Result<std::size_t> exec(const std::string& sql,
+                                  std::vector<sdk::SqlValue> params) override {
       if (auto st = checkPluginSql(sql, prefix); !st.ok()) return toSdk(st.error());
       return c.exec(sql, convert(params));  // store errors propagate to the host's guard
     }
-    sdk::Result<std::vector<sdk::SqlRow>> query(const std::string& sql, std::vector<sdk::SqlValue> params) override {
+    sdk::Result<std::vector<sdk::SqlRow>> query(const std::string& sql,
+                                                std::vector<sdk::SqlValue> params) override {
       if (auto st = checkPluginSql(sql, prefix); !st.ok()) return toSdk(st.error());
       std::vector<sdk::SqlRow> rows;
       for (auto& row : c.query(sql, convert(params))) {
         sdk::SqlRow out;
         for (auto& v : row) {
-          if (auto* n = std::get_if<std::int64_t>(&v)) out.emplace_back(static_cast<long long>(*n));
-          else if (auto* t = std::get_if<std::string>(&v)) out.emplace_back(std::move(*t));
-          else out.emplace_back(std::monostate{});
+          if (auto* n = std::get_if<std::int64_t>(&v))
+            out.emplace_back(static_cast<long long>(*n));
+          else if (auto* t = std::get_if<std::string>(&v))
+            out.emplace_back(std::move(*t));
+          else
+            out.emplace_back(std::monostate{});
         }
         rows.push_back(std::move(out));
       }
@@ -203,18 +234,23 @@ struct PluginHost::Loaded : sdk::Context, sdk::Routes, sdk::Events, sdk::Schedul
 
   const std::string& prefix() const override { return tablePrefix; }
 
-  sdk::Status migrate(const std::vector<std::pair<int, std::vector<std::string>>>& migrations) override {
+  sdk::Status migrate(
+      const std::vector<std::pair<int, std::vector<std::string>>>& migrations) override {
     for (const auto& [version, statements] : migrations) {
       for (const auto& sql : statements) {
         if (auto st = checkPluginSql(sql, tablePrefix); !st.ok()) {
-          return sdk::Error{sdk::ErrorKind::kInvalid, "migration " + std::to_string(version) + ": " + st.error().message, {}, {}};
+          return sdk::Error{sdk::ErrorKind::kInvalid,
+                            "migration " + std::to_string(version) + ": " + st.error().message,
+                            {},
+                            {}};
         }
       }
     }
     Status st = host.s_.store.write([&](store::Connection& c) -> Status {
       for (const auto& [version, statements] : migrations) {
         if (!c.query("SELECT 1 FROM plugin_migrations WHERE plugin = $1 AND version = $2",
-                     {spec.name, std::int64_t{version}}).empty()) {
+                     {spec.name, std::int64_t{version}})
+                 .empty()) {
           continue;
         }
         for (const auto& sql : statements) c.exec(sql);
@@ -235,44 +271,56 @@ struct PluginHost::Loaded : sdk::Context, sdk::Routes, sdk::Events, sdk::Schedul
       } catch (const Poco::Exception&) {
         throw;  // the store's guard turns it into an error value
       } catch (const std::exception& e) {
-        return Error::internal(std::string("plugin ") + spec.name + " failed in a transaction: " + e.what());
+        return Error::internal(std::string("plugin ") + spec.name +
+                               " failed in a transaction: " + e.what());
       }
       return st.ok() ? Status() : Status(fromSdk(st.error()));
     };
     Status st = write ? host.s_.store.write(body) : host.s_.store.read(body);
     return st.ok() ? sdk::Status() : sdk::Status(toSdk(st.error()));
   }
-  sdk::Status write(const std::function<sdk::Status(sdk::Tx&)>& work) override { return runWork(true, work); }
-  sdk::Status read(const std::function<sdk::Status(sdk::Tx&)>& work) override { return runWork(false, work); }
+  sdk::Status write(const std::function<sdk::Status(sdk::Tx&)>& work) override {
+    return runWork(true, work);
+  }
+  sdk::Status read(const std::function<sdk::Status(sdk::Tx&)>& work) override {
+    return runWork(false, work);
+  }
 
   // sdk::Routes: the host enforces the policy; the handler's exceptions stop at the boundary.
   sdk::Status add(const std::string& method, const std::string& pattern, sdk::RoutePolicy policy,
                   sdk::RouteHandler handler) override {
     if (!pattern.starts_with("/") || pattern.find("//") != std::string::npos) {
-      return sdk::Error{sdk::ErrorKind::kInvalid, "route " + pattern + " is not an absolute path", {}, {}};
+      return sdk::Error{
+          sdk::ErrorKind::kInvalid, "route " + pattern + " is not an absolute path", {}, {}};
     }
     for (const auto& r : host.api_.router().routes()) {
       if (r.method == method && r.pattern == pattern) {
-        return sdk::Error{sdk::ErrorKind::kConflict, method + " " + pattern + " is already served", {}, {}};
+        return sdk::Error{
+            sdk::ErrorKind::kConflict, method + " " + pattern + " is already served", {}, {}};
       }
     }
     auto alive = active;
     const std::string name = spec.name;
-    host.api_.router().add(method, pattern, RouteOptions{policy.scope, policy.max_body, policy.media_types},
-                           [handler = std::move(handler), alive, name](Request& r) -> Response {
-                             if (!*alive) return problemResponse(503, "", "this service is stopping");
-                             sdk::HttpRequest in{r.method, r.path, r.query, r.params, r.headers, r.body,
-                                                 r.client_ip, r.request_id, r.principal ? r.principal->name : ""};
-                             try {
-                               sdk::HttpResponse out = handler(in);
-                               return Response{out.status, out.content_type, std::move(out.body), std::move(out.headers)};
-                             } catch (const std::exception& e) {
-                               hostLog().error("plugin %s failed on %s: %s", name, r.request_id, std::string(e.what()));
-                             } catch (...) {
-                               hostLog().error("plugin %s failed on %s", name, r.request_id);
-                             }
-                             return problemResponse(500, "", "an internal error occurred; the request id identifies it in the log");
-                           });
+    host.api_.router().add(
+        method, pattern, RouteOptions{policy.scope, policy.max_body, policy.media_types},
+        [handler = std::move(handler), alive, name](Request& r) -> Response {
+          if (!*alive) return problemResponse(503, "", "this service is stopping");
+          sdk::HttpRequest in{r.method,    r.path,       r.query,
+                              r.params,    r.headers,    r.body,
+                              r.client_ip, r.request_id, r.principal ? r.principal->name : ""};
+          try {
+            sdk::HttpResponse out = handler(in);
+            return Response{out.status, out.content_type, std::move(out.body),
+                            std::move(out.headers)};
+          } catch (const std::exception& e) {
+            hostLog().error("plugin %s failed on %s: %s", name, r.request_id,
+                            std::string(e.what()));
+          } catch (...) {
+            hostLog().error("plugin %s failed on %s", name, r.request_id);
+          }
+          return problemResponse(
+              500, "", "an internal error occurred; the request id identifies it in the log");
+        });
     return sdk::Status();
   }
 
@@ -281,34 +329,39 @@ struct PluginHost::Loaded : sdk::Context, sdk::Routes, sdk::Events, sdk::Schedul
                         std::function<sdk::Status(const sdk::Event&)> handler) override {
     auto alive = active;
     const std::string owner = spec.name;
-    host.events_.subscribe("plugin." + spec.name + "." + name, std::move(types),
-                           [handler = std::move(handler), alive, owner](const store::Event& e) -> Status {
-                             if (!*alive) return Error::retryable("the plugin is stopping");
-                             try {
-                               sdk::Status st = handler(sdk::Event{e.id, e.type, e.subject_id, e.partner,
-                                                                   formatTimestamp(e.created_at), e.data});
-                               return st.ok() ? Status() : Status(fromSdk(st.error()));
-                             } catch (...) {
-                               return Error::internal("plugin " + owner + " threw on event " + e.id);
-                             }
-                           });
+    host.events_.subscribe(
+        "plugin." + spec.name + "." + name, std::move(types),
+        [handler = std::move(handler), alive, owner](const store::Event& e) -> Status {
+          if (!*alive) return Error::retryable("the plugin is stopping");
+          try {
+            sdk::Status st = handler(sdk::Event{e.id, e.type, e.subject_id, e.partner,
+                                                formatTimestamp(e.created_at), e.data});
+            return st.ok() ? Status() : Status(fromSdk(st.error()));
+          } catch (...) {
+            return Error::internal("plugin " + owner + " threw on event " + e.id);
+          }
+        });
     return sdk::Status();
   }
 
   // sdk::Scheduler
-  sdk::Status every(const std::string& name, std::chrono::seconds interval, std::function<sdk::Status()> job) override {
-    if (interval.count() < 1) return sdk::Error{sdk::ErrorKind::kInvalid, "a job's interval is at least a second", {}, {}};
+  sdk::Status every(const std::string& name, std::chrono::seconds interval,
+                    std::function<sdk::Status()> job) override {
+    if (interval.count() < 1)
+      return sdk::Error{sdk::ErrorKind::kInvalid, "a job's interval is at least a second", {}, {}};
     auto alive = active;
     const std::string owner = spec.name;
-    jobs.push_back(host.scheduler_.every("plugin." + spec.name + "." + name, interval, [job = std::move(job), alive, owner]() -> Status {
-      if (!*alive) return Status();
-      try {
-        sdk::Status st = job();
-        return st.ok() ? Status() : Status(fromSdk(st.error()));
-      } catch (...) {
-        return Error::internal("plugin " + owner + " threw in a job");
-      }
-    }));
+    jobs.push_back(
+        host.scheduler_.every("plugin." + spec.name + "." + name, interval,
+                              [job = std::move(job), alive, owner]() -> Status {
+                                if (!*alive) return Status();
+                                try {
+                                  sdk::Status st = job();
+                                  return st.ok() ? Status() : Status(fromSdk(st.error()));
+                                } catch (...) {
+                                  return Error::internal("plugin " + owner + " threw in a job");
+                                }
+                              }));
     return sdk::Status();
   }
 
@@ -319,31 +372,39 @@ struct PluginHost::Loaded : sdk::Context, sdk::Routes, sdk::Events, sdk::Schedul
       if (!isValidId("lead", id)) return Error::notFound("there is no lead " + id.substr(0, 40));
       auto lead = store::findLead(c, id);
       if (!lead) return Error::notFound("there is no lead " + id);
-      view = {lead->id, std::string(toString(lead->status)), store::toJsonText(store::leadToJson(*lead))};
+      view = {lead->id, std::string(toString(lead->status)),
+              store::toJsonText(store::leadToJson(*lead))};
       return Status();
     });
     if (!st.ok()) return toSdk(st.error());
     return view;
   }
 
-  sdk::Result<sdk::CaptureResult> capture(const sdk::LeadInput& input, const std::string& key) override {
-    auto capture = buildCapture(host.s_, input, input.consent_ip, [](const std::string& f) { return f; });
+  sdk::Result<sdk::CaptureResult> capture(const sdk::LeadInput& input,
+                                          const std::string& key) override {
+    auto capture =
+        buildCapture(host.s_, input, input.consent_ip, [](const std::string& f) { return f; });
     if (!capture.ok()) return toSdk(capture.error());
     std::optional<Idempotency> idem;
     if (!key.empty()) {
-      if (key.size() > 255) return sdk::Error{sdk::ErrorKind::kInvalid, "an idempotency key is at most 255 bytes", {}, {}};
+      if (key.size() > 255)
+        return sdk::Error{
+            sdk::ErrorKind::kInvalid, "an idempotency key is at most 255 bytes", {}, {}};
       idem = Idempotency{"plugin:" + spec.name + ":capture", key, sha256Hex(canonical(input))};
     }
     const PreparedCapture prepared = prepareCapture(host.s_, std::move(capture).value());
-    Response response = writeIdempotent(host.s_, idem, [&](store::Connection& c) -> Result<Response> {
-      auto captured = captureLead(host.s_, c, prepared, "plugin:" + spec.name);
-      return Response{captured.outcome == CaptureOutcome::kCreated ? 201 : 200, "application/json",
-                      captured.doc.substr(0, captured.doc.size() - 1) + ",\"outcome\":\"" +
-                          std::string(toString(captured.outcome)) + "\"}",
-                      {}};
-    });
+    Response response =
+        writeIdempotent(host.s_, idem, [&](store::Connection& c) -> Result<Response> {
+          auto captured = captureLead(host.s_, c, prepared, "plugin:" + spec.name);
+          return Response{captured.outcome == CaptureOutcome::kCreated ? 201 : 200,
+                          "application/json",
+                          captured.doc.substr(0, captured.doc.size() - 1) + ",\"outcome\":\"" +
+                              std::string(toString(captured.outcome)) + "\"}",
+                          {}};
+        });
     auto body = parseJsonObject(response.body);
-    if (!body.ok()) return sdk::Error{sdk::ErrorKind::kInternal, "the capture's answer is unreadable", {}, {}};
+    if (!body.ok())
+      return sdk::Error{sdk::ErrorKind::kInternal, "the capture's answer is unreadable", {}, {}};
     const auto& o = *body.value();
     if (response.status >= 400) return problemToSdk(response.status, o);
     sdk::CaptureResult result;
@@ -359,11 +420,32 @@ struct PluginHost::Loaded : sdk::Context, sdk::Routes, sdk::Events, sdk::Schedul
   // The fields of an input in a fixed order: what an idempotency key's request hash covers.
   static std::string canonical(const sdk::LeadInput& in) {
     std::string out;
-    for (const std::string* f : {&in.email, &in.phone, &in.first_name, &in.last_name, &in.job_title, &in.company,
-                                 &in.website, &in.industry, &in.country, &in.city, &in.needs, &in.annual_revenue,
-                                 &in.revenue_currency, &in.source, &in.partner, &in.channel, &in.page_url,
-                                 &in.utm_source, &in.utm_medium, &in.utm_campaign, &in.utm_term, &in.utm_content,
-                                 &in.consent_text, &in.consent_source, &in.consent_ip, &in.owner}) {
+    for (const std::string* f : {&in.email,
+                                 &in.phone,
+                                 &in.first_name,
+                                 &in.last_name,
+                                 &in.job_title,
+                                 &in.company,
+                                 &in.website,
+                                 &in.industry,
+                                 &in.country,
+                                 &in.city,
+                                 &in.needs,
+                                 &in.annual_revenue,
+                                 &in.revenue_currency,
+                                 &in.source,
+                                 &in.partner,
+                                 &in.channel,
+                                 &in.page_url,
+                                 &in.utm_source,
+                                 &in.utm_medium,
+                                 &in.utm_campaign,
+                                 &in.utm_term,
+                                 &in.utm_content,
+                                 &in.consent_text,
+                                 &in.consent_source,
+                                 &in.consent_ip,
+                                 &in.owner}) {
       out += *f;
       out += '\x1f';
     }
@@ -383,24 +465,32 @@ struct PluginHost::Loaded : sdk::Context, sdk::Routes, sdk::Events, sdk::Schedul
              : status == 422 ? sdk::ErrorKind::kInvalid
              : status == 503 ? sdk::ErrorKind::kRetryable
                              : sdk::ErrorKind::kInternal;
-    e.message = problem.has("detail") ? problem.getValue<std::string>("detail") : "the capture failed";
+    e.message =
+        problem.has("detail") ? problem.getValue<std::string>("detail") : "the capture failed";
     const std::string type = problem.has("type") ? problem.getValue<std::string>("type") : "";
     e.slug = type.starts_with("/problems/") ? type.substr(10) : "";
     if (auto errors = problem.getArray("errors")) {
       for (std::size_t i = 0; i < errors->size(); ++i) {
         auto f = errors->getObject(i);
-        e.fields.push_back({f->getValue<std::string>("field"), f->getValue<std::string>("message")});
+        e.fields.push_back(
+            {f->getValue<std::string>("field"), f->getValue<std::string>("message")});
       }
     }
     return e;
   }
 
   // sdk::Clock
-  std::chrono::sys_time<std::chrono::milliseconds> now() const override { return host.s_.clock.now(); }
+  std::chrono::sys_time<std::chrono::milliseconds> now() const override {
+    return host.s_.clock.now();
+  }
 
   // sdk::Logger
-  void info(const std::string& m) override { Poco::Logger::get("plugin." + spec.name).information(m); }
-  void warning(const std::string& m) override { Poco::Logger::get("plugin." + spec.name).warning(m); }
+  void info(const std::string& m) override {
+    Poco::Logger::get("plugin." + spec.name).information(m);
+  }
+  void warning(const std::string& m) override {
+    Poco::Logger::get("plugin." + spec.name).warning(m);
+  }
   void error(const std::string& m) override { Poco::Logger::get("plugin." + spec.name).error(m); }
 
   // sdk::Metrics
@@ -409,16 +499,22 @@ struct PluginHost::Loaded : sdk::Context, sdk::Routes, sdk::Events, sdk::Schedul
   }
 
   // sdk::Crypto
-  std::string hmacSha256(const std::string& key, const std::string& data) override { return host::Crypto::hmacSha256(key, data); }
-  bool constantTimeEquals(const std::string& a, const std::string& b) override { return host::constantTimeEquals(a, b); }
+  std::string hmacSha256(const std::string& key, const std::string& data) override {
+    return host::Crypto::hmacSha256(key, data);
+  }
+  bool constantTimeEquals(const std::string& a, const std::string& b) override {
+    return host::constantTimeEquals(a, b);
+  }
   std::string randomToken(std::size_t bytes) override {
     const std::string raw = host.crypto_.randomBytes(bytes);
     return base64Url(std::span(reinterpret_cast<const std::uint8_t*>(raw.data()), raw.size()));
   }
-  sdk::Status verifyStandardWebhook(const std::string& secret, const std::string& id, const std::string& timestamp,
-                                    const std::string& signatures, const std::string& body,
+  sdk::Status verifyStandardWebhook(const std::string& secret, const std::string& id,
+                                    const std::string& timestamp, const std::string& signatures,
+                                    const std::string& body,
                                     std::chrono::seconds tolerance) override {
-    Status st = host::Crypto::verifyStandardWebhook(secret, id, timestamp, signatures, body, tolerance);
+    Status st =
+        host::Crypto::verifyStandardWebhook(secret, id, timestamp, signatures, body, tolerance);
     return st.ok() ? sdk::Status() : sdk::Status(toSdk(st.error()));
   }
   std::string seal(const std::string& plaintext) override { return host.crypto_.seal(plaintext); }
@@ -429,7 +525,8 @@ struct PluginHost::Loaded : sdk::Context, sdk::Routes, sdk::Events, sdk::Schedul
   }
 };
 
-PluginHost::PluginHost(Services& services, Crypto& crypto, Api& api, EventDispatcher& events, Scheduler& scheduler)
+PluginHost::PluginHost(Services& services, Crypto& crypto, Api& api, EventDispatcher& events,
+                       Scheduler& scheduler)
     : s_(services),
       crypto_(crypto),
       api_(api),
@@ -437,7 +534,9 @@ PluginHost::PluginHost(Services& services, Crypto& crypto, Api& api, EventDispat
       scheduler_(scheduler),
       http_({services.config.outbound_allow_private_networks, "Ciclo/0.1"}) {}
 
-PluginHost::~PluginHost() { stopAll(); }
+PluginHost::~PluginHost() {
+  stopAll();
+}
 
 Status PluginHost::startAll() {
   for (const auto& spec : s_.config.plugins) {

@@ -42,7 +42,8 @@ class PluginLibrary {
 
 class PluginHost {
  public:
-  PluginHost(Services& services, Crypto& crypto, Api& api, EventDispatcher& events, Scheduler& scheduler);
+  PluginHost(Services& services, Crypto& crypto, Api& api, EventDispatcher& events,
+             Scheduler& scheduler);
   ~PluginHost();
 
   // Loads and starts every configured plugin. A required plugin that fails stops everything

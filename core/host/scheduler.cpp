@@ -6,9 +6,12 @@ namespace ciclo::host {
 
 Scheduler::Scheduler(const Clock& clock) : clock_(clock) {}
 
-Scheduler::~Scheduler() { stop(); }
+Scheduler::~Scheduler() {
+  stop();
+}
 
-int Scheduler::every(std::string name, std::chrono::milliseconds interval, std::function<Status()> job) {
+int Scheduler::every(std::string name, std::chrono::milliseconds interval,
+                     std::function<Status()> job) {
   std::lock_guard lock(mutex_);
   const int handle = nextHandle_++;
   jobs_.push_back({handle, std::move(name), interval, std::move(job), clock_.now() + interval});
@@ -20,7 +23,9 @@ void Scheduler::cancel(int handle) {
   std::erase_if(jobs_, [&](const Job& j) { return j.handle == handle; });
 }
 
-void Scheduler::start() { thread_ = std::thread([this] { loop(); }); }
+void Scheduler::start() {
+  thread_ = std::thread([this] { loop(); });
+}
 
 void Scheduler::stop() {
   {

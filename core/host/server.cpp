@@ -109,13 +109,15 @@ std::string newRequestId() {
 }
 
 bool isTokenChar(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+  return std::isalnum(static_cast<unsigned char>(c)) ||
+         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
 }
 
 bool acceptableRequestId(const std::string& s) {
   if (s.empty() || s.size() > 64) return false;
   return std::all_of(s.begin(), s.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == ':';
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ||
+           c == ':';
   });
 }
 
@@ -136,9 +138,11 @@ struct HttpServer::Impl {
   std::mutex watchdogMutex;
   std::condition_variable watchdogWake;
 
-  std::string clientIp(const Poco::Net::SocketAddress& peer, const std::string& forwardedFor) const {
+  std::string clientIp(const Poco::Net::SocketAddress& peer,
+                       const std::string& forwardedFor) const {
     const auto isTrusted = [&](const Poco::Net::IPAddress& a) {
-      return std::any_of(trusted.begin(), trusted.end(), [&](const Network& n) { return n.contains(a); });
+      return std::any_of(trusted.begin(), trusted.end(),
+                         [&](const Network& n) { return n.contains(a); });
     };
     Poco::Net::IPAddress hop = peer.host();
     if (!isTrusted(hop) || forwardedFor.empty()) return hop.toString();
@@ -174,7 +178,8 @@ struct UnsupportedVersion {};
 
 class HttpConnection : public Poco::Net::TCPServerConnection {
  public:
-  HttpConnection(const StreamSocket& s, HttpServer::Impl& server) : TCPServerConnection(s), server_(server) {}
+  HttpConnection(const StreamSocket& s, HttpServer::Impl& server)
+      : TCPServerConnection(s), server_(server) {}
 
   void run() override {
     using State = ConnectionRegistry::State;
@@ -223,10 +228,12 @@ class HttpConnection : public Poco::Net::TCPServerConnection {
         request.request_id = acceptableRequestId(rid) ? rid : newRequestId();
         request.client_ip = srv.clientIp(peer, in.get("X-Forwarded-For", ""));
 
-        if (in.getVersion() != Poco::Net::HTTPMessage::HTTP_1_1 && in.getVersion() != Poco::Net::HTTPMessage::HTTP_1_0) {
+        if (in.getVersion() != Poco::Net::HTTPMessage::HTTP_1_1 &&
+            in.getVersion() != Poco::Net::HTTPMessage::HTTP_1_0) {
           throw UnsupportedVersion();
         }
-        const bool hasBody = in.hasContentLength() ? in.getContentLength64() > 0 : in.getChunkedTransferEncoding();
+        const bool hasBody =
+            in.hasContentLength() ? in.getContentLength64() > 0 : in.getChunkedTransferEncoding();
         bool bodyUnread = hasBody;
         auto admitted = srv.handler.admit(request);
         if (auto* early = std::get_if<Response>(&admitted)) {
@@ -235,7 +242,8 @@ class HttpConnection : public Poco::Net::TCPServerConnection {
           const Route& route = *std::get<const Route*>(admitted);
           const std::size_t limit = std::min(route.options.max_body, srv.config.max_body_bytes);
           if (in.hasContentLength() && in.getContentLength64() > static_cast<Poco::Int64>(limit)) {
-            response = problemResponse(413, "", "the body is larger than " + std::to_string(limit) + " bytes");
+            response = problemResponse(
+                413, "", "the body is larger than " + std::to_string(limit) + " bytes");
           } else {
             if (in.getExpectContinue()) out.sendContinue();
             std::string body;
@@ -257,7 +265,8 @@ class HttpConnection : public Poco::Net::TCPServerConnection {
               bodyUnread = tooLarge;
             }
             if (tooLarge) {
-              response = problemResponse(413, "", "the body is larger than " + std::to_string(limit) + " bytes");
+              response = problemResponse(
+                  413, "", "the body is larger than " + std::to_string(limit) + " bytes");
             } else {
               request.body = std::move(body);
               srv.registry.set(reg.handle, State::kHandling, Clock::time_point::max());
@@ -265,8 +274,8 @@ class HttpConnection : public Poco::Net::TCPServerConnection {
             }
           }
         }
-        keepAlive = srv.params->getKeepAlive() && in.getKeepAlive() && session.canKeepAlive() && !bodyUnread &&
-                    !srv.stopping;
+        keepAlive = srv.params->getKeepAlive() && in.getKeepAlive() && session.canKeepAlive() &&
+                    !bodyUnread && !srv.stopping;
         srv.registry.set(reg.handle, State::kWriting, Clock::now() + deadline);
         send(out, in.getVersion(), request, response, keepAlive);
         responded = true;
@@ -278,7 +287,8 @@ class HttpConnection : public Poco::Net::TCPServerConnection {
         sendError(session, 400, "only HTTP/1.0 and HTTP/1.1 are spoken here", request, started);
         break;
       } catch (const Poco::Net::MessageException& e) {
-        if (!responded) sendError(session, 400, "the request is malformed: " + safeMessage(e), request, started);
+        if (!responded)
+          sendError(session, 400, "the request is malformed: " + safeMessage(e), request, started);
         break;
       } catch (const Poco::Exception& e) {
         // A network error or a deadline expiry mid-request; the socket may be gone.
@@ -287,11 +297,13 @@ class HttpConnection : public Poco::Net::TCPServerConnection {
         }
         break;
       }
-      srv.handler.completed(request, response,
-                            std::chrono::duration<double, std::milli>(Clock::now() - started).count());
+      srv.handler.completed(
+          request, response,
+          std::chrono::duration<double, std::milli>(Clock::now() - started).count());
       if (!keepAlive) break;
-      srv.registry.set(reg.handle, State::kIdle,
-                       Clock::now() + std::chrono::milliseconds(srv.config.keep_alive_timeout_ms) + deadline);
+      srv.registry.set(
+          reg.handle, State::kIdle,
+          Clock::now() + std::chrono::milliseconds(srv.config.keep_alive_timeout_ms) + deadline);
     }
   }
 
@@ -322,9 +334,10 @@ class HttpConnection : public Poco::Net::TCPServerConnection {
     return isValidUtf8(m) ? m : "invalid bytes";
   }
 
-  void send(Poco::Net::HTTPServerResponseImpl& out, const std::string& version, const Request& request,
-            const Response& response, bool keepAlive) {
-    out.setVersion(version == Poco::Net::HTTPMessage::HTTP_1_0 ? version : Poco::Net::HTTPMessage::HTTP_1_1);
+  void send(Poco::Net::HTTPServerResponseImpl& out, const std::string& version,
+            const Request& request, const Response& response, bool keepAlive) {
+    out.setVersion(version == Poco::Net::HTTPMessage::HTTP_1_0 ? version
+                                                               : Poco::Net::HTTPMessage::HTTP_1_1);
     out.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(response.status));
     out.setKeepAlive(keepAlive);
     out.set("X-Request-Id", request.request_id);
@@ -340,8 +353,8 @@ class HttpConnection : public Poco::Net::TCPServerConnection {
     }
   }
 
-  void sendError(Poco::Net::HTTPServerSession& session, int status, const std::string& detail, Request& request,
-                 Clock::time_point started) {
+  void sendError(Poco::Net::HTTPServerSession& session, int status, const std::string& detail,
+                 Request& request, Clock::time_point started) {
     if (request.request_id.empty()) request.request_id = newRequestId();
     const Response response = problemResponse(status, "", detail);
     try {
@@ -350,8 +363,9 @@ class HttpConnection : public Poco::Net::TCPServerConnection {
     } catch (const Poco::Exception&) {
       // The client is gone; nothing more to say.
     }
-    server_.handler.completed(request, response,
-                              std::chrono::duration<double, std::milli>(Clock::now() - started).count());
+    server_.handler.completed(
+        request, response,
+        std::chrono::duration<double, std::milli>(Clock::now() - started).count());
   }
 
   HttpServer::Impl& server_;
@@ -373,7 +387,9 @@ class ConnectionFactory : public Poco::Net::TCPServerConnectionFactory {
 HttpServer::HttpServer(const ServerConfig& config, RequestHandler& handler)
     : impl_(std::make_unique<Impl>(config, handler)) {}
 
-HttpServer::~HttpServer() { stop(); }
+HttpServer::~HttpServer() {
+  stop();
+}
 
 Result<int> HttpServer::start() {
   auto& s = *impl_;
@@ -381,7 +397,8 @@ Result<int> HttpServer::start() {
     const auto slash = entry.find('/');
     Poco::Net::IPAddress address;
     if (!Poco::Net::IPAddress::tryParse(entry.substr(0, slash), address)) {
-      return Error::invalid("server.trusted_proxies: " + entry + " is not an IP address or network");
+      return Error::invalid("server.trusted_proxies: " + entry +
+                            " is not an IP address or network");
     }
     unsigned prefix = address.length() * 8;
     if (slash != std::string::npos) {
@@ -390,7 +407,8 @@ Result<int> HttpServer::start() {
       } catch (const std::exception&) {
         prefix = 999;
       }
-      if (prefix > address.length() * 8) return Error::invalid("server.trusted_proxies: " + entry + " has a bad prefix");
+      if (prefix > address.length() * 8)
+        return Error::invalid("server.trusted_proxies: " + entry + " has a bad prefix");
     }
     s.trusted.push_back({address, prefix});
   }
@@ -403,20 +421,22 @@ Result<int> HttpServer::start() {
     socket.bind(address, /*reuseAddress=*/true, /*reusePort=*/false);
     socket.listen(256);
   } catch (const Poco::Exception& e) {
-    return Error::invalid("cannot listen on " + s.config.host + ":" + std::to_string(s.config.port) + ": " +
-                          e.displayText());
+    return Error::invalid("cannot listen on " + s.config.host + ":" +
+                          std::to_string(s.config.port) + ": " + e.displayText());
   }
 
   s.params = new Poco::Net::HTTPServerParams;
   s.params->setKeepAlive(true);
-  s.params->setKeepAliveTimeout(Poco::Timespan(static_cast<long>(s.config.keep_alive_timeout_ms) * 1000));
+  s.params->setKeepAliveTimeout(
+      Poco::Timespan(static_cast<long>(s.config.keep_alive_timeout_ms) * 1000));
   s.params->setTimeout(Poco::Timespan(static_cast<long>(s.config.request_deadline_ms) * 1000));
   s.params->setMaxKeepAliveRequests(10000);
   s.params->setMaxThreads(s.config.threads);
   s.params->setMaxQueued(s.config.max_queued);
   s.params->setThreadIdleTime(Poco::Timespan(30, 0));
   s.pool = std::make_unique<Poco::ThreadPool>("http", 4, s.config.threads + 4, 30);
-  s.server = std::make_unique<Poco::Net::TCPServer>(new ConnectionFactory(s), *s.pool, socket, s.params);
+  s.server =
+      std::make_unique<Poco::Net::TCPServer>(new ConnectionFactory(s), *s.pool, socket, s.params);
   s.server->start();
   s.watchdog = std::thread([&s] { s.runWatchdog(); });
   return static_cast<int>(socket.address().port());

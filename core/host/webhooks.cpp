@@ -13,23 +13,43 @@
 namespace ciclo::host {
 
 const std::vector<std::chrono::seconds> kWebhookRetryDelays{
-    std::chrono::seconds(5),     std::chrono::minutes(5), std::chrono::minutes(30), std::chrono::hours(2),
-    std::chrono::hours(5),       std::chrono::hours(10),  std::chrono::hours(10)};
+    std::chrono::seconds(5), std::chrono::minutes(5), std::chrono::minutes(30),
+    std::chrono::hours(2),   std::chrono::hours(5),   std::chrono::hours(10),
+    std::chrono::hours(10)};
 
-const std::vector<std::string> kEventTypes{
-    "lead.captured",     "lead.merged",           "lead.updated",          "lead.status_changed",
-    "lead.scored",       "lead.qualified",        "lead.disqualified",     "account.created",
-    "activity.created",
-    "contact.created",   "opportunity.stage_changed", "quote.sent",        "quote.accepted",
-    "order.received",    "order.confirmed",       "work_order.progressed", "invoice.issued",
-    "invoice.overdue",   "invoice.paid",          "payment.received",      "payment.reconciled",
-    "dunning.reminder_sent", "collection.started"};
+const std::vector<std::string> kEventTypes{"lead.captured",
+                                           "lead.merged",
+                                           "lead.updated",
+                                           "lead.status_changed",
+                                           "lead.scored",
+                                           "lead.qualified",
+                                           "lead.disqualified",
+                                           "account.created",
+                                           "activity.created",
+                                           "contact.created",
+                                           "opportunity.stage_changed",
+                                           "quote.sent",
+                                           "quote.accepted",
+                                           "order.received",
+                                           "order.confirmed",
+                                           "work_order.progressed",
+                                           "invoice.issued",
+                                           "invoice.overdue",
+                                           "invoice.paid",
+                                           "payment.received",
+                                           "payment.reconciled",
+                                           "dunning.reminder_sent",
+                                           "collection.started"};
 
 namespace {
 
-Poco::Logger& log() { return Poco::Logger::get("ciclo.webhooks"); }
+Poco::Logger& log() {
+  return Poco::Logger::get("ciclo.webhooks");
+}
 
-Poco::JSON::Object::Ptr object() { return new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER); }
+Poco::JSON::Object::Ptr object() {
+  return new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+}
 
 struct Endpoint {
   std::string id, url, partner, description, secret_sealed, status, disabled_reason;
@@ -56,7 +76,8 @@ std::vector<std::string> split(const std::string& s) {
 }
 
 const char* kEndpointColumns =
-    "id, url, event_types, partner, description, secret_sealed, status, disabled_reason, created_at, updated_at";
+    "id, url, event_types, partner, description, secret_sealed, status, disabled_reason, "
+    "created_at, updated_at";
 
 Endpoint endpointFromRow(const store::Row& r) {
   Endpoint e;
@@ -75,7 +96,8 @@ Endpoint endpointFromRow(const store::Row& r) {
 
 std::optional<Endpoint> findEndpoint(store::Connection& c, const std::string& id) {
   if (!isValidId("we", id)) return std::nullopt;
-  auto rows = c.query(std::string("SELECT ") + kEndpointColumns + " FROM webhook_endpoints WHERE id = $1", {id});
+  auto rows = c.query(
+      std::string("SELECT ") + kEndpointColumns + " FROM webhook_endpoints WHERE id = $1", {id});
   if (rows.empty()) return std::nullopt;
   return endpointFromRow(rows[0]);
 }
@@ -90,7 +112,8 @@ Poco::JSON::Object::Ptr endpointJson(const Endpoint& e) {
   o->set("partner", e.partner.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(e.partner));
   o->set("description", e.description);
   o->set("status", e.status);
-  o->set("disabled_reason", e.disabled_reason.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(e.disabled_reason));
+  o->set("disabled_reason",
+         e.disabled_reason.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(e.disabled_reason));
   o->set("created_at", formatTimestamp(e.created_at));
   o->set("updated_at", formatTimestamp(e.updated_at));
   return o;
@@ -128,7 +151,8 @@ Result<std::vector<std::string>> readEventTypes(JsonInput& in, std::vector<Field
   }
   auto array = v.extract<Poco::JSON::Array::Ptr>();
   std::vector<std::string> types;
-  if (array->size() == 0 || array->size() > kEventTypes.size()) in.fail("event_types", "must name 1 to " + std::to_string(kEventTypes.size()) + " types");
+  if (array->size() == 0 || array->size() > kEventTypes.size())
+    in.fail("event_types", "must name 1 to " + std::to_string(kEventTypes.size()) + " types");
   for (std::size_t i = 0; i < array->size(); ++i) {
     const auto& item = array->get(i);
     const std::string t = item.isString() ? item.extract<std::string>() : std::string();
@@ -143,11 +167,14 @@ Result<std::vector<std::string>> readEventTypes(JsonInput& in, std::vector<Field
 
 Status checkUrl(const std::string& url, bool allowPrivate) {
   const bool https = url.starts_with("https://");
-  if (!https && !(allowPrivate && url.starts_with("http://"))) return Error::invalidField("/url", "must be an https:// URL");
+  if (!https && !(allowPrivate && url.starts_with("http://")))
+    return Error::invalidField("/url", "must be an https:// URL");
   const auto hostStart = url.find("://") + 3;
   const auto hostEnd = url.find_first_of("/?#", hostStart);
-  const std::string host = url.substr(hostStart, hostEnd == std::string::npos ? std::string::npos : hostEnd - hostStart);
-  if (host.empty() || host.find('@') != std::string::npos || host.find_first_of(" \t\r\n") != std::string::npos) {
+  const std::string host =
+      url.substr(hostStart, hostEnd == std::string::npos ? std::string::npos : hostEnd - hostStart);
+  if (host.empty() || host.find('@') != std::string::npos ||
+      host.find_first_of(" \t\r\n") != std::string::npos) {
     return Error::invalidField("/url", "must name a host, without credentials");
   }
   return Status();
@@ -156,7 +183,8 @@ Status checkUrl(const std::string& url, bool allowPrivate) {
 }  // namespace
 
 struct Webhooks::Due {
-  std::string delivery_id, endpoint_id, event_id, url, secret_sealed, partner, endpoint_status, type, created_at, data;
+  std::string delivery_id, endpoint_id, event_id, url, secret_sealed, partner, endpoint_status,
+      type, created_at, data;
   std::int64_t attempts;
 };
 
@@ -165,16 +193,21 @@ Webhooks::Webhooks(Services& services, Crypto& crypto)
       crypto_(crypto),
       http_({services.config.outbound_allow_private_networks, "Ciclo-Webhooks/0.1"}) {}
 
-Webhooks::~Webhooks() { stop(); }
+Webhooks::~Webhooks() {
+  stop();
+}
 
 Result<std::shared_ptr<const std::vector<Webhooks::Subscriber>>> Webhooks::subscribers() {
   {
     std::lock_guard lock(mutex_);
-    if (subscribers_ && std::chrono::steady_clock::now() - subscribersRead_ < std::chrono::seconds(1)) return subscribers_;
+    if (subscribers_ &&
+        std::chrono::steady_clock::now() - subscribersRead_ < std::chrono::seconds(1))
+      return subscribers_;
   }
   auto fresh = std::make_shared<std::vector<Subscriber>>();
   Status read = s_.store.read([&](store::Connection& c) {
-    for (const auto& row : c.query(std::string("SELECT ") + kEndpointColumns + " FROM webhook_endpoints WHERE status = 'active'")) {
+    for (const auto& row : c.query(std::string("SELECT ") + kEndpointColumns +
+                                   " FROM webhook_endpoints WHERE status = 'active'")) {
       const Endpoint e = endpointFromRow(row);
       fresh->push_back({e.id, e.partner, e.event_types});
     }
@@ -197,23 +230,29 @@ Status Webhooks::fanOut(const store::Event& event) {
   if (!current.ok()) return current.error();
   std::vector<std::string> matching;
   for (const auto& e : *current.value()) {
-    const bool typeMatches = std::find(e.event_types.begin(), e.event_types.end(), "*") != e.event_types.end() ||
-                             std::find(e.event_types.begin(), e.event_types.end(), event.type) != e.event_types.end();
+    const bool typeMatches =
+        std::find(e.event_types.begin(), e.event_types.end(), "*") != e.event_types.end() ||
+        std::find(e.event_types.begin(), e.event_types.end(), event.type) != e.event_types.end();
     if (typeMatches && (e.partner.empty() || e.partner == event.partner)) matching.push_back(e.id);
   }
   if (matching.empty()) return Status();  // most events: no writer needed
   return s_.store.write([&](store::Connection& c) -> Status {
     const std::string now = formatTimestamp(s_.clock.now());
     for (const auto& endpoint : matching) {
-      c.exec("INSERT INTO webhook_deliveries (id, endpoint_id, event_id, status, attempts, next_attempt_at, created_at, "
-             "updated_at) VALUES ($1, $2, $3, 'pending', 0, $4, $4, $4) ON CONFLICT (endpoint_id, event_id) DO NOTHING",
-             {s_.ids.next("wd"), endpoint, event.id, now});
+      c.exec(
+          "INSERT INTO webhook_deliveries (id, endpoint_id, event_id, status, attempts, "
+          "next_attempt_at, created_at, "
+          "updated_at) VALUES ($1, $2, $3, 'pending', 0, $4, $4, $4) ON CONFLICT (endpoint_id, "
+          "event_id) DO NOTHING",
+          {s_.ids.next("wd"), endpoint, event.id, now});
     }
     return Status();
   });
 }
 
-void Webhooks::start() { thread_ = std::thread([this] { run(); }); }
+void Webhooks::start() {
+  thread_ = std::thread([this] { run(); });
+}
 
 void Webhooks::stop() {
   {
@@ -258,14 +297,16 @@ bool Webhooks::deliverDue() {
   std::vector<Due> due;
   (void)s_.store.read([&](store::Connection& c) {
     for (const auto& r : c.query(
-             "SELECT d.id, d.endpoint_id, d.event_id, e.url, e.secret_sealed, e.partner, e.status, o.type, "
+             "SELECT d.id, d.endpoint_id, d.event_id, e.url, e.secret_sealed, e.partner, e.status, "
+             "o.type, "
              "o.created_at, o.data, d.attempts FROM webhook_deliveries d "
              "JOIN webhook_endpoints e ON e.id = d.endpoint_id JOIN outbox o ON o.id = d.event_id "
-             "WHERE d.status = 'pending' AND d.next_attempt_at <= $1 ORDER BY d.next_attempt_at, d.id LIMIT $2",
+             "WHERE d.status = 'pending' AND d.next_attempt_at <= $1 ORDER BY d.next_attempt_at, "
+             "d.id LIMIT $2",
              {formatTimestamp(s_.clock.now()), std::int64_t{kBatch}})) {
-      due.push_back({store::text(r[0]), store::text(r[1]), store::text(r[2]), store::text(r[3]), store::text(r[4]),
-                     store::text(r[5]), store::text(r[6]), store::text(r[7]), store::text(r[8]), store::text(r[9]),
-                     store::integer(r[10])});
+      due.push_back({store::text(r[0]), store::text(r[1]), store::text(r[2]), store::text(r[3]),
+                     store::text(r[4]), store::text(r[5]), store::text(r[6]), store::text(r[7]),
+                     store::text(r[8]), store::text(r[9]), store::integer(r[10])});
     }
     return Status();
   });
@@ -282,28 +323,39 @@ bool Webhooks::deliverDue() {
 void Webhooks::deliver(const Due& d) {
   const Timestamp now = s_.clock.now();
   const std::int64_t attempt = d.attempts + 1;
-  auto finish = [&](const std::string& status, int httpStatus, const std::string& error, bool disableEndpoint) {
+  auto finish = [&](const std::string& status, int httpStatus, const std::string& error,
+                    bool disableEndpoint) {
     const bool retry = status == "retry";
     const bool exhausted = retry && attempt > static_cast<std::int64_t>(kWebhookRetryDelays.size());
     const std::string final = retry ? (exhausted ? "failed" : "pending") : status;
-    const Timestamp next =
-        retry && !exhausted ? now + kWebhookRetryDelays[static_cast<std::size_t>(attempt - 1)] : now;
+    const Timestamp next = retry && !exhausted
+                               ? now + kWebhookRetryDelays[static_cast<std::size_t>(attempt - 1)]
+                               : now;
     (void)s_.store.write([&](store::Connection& c) {
-      c.exec("UPDATE webhook_deliveries SET status = $1, attempts = $2, next_attempt_at = $3, last_status = $4, "
-             "last_error = $5, updated_at = $6 WHERE id = $7",
-             {final, attempt, formatTimestamp(next), httpStatus ? store::SqlValue{std::int64_t{httpStatus}} : store::SqlValue{},
-              error.empty() ? store::SqlValue{} : store::SqlValue{error}, formatTimestamp(now), d.delivery_id});
+      c.exec(
+          "UPDATE webhook_deliveries SET status = $1, attempts = $2, next_attempt_at = $3, "
+          "last_status = $4, "
+          "last_error = $5, updated_at = $6 WHERE id = $7",
+          {final, attempt, formatTimestamp(next),
+           httpStatus ? store::SqlValue{std::int64_t{httpStatus}} : store::SqlValue{},
+           error.empty() ? store::SqlValue{} : store::SqlValue{error}, formatTimestamp(now),
+           d.delivery_id});
       if (disableEndpoint) {
-        c.exec("UPDATE webhook_endpoints SET status = 'disabled', disabled_reason = $1, updated_at = $2 WHERE id = $3",
-               {error, formatTimestamp(now), d.endpoint_id});
+        c.exec(
+            "UPDATE webhook_endpoints SET status = 'disabled', disabled_reason = $1, updated_at = "
+            "$2 WHERE id = $3",
+            {error, formatTimestamp(now), d.endpoint_id});
       }
       return Status();
     });
     if (disableEndpoint) invalidateSubscribers();
     std::lock_guard lock(mutex_);
-    if (final == "succeeded") ++counts_.succeeded;
-    else if (final == "failed") ++counts_.failed;
-    else ++counts_.retried;
+    if (final == "succeeded")
+      ++counts_.succeeded;
+    else if (final == "failed")
+      ++counts_.failed;
+    else
+      ++counts_.retried;
   };
 
   if (d.endpoint_status != "active") {
@@ -329,7 +381,8 @@ void Webhooks::deliver(const Due& d) {
   body += ",\"data\":" + data + "}";
   // The signature's timestamp is the real time of sending: receivers check it against theirs.
   const auto sentAt = std::chrono::duration_cast<std::chrono::seconds>(
-                          std::chrono::system_clock::now().time_since_epoch()).count();
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
   auto signature = Crypto::standardWebhookSignature(secret.value(), d.event_id, sentAt, body);
   connectors::HttpRequest request;
   request.url = d.url;
@@ -348,7 +401,8 @@ void Webhooks::deliver(const Due& d) {
       } else if (outcome.status == 410) {
         finish("failed", 410, "the endpoint answered 410 Gone; it is disabled", true);
       } else {
-        finish("retry", outcome.status, "the endpoint answered " + std::to_string(outcome.status), false);
+        finish("retry", outcome.status, "the endpoint answered " + std::to_string(outcome.status),
+               false);
       }
       break;
     case connectors::HttpOutcome::Kind::kRetry:
@@ -377,13 +431,15 @@ void Webhooks::addRoutes(Router& router) {
     e.url = in.text("url", 2048).value_or("");
     if (e.url.empty() && errors.empty()) in.fail("url", "is required");
     if (!e.url.empty()) {
-      if (auto st = checkUrl(e.url, s_.config.outbound_allow_private_networks); !st.ok()) errors.push_back(st.error().fields[0]);
+      if (auto st = checkUrl(e.url, s_.config.outbound_allow_private_networks); !st.ok())
+        errors.push_back(st.error().fields[0]);
     }
     e.event_types = readEventTypes(in, errors, *body.value(), true).value();
     e.partner = in.text("partner", 64).value_or("");
     e.description = in.text("description", 500).value_or("");
     in.rejectUnknown();
-    if (!errors.empty()) return problemResponse(Error::invalid("The endpoint has invalid fields.", std::move(errors)));
+    if (!errors.empty())
+      return problemResponse(Error::invalid("The endpoint has invalid fields.", std::move(errors)));
     const std::string secret = crypto_.newWebhookSecret();
     return writeIdempotent(s_, idem.value(), [&](store::Connection& c) -> Result<Response> {
       e.id = s_.ids.next("we");
@@ -392,8 +448,9 @@ void Webhooks::addRoutes(Router& router) {
       e.created_at = e.updated_at = s_.clock.now();
       c.exec(std::string("INSERT INTO webhook_endpoints (") + kEndpointColumns +
                  ") VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $8)",
-             {e.id, e.url, join(e.event_types), e.partner.empty() ? store::SqlValue{} : store::SqlValue{e.partner},
-              e.description, e.secret_sealed, e.status, formatTimestamp(e.created_at)});
+             {e.id, e.url, join(e.event_types),
+              e.partner.empty() ? store::SqlValue{} : store::SqlValue{e.partner}, e.description,
+              e.secret_sealed, e.status, formatTimestamp(e.created_at)});
       invalidateSubscribers();
       auto out = endpointJson(e);
       out->set("secret", secret);  // shown once
@@ -406,7 +463,8 @@ void Webhooks::addRoutes(Router& router) {
   router.add("GET", "/v1/webhook-endpoints", read, [this](Request&) {
     Poco::JSON::Array::Ptr data = new Poco::JSON::Array;
     Status st = s_.store.read([&](store::Connection& c) {
-      for (const auto& row : c.query(std::string("SELECT ") + kEndpointColumns + " FROM webhook_endpoints ORDER BY id")) {
+      for (const auto& row : c.query(std::string("SELECT ") + kEndpointColumns +
+                                     " FROM webhook_endpoints ORDER BY id")) {
         data->add(endpointJson(endpointFromRow(row)));
       }
       return Status();
@@ -437,14 +495,17 @@ void Webhooks::addRoutes(Router& router) {
     JsonInput in(*body.value(), "", errors);
     const auto url = in.text("url", 2048);
     if (url) {
-      if (auto st = checkUrl(*url, s_.config.outbound_allow_private_networks); !st.ok()) errors.push_back(st.error().fields[0]);
+      if (auto st = checkUrl(*url, s_.config.outbound_allow_private_networks); !st.ok())
+        errors.push_back(st.error().fields[0]);
     }
     const auto types = readEventTypes(in, errors, *body.value(), false).value();
     const auto status = in.text("status", 16);
-    if (status && *status != "active" && *status != "disabled") in.fail("status", "must be active or disabled");
+    if (status && *status != "active" && *status != "disabled")
+      in.fail("status", "must be active or disabled");
     const auto description = in.text("description", 500);
     in.rejectUnknown();
-    if (!errors.empty()) return problemResponse(Error::invalid("The endpoint has invalid fields.", std::move(errors)));
+    if (!errors.empty())
+      return problemResponse(Error::invalid("The endpoint has invalid fields.", std::move(errors)));
     return writeIdempotent(s_, std::nullopt, [&](store::Connection& c) -> Result<Response> {
       auto e = findEndpoint(c, r.params["id"]);
       if (!e) return Error::notFound("there is no such webhook endpoint");
@@ -456,11 +517,12 @@ void Webhooks::addRoutes(Router& router) {
         e->disabled_reason = *status == "active" ? "" : "disabled through the API";
       }
       e->updated_at = s_.clock.now();
-      c.exec("UPDATE webhook_endpoints SET url = $1, event_types = $2, description = $3, status = $4, "
-             "disabled_reason = $5, updated_at = $6 WHERE id = $7",
-             {e->url, join(e->event_types), e->description, e->status,
-              e->disabled_reason.empty() ? store::SqlValue{} : store::SqlValue{e->disabled_reason},
-              formatTimestamp(e->updated_at), e->id});
+      c.exec(
+          "UPDATE webhook_endpoints SET url = $1, event_types = $2, description = $3, status = $4, "
+          "disabled_reason = $5, updated_at = $6 WHERE id = $7",
+          {e->url, join(e->event_types), e->description, e->status,
+           e->disabled_reason.empty() ? store::SqlValue{} : store::SqlValue{e->disabled_reason},
+           formatTimestamp(e->updated_at), e->id});
       invalidateSubscribers();
       return jsonResponse(200, endpointJson(*e));
     });
@@ -473,7 +535,8 @@ void Webhooks::addRoutes(Router& router) {
     for (const auto& [k, v] : query.value()) {
       if (k == "status") {
         if (v != "pending" && v != "succeeded" && v != "failed") {
-          return problemResponse(Error::invalidField("status", "must be pending, succeeded or failed"));
+          return problemResponse(
+              Error::invalidField("status", "must be pending, succeeded or failed"));
         }
         status = v;
       } else if (k != "limit" && k != "cursor") {
@@ -484,15 +547,19 @@ void Webhooks::addRoutes(Router& router) {
     if (!limit.ok()) return problemResponse(limit.error());
     std::string cursor;
     if (auto it = query.value().find("cursor"); it != query.value().end()) {
-      if (!isValidId("wd", it->second)) return problemResponse(Error::invalidField("cursor", "is not a cursor this API returned"));
+      if (!isValidId("wd", it->second))
+        return problemResponse(Error::invalidField("cursor", "is not a cursor this API returned"));
       cursor = it->second;
     }
     Response response;
     Status st = s_.store.read([&](store::Connection& c) -> Status {
-      if (!findEndpoint(c, r.params["id"])) return Error::notFound("there is no such webhook endpoint");
-      std::string sql = "SELECT d.id, d.event_id, o.type, d.status, d.attempts, d.next_attempt_at, d.last_status, "
-                        "d.last_error, d.updated_at FROM webhook_deliveries d JOIN outbox o ON o.id = d.event_id "
-                        "WHERE d.endpoint_id = $1 AND d.id > $2";
+      if (!findEndpoint(c, r.params["id"]))
+        return Error::notFound("there is no such webhook endpoint");
+      std::string sql =
+          "SELECT d.id, d.event_id, o.type, d.status, d.attempts, d.next_attempt_at, "
+          "d.last_status, "
+          "d.last_error, d.updated_at FROM webhook_deliveries d JOIN outbox o ON o.id = d.event_id "
+          "WHERE d.endpoint_id = $1 AND d.id > $2";
       store::Params params{r.params["id"], cursor};
       if (!status.empty()) {
         sql += " AND d.status = $3";
@@ -511,15 +578,20 @@ void Webhooks::addRoutes(Router& router) {
         o->set("event_type", store::text(row[2]));
         o->set("status", store::text(row[3]));
         o->set("attempts", store::integer(row[4]));
-        o->set("next_attempt_at", store::text(row[3]) == "pending" ? Poco::Dynamic::Var(store::text(row[5])) : Poco::Dynamic::Var());
-        o->set("last_status", store::isNull(row[6]) ? Poco::Dynamic::Var() : Poco::Dynamic::Var(store::integer(row[6])));
-        o->set("last_error", store::isNull(row[7]) ? Poco::Dynamic::Var() : Poco::Dynamic::Var(store::text(row[7])));
+        o->set("next_attempt_at", store::text(row[3]) == "pending"
+                                      ? Poco::Dynamic::Var(store::text(row[5]))
+                                      : Poco::Dynamic::Var());
+        o->set("last_status", store::isNull(row[6]) ? Poco::Dynamic::Var()
+                                                    : Poco::Dynamic::Var(store::integer(row[6])));
+        o->set("last_error", store::isNull(row[7]) ? Poco::Dynamic::Var()
+                                                   : Poco::Dynamic::Var(store::text(row[7])));
         o->set("updated_at", store::text(row[8]));
         data->add(o);
       }
       auto body = object();
       body->set("data", data);
-      body->set("next_cursor", more ? Poco::Dynamic::Var(store::text(rows.back()[0])) : Poco::Dynamic::Var());
+      body->set("next_cursor",
+                more ? Poco::Dynamic::Var(store::text(rows.back()[0])) : Poco::Dynamic::Var());
       body->set("has_more", more);
       response = jsonResponse(200, body);
       return Status();
@@ -528,23 +600,31 @@ void Webhooks::addRoutes(Router& router) {
   });
 
   router.add("POST", "/v1/webhook-deliveries/{id}/replay", admin, [this](Request& r) {
-    Response response = writeIdempotent(s_, std::nullopt, [&](store::Connection& c) -> Result<Response> {
-      const std::string id = r.params["id"];
-      if (!isValidId("wd", id)) return Error::notFound("there is no such delivery");
-      auto rows = c.query("SELECT d.status, e.status FROM webhook_deliveries d JOIN webhook_endpoints e "
-                          "ON e.id = d.endpoint_id WHERE d.id = $1", {id});
-      if (rows.empty()) return Error::notFound("there is no such delivery");
-      if (store::text(rows[0][0]) == "pending") return Error::conflict("the delivery is still pending", "delivery-pending");
-      if (store::text(rows[0][1]) != "active") {
-        return Error::conflict("the endpoint is disabled; enable it first", "endpoint-disabled");
-      }
-      c.exec("UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1, updated_at = $1 "
-             "WHERE id = $2", {formatTimestamp(s_.clock.now()), id});
-      auto out = object();
-      out->set("id", id);
-      out->set("status", "pending");
-      return jsonResponse(202, out);
-    });
+    Response response =
+        writeIdempotent(s_, std::nullopt, [&](store::Connection& c) -> Result<Response> {
+          const std::string id = r.params["id"];
+          if (!isValidId("wd", id)) return Error::notFound("there is no such delivery");
+          auto rows = c.query(
+              "SELECT d.status, e.status FROM webhook_deliveries d JOIN webhook_endpoints e "
+              "ON e.id = d.endpoint_id WHERE d.id = $1",
+              {id});
+          if (rows.empty()) return Error::notFound("there is no such delivery");
+          if (store::text(rows[0][0]) == "pending")
+            return Error::conflict("the delivery is still pending", "delivery-pending");
+          if (store::text(rows[0][1]) != "active") {
+            return Error::conflict("the endpoint is disabled; enable it first",
+                                   "endpoint-disabled");
+          }
+          c.exec(
+              "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = "
+              "$1, updated_at = $1 "
+              "WHERE id = $2",
+              {formatTimestamp(s_.clock.now()), id});
+          auto out = object();
+          out->set("id", id);
+          out->set("status", "pending");
+          return jsonResponse(202, out);
+        });
     if (response.status == 202) wake();
     return response;
   });

@@ -8,10 +8,10 @@
 #include <mutex>
 #include <thread>
 
-#include "http/http_client.h"
 #include "host/api.h"
 #include "host/crypto.h"
 #include "host/events.h"
+#include "http/http_client.h"
 
 namespace ciclo::host {
 

@@ -40,19 +40,24 @@ ApiKeyRecord keyFromRow(const Row& r) {
 }  // namespace
 
 void insertApiKey(Connection& c, const ApiKeyRecord& k) {
-  c.exec("INSERT INTO api_keys (id, name, scopes, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
-         {k.id, k.name, joinScopes(k.scopes), k.secret_hash, formatTimestamp(k.created_at)});
+  c.exec(
+      "INSERT INTO api_keys (id, name, scopes, secret_hash, created_at) VALUES ($1, $2, $3, $4, "
+      "$5)",
+      {k.id, k.name, joinScopes(k.scopes), k.secret_hash, formatTimestamp(k.created_at)});
 }
 
 std::optional<ApiKeyRecord> findApiKey(Connection& c, const std::string& id) {
-  auto rows = c.query("SELECT id, name, scopes, secret_hash, created_at, revoked_at FROM api_keys WHERE id = $1", {id});
+  auto rows = c.query(
+      "SELECT id, name, scopes, secret_hash, created_at, revoked_at FROM api_keys WHERE id = $1",
+      {id});
   if (rows.empty()) return std::nullopt;
   return keyFromRow(rows[0]);
 }
 
 std::vector<ApiKeyRecord> listApiKeys(Connection& c) {
   std::vector<ApiKeyRecord> out;
-  for (const auto& r : c.query("SELECT id, name, scopes, secret_hash, created_at, revoked_at FROM api_keys ORDER BY id")) {
+  for (const auto& r : c.query("SELECT id, name, scopes, secret_hash, created_at, revoked_at FROM "
+                               "api_keys ORDER BY id")) {
     out.push_back(keyFromRow(r));
   }
   return out;
@@ -63,9 +68,12 @@ bool revokeApiKey(Connection& c, const std::string& id, Timestamp at) {
                 {formatTimestamp(at), id}) == 1;
 }
 
-std::optional<IdempotencyRecord> findIdempotency(Connection& c, const std::string& scope, const std::string& key) {
-  auto rows = c.query("SELECT request_hash, status, body, created_at FROM idempotency_keys WHERE scope = $1 AND idem_key = $2",
-                      {scope, key});
+std::optional<IdempotencyRecord> findIdempotency(Connection& c, const std::string& scope,
+                                                 const std::string& key) {
+  auto rows = c.query(
+      "SELECT request_hash, status, body, created_at FROM idempotency_keys WHERE scope = $1 AND "
+      "idem_key = $2",
+      {scope, key});
   if (rows.empty()) return std::nullopt;
   IdempotencyRecord r;
   r.request_hash = text(rows[0][0]);
@@ -75,10 +83,12 @@ std::optional<IdempotencyRecord> findIdempotency(Connection& c, const std::strin
   return r;
 }
 
-void insertIdempotency(Connection& c, const std::string& scope, const std::string& key, const IdempotencyRecord& r) {
-  c.exec("INSERT INTO idempotency_keys (scope, idem_key, request_hash, status, body, created_at) "
-         "VALUES ($1, $2, $3, $4, $5, $6)",
-         {scope, key, r.request_hash, std::int64_t{r.status}, r.body, formatTimestamp(r.created_at)});
+void insertIdempotency(Connection& c, const std::string& scope, const std::string& key,
+                       const IdempotencyRecord& r) {
+  c.exec(
+      "INSERT INTO idempotency_keys (scope, idem_key, request_hash, status, body, created_at) "
+      "VALUES ($1, $2, $3, $4, $5, $6)",
+      {scope, key, r.request_hash, std::int64_t{r.status}, r.body, formatTimestamp(r.created_at)});
 }
 
 void deleteIdempotency(Connection& c, const std::string& scope, const std::string& key) {
@@ -86,7 +96,8 @@ void deleteIdempotency(Connection& c, const std::string& scope, const std::strin
 }
 
 std::size_t purgeIdempotency(Connection& c, Timestamp createdBefore) {
-  return c.exec("DELETE FROM idempotency_keys WHERE created_at < $1", {formatTimestamp(createdBefore)});
+  return c.exec("DELETE FROM idempotency_keys WHERE created_at < $1",
+                {formatTimestamp(createdBefore)});
 }
 
 }  // namespace ciclo::store

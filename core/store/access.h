@@ -32,8 +32,10 @@ struct IdempotencyRecord {
   Timestamp created_at{};
 };
 
-std::optional<IdempotencyRecord> findIdempotency(Connection& c, const std::string& scope, const std::string& key);
-void insertIdempotency(Connection& c, const std::string& scope, const std::string& key, const IdempotencyRecord& r);
+std::optional<IdempotencyRecord> findIdempotency(Connection& c, const std::string& scope,
+                                                 const std::string& key);
+void insertIdempotency(Connection& c, const std::string& scope, const std::string& key,
+                       const IdempotencyRecord& r);
 void deleteIdempotency(Connection& c, const std::string& scope, const std::string& key);
 std::size_t purgeIdempotency(Connection& c, Timestamp createdBefore);
 

@@ -10,7 +10,9 @@ namespace {
 
 Activity fromDoc(const std::string& doc);
 
-Poco::Dynamic::Var orNull(const std::string& s) { return s.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(s); }
+Poco::Dynamic::Var orNull(const std::string& s) {
+  return s.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(s);
+}
 
 std::string field(const Poco::JSON::Object& o, const char* key) {
   return o.has(key) && !o.isNull(key) ? o.getValue<std::string>(key) : std::string();
@@ -62,19 +64,25 @@ Poco::JSON::Object::Ptr activityToJson(const Activity& a) {
   o->set("body", orNull(a.body));
   o->set("by", a.by);
   o->set("occurred_at", formatTimestamp(a.occurred_at));
-  o->set("direction", a.direction ? Poco::Dynamic::Var(std::string(toString(*a.direction))) : Poco::Dynamic::Var());
+  o->set("direction", a.direction ? Poco::Dynamic::Var(std::string(toString(*a.direction)))
+                                  : Poco::Dynamic::Var());
   o->set("outcome", orNull(a.outcome));
-  o->set("starts_at", a.starts_at ? Poco::Dynamic::Var(formatTimestamp(*a.starts_at)) : Poco::Dynamic::Var());
-  o->set("ends_at", a.ends_at ? Poco::Dynamic::Var(formatTimestamp(*a.ends_at)) : Poco::Dynamic::Var());
+  o->set("starts_at",
+         a.starts_at ? Poco::Dynamic::Var(formatTimestamp(*a.starts_at)) : Poco::Dynamic::Var());
+  o->set("ends_at",
+         a.ends_at ? Poco::Dynamic::Var(formatTimestamp(*a.ends_at)) : Poco::Dynamic::Var());
   o->set("location", orNull(a.location));
   o->set("created_at", formatTimestamp(a.created_at));
   return o;
 }
 
 void insertActivity(Connection& c, const Activity& a) {
-  c.exec("INSERT INTO activities (id, record_id, parent_id, type, doc, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-         {a.id, a.record_id, a.parent_id.empty() ? SqlValue{} : SqlValue{a.parent_id}, std::string(toString(a.type)),
-          toJsonText(activityToJson(a)), formatTimestamp(a.created_at)});
+  c.exec(
+      "INSERT INTO activities (id, record_id, parent_id, type, doc, created_at) VALUES ($1, $2, "
+      "$3, $4, $5, $6)",
+      {a.id, a.record_id, a.parent_id.empty() ? SqlValue{} : SqlValue{a.parent_id},
+       std::string(toString(a.type)), toJsonText(activityToJson(a)),
+       formatTimestamp(a.created_at)});
 }
 
 std::optional<Activity> findActivity(Connection& c, const std::string& id) {
@@ -83,11 +91,13 @@ std::optional<Activity> findActivity(Connection& c, const std::string& id) {
   return fromRow(rows[0]);
 }
 
-std::vector<Activity> listActivities(Connection& c, const std::string& recordId, const std::string& afterId, int limit) {
+std::vector<Activity> listActivities(Connection& c, const std::string& recordId,
+                                     const std::string& afterId, int limit) {
   std::vector<Activity> out;
-  for (const auto& row : c.query("SELECT doc, record_id FROM activities WHERE record_id = $1 AND id > $2 ORDER BY id "
-                                 "LIMIT $3",
-                                 {recordId, afterId, std::int64_t{limit + 1}})) {
+  for (const auto& row :
+       c.query("SELECT doc, record_id FROM activities WHERE record_id = $1 AND id > $2 ORDER BY id "
+               "LIMIT $3",
+               {recordId, afterId, std::int64_t{limit + 1}})) {
     out.push_back(fromRow(row));
   }
   return out;

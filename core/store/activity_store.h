@@ -16,6 +16,7 @@ Poco::JSON::Object::Ptr activityToJson(const Activity& a);
 void insertActivity(Connection& c, const Activity& a);
 std::optional<Activity> findActivity(Connection& c, const std::string& id);
 // In creation order; limit + 1 rows when there are more.
-std::vector<Activity> listActivities(Connection& c, const std::string& recordId, const std::string& afterId, int limit);
+std::vector<Activity> listActivities(Connection& c, const std::string& recordId,
+                                     const std::string& afterId, int limit);
 
 }  // namespace ciclo::store

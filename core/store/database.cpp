@@ -12,11 +12,10 @@
 #include <Poco/File.h>
 #include <Poco/Logger.h>
 #include <Poco/Path.h>
+#include <sqlite3.h>
 
 #include <algorithm>
 #include <array>
-
-#include <sqlite3.h>
 #include <cctype>
 
 namespace ciclo::store {
@@ -41,11 +40,15 @@ std::int64_t integer(const SqlValue& v) {
   return 0;
 }
 
-bool isNull(const SqlValue& v) { return std::holds_alternative<std::monostate>(v); }
+bool isNull(const SqlValue& v) {
+  return std::holds_alternative<std::monostate>(v);
+}
 
 namespace {
 
-Poco::Logger& log() { return Poco::Logger::get("ciclo.store"); }
+Poco::Logger& log() {
+  return Poco::Logger::get("ciclo.store");
+}
 
 // The statement binds references: `params` must outlive its execution.
 void bindAll(Poco::Data::Statement& stmt, Params& params) {
@@ -85,21 +88,25 @@ Connection::~Connection() {
   sqlite_.clear();
 }
 
-Connection::SqliteStatement& Connection::prepareSqlite(const std::string& sql, const Params& params) {
+Connection::SqliteStatement& Connection::prepareSqlite(const std::string& sql,
+                                                       const Params& params) {
   if (auto it = sqlite_.find(sql); it != sqlite_.end()) return *it->second;
   constexpr std::size_t kMaxPrepared = 512;  // dynamic filters make a bounded number of shapes
   if (sqlite_.size() >= kMaxPrepared) sqlite_.clear();
   sqlite3* db = Poco::Data::SQLite::Utility::dbHandle(*session_);
   auto prepared = std::make_unique<SqliteStatement>();
-  const int rc = sqlite3_prepare_v2(db, sql.c_str(), static_cast<int>(sql.size() + 1), &prepared->stmt, nullptr);
+  const int rc = sqlite3_prepare_v2(db, sql.c_str(), static_cast<int>(sql.size() + 1),
+                                    &prepared->stmt, nullptr);
   if (rc != SQLITE_OK) Poco::Data::SQLite::Utility::throwException(db, rc);
   for (std::size_t i = 1; i <= params.size(); ++i) {
-    prepared->slots.push_back(sqlite3_bind_parameter_index(prepared->stmt, ("$" + std::to_string(i)).c_str()));
+    prepared->slots.push_back(
+        sqlite3_bind_parameter_index(prepared->stmt, ("$" + std::to_string(i)).c_str()));
   }
   return *sqlite_.emplace(sql, std::move(prepared)).first->second;
 }
 
-std::size_t Connection::runSqlite(const std::string& sql, const Params& params, std::vector<Row>* rows) {
+std::size_t Connection::runSqlite(const std::string& sql, const Params& params,
+                                  std::vector<Row>* rows) {
   sqlite3* db = Poco::Data::SQLite::Utility::dbHandle(*session_);
   auto& prepared = prepareSqlite(sql, params);
   sqlite3_stmt* stmt = prepared.stmt;
@@ -119,7 +126,8 @@ std::size_t Connection::runSqlite(const std::string& sql, const Params& params, 
     if (const auto* n = std::get_if<std::int64_t>(&p)) {
       rc = sqlite3_bind_int64(stmt, slot, *n);
     } else if (const auto* text = std::get_if<std::string>(&p)) {
-      rc = sqlite3_bind_text(stmt, slot, text->data(), static_cast<int>(text->size()), SQLITE_STATIC);
+      rc = sqlite3_bind_text(stmt, slot, text->data(), static_cast<int>(text->size()),
+                             SQLITE_STATIC);
     } else {
       rc = sqlite3_bind_null(stmt, slot);
     }
@@ -135,11 +143,16 @@ std::size_t Connection::runSqlite(const std::string& sql, const Params& params, 
     row.reserve(static_cast<std::size_t>(columns));
     for (int c = 0; c < columns; ++c) {
       switch (sqlite3_column_type(stmt, c)) {
-        case SQLITE_NULL: row.emplace_back(std::monostate{}); break;
-        case SQLITE_INTEGER: row.emplace_back(static_cast<std::int64_t>(sqlite3_column_int64(stmt, c))); break;
+        case SQLITE_NULL:
+          row.emplace_back(std::monostate{});
+          break;
+        case SQLITE_INTEGER:
+          row.emplace_back(static_cast<std::int64_t>(sqlite3_column_int64(stmt, c)));
+          break;
         default: {
           const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, c));
-          row.emplace_back(std::string(text, static_cast<std::size_t>(sqlite3_column_bytes(stmt, c))));
+          row.emplace_back(
+              std::string(text, static_cast<std::size_t>(sqlite3_column_bytes(stmt, c))));
         }
       }
     }
@@ -315,7 +328,9 @@ std::string pgConnectionString(const std::string& url) {
     const auto eq = pair.find('=');
     if (eq == std::string_view::npos || eq == 0) return {};
     const auto key = pair.substr(0, eq);
-    if (!std::all_of(key.begin(), key.end(), [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_'; })) {
+    if (!std::all_of(key.begin(), key.end(), [](char ch) {
+          return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_';
+        })) {
       return {};
     }
     if (!add(key, pair.substr(eq + 1))) return {};
@@ -395,18 +410,22 @@ Status Store::connectAll(const std::string& connector, const std::string& target
     writer_ = connect(true);
     auto applied = migrate(*writer_);
     if (!applied.ok()) return applied.status();
-    for (int i = 0; i < std::max(1, config_.read_connections); ++i) readers_.push_back(connect(false));
+    for (int i = 0; i < std::max(1, config_.read_connections); ++i)
+      readers_.push_back(connect(false));
     return Status();
   });
   if (!status.ok() && status.error().kind != ErrorKind::kInvalid) {
-    return Error::retryable("cannot open the store at " +
-                            (backend_ == Backend::kSqlite ? target : std::string("the PostgreSQL URL")) +
-                            " (see the log)");
+    return Error::retryable(
+        "cannot open the store at " +
+        (backend_ == Backend::kSqlite ? target : std::string("the PostgreSQL URL")) +
+        " (see the log)");
   }
   return status;
 }
 
-Store::~Store() { close(); }
+Store::~Store() {
+  close();
+}
 
 void Store::close() {
   {
@@ -436,7 +455,8 @@ void Store::writerLoop() {
       std::unique_lock lock(mutex_);
       queued_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, and everything queued is committed
-      const auto n = std::min<std::size_t>(queue_.size(), static_cast<std::size_t>(std::max(1, config_.max_batch)));
+      const auto n = std::min<std::size_t>(
+          queue_.size(), static_cast<std::size_t>(std::max(1, config_.max_batch)));
       batch.assign(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
       queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
     }

@@ -31,8 +31,8 @@ using SqlValue = std::variant<std::monostate, std::int64_t, std::string>;
 using Row = std::vector<SqlValue>;
 using Params = std::vector<SqlValue>;
 
-std::string text(const SqlValue& v);     // "" for NULL
-std::int64_t integer(const SqlValue& v); // 0 for NULL
+std::string text(const SqlValue& v);      // "" for NULL
+std::int64_t integer(const SqlValue& v);  // 0 for NULL
 bool isNull(const SqlValue& v);
 
 struct StoreConfig {

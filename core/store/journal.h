@@ -22,7 +22,8 @@ struct TimelineEntry {
 };
 
 void appendTimeline(Connection& c, const TimelineEntry& entry);
-std::vector<TimelineEntry> listTimeline(Connection& c, const std::string& recordId, std::int64_t afterSeq, int limit);
+std::vector<TimelineEntry> listTimeline(Connection& c, const std::string& recordId,
+                                        std::int64_t afterSeq, int limit);
 
 struct Event {
   std::int64_t seq = 0;

@@ -12,7 +12,9 @@ namespace {
 using Poco::JSON::Array;
 using Poco::JSON::Object;
 
-Object::Ptr newObject() { return new Object(Poco::JSON_PRESERVE_KEY_ORDER); }
+Object::Ptr newObject() {
+  return new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+}
 
 void putText(Object& o, const std::string& key, const std::string& value) {
   if (value.empty()) {
@@ -57,8 +59,8 @@ Touch touchFromJson(const Object& o) {
   t.channel = getText(o, "channel");
   t.page_url = getText(o, "page_url");
   if (auto utm = o.getObject("utm")) {
-    t.utm = {getText(*utm, "source"), getText(*utm, "medium"), getText(*utm, "campaign"), getText(*utm, "term"),
-             getText(*utm, "content")};
+    t.utm = {getText(*utm, "source"), getText(*utm, "medium"), getText(*utm, "campaign"),
+             getText(*utm, "term"), getText(*utm, "content")};
   }
   t.at = getTime(o, "at");
   return t;
@@ -157,7 +159,8 @@ Lead leadFromJson(const Poco::JSON::Object& o) {
   p.company = getText(o, "company");
   p.website = getText(o, "website");
   p.industry = getText(o, "industry");
-  if (o.has("employees") && !o.isNull("employees")) p.employees = o.getValue<std::int64_t>("employees");
+  if (o.has("employees") && !o.isNull("employees"))
+    p.employees = o.getValue<std::int64_t>("employees");
   if (auto m = o.getObject("annual_revenue")) {
     auto money = Money::parse(getText(*m, "amount"), getText(*m, "currency"));
     if (money.ok()) p.annual_revenue = money.value();
@@ -181,7 +184,8 @@ Lead leadFromJson(const Poco::JSON::Object& o) {
     for (const auto& [k, v] : *custom) lead.custom[k] = v.convert<std::string>();
   }
   if (auto merged = o.getArray("merged_from")) {
-    for (std::size_t i = 0; i < merged->size(); ++i) lead.merged_from.push_back(merged->getElement<std::string>(i));
+    for (std::size_t i = 0; i < merged->size(); ++i)
+      lead.merged_from.push_back(merged->getElement<std::string>(i));
   }
   if (auto history = o.getArray("status_history")) {
     for (std::size_t i = 0; i < history->size(); ++i) {

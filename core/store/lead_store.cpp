@@ -8,7 +8,9 @@ namespace ciclo::store {
 
 namespace {
 
-SqlValue orNull(const std::string& s) { return s.empty() ? SqlValue{} : SqlValue{s}; }
+SqlValue orNull(const std::string& s) {
+  return s.empty() ? SqlValue{} : SqlValue{s};
+}
 
 std::optional<Lead> oneLead(Connection& c, const std::string& sql, const Params& params) {
   auto rows = c.query(sql, params);
@@ -88,11 +90,15 @@ std::optional<Lead> findLead(Connection& c, const std::string& id) {
 }
 
 std::optional<Lead> findLeadByEmail(Connection& c, const std::string& email) {
-  return oneLead(c, "SELECT doc FROM leads WHERE email = $1 AND merged_into IS NULL ORDER BY id LIMIT 1", {email});
+  return oneLead(
+      c, "SELECT doc FROM leads WHERE email = $1 AND merged_into IS NULL ORDER BY id LIMIT 1",
+      {email});
 }
 
 std::optional<Lead> findLeadByPhone(Connection& c, const std::string& phone) {
-  return oneLead(c, "SELECT doc FROM leads WHERE phone = $1 AND merged_into IS NULL ORDER BY id LIMIT 1", {phone});
+  return oneLead(
+      c, "SELECT doc FROM leads WHERE phone = $1 AND merged_into IS NULL ORDER BY id LIMIT 1",
+      {phone});
 }
 
 void insertLead(Connection& c, Lead& lead) {
@@ -102,31 +108,37 @@ void insertLead(Connection& c, Lead& lead) {
 
 void insertLead(Connection& c, const Lead& lead, const std::string& doc) {
   c.exec(
-      "INSERT INTO leads (id, status, email, phone, source, partner, company_domain, account_id, owner, doc, "
-      "created_at, updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-      {lead.id, std::string(toString(lead.status)), orNull(lead.profile.email), orNull(lead.profile.phone),
-       std::string(toString(lead.first_touch.source)), orNull(lead.first_touch.partner), orNull(lead.company_domain),
-       orNull(lead.account_id), orNull(lead.owner), doc, formatTimestamp(lead.created_at),
-       formatTimestamp(lead.updated_at), lead.version});
+      "INSERT INTO leads (id, status, email, phone, source, partner, company_domain, account_id, "
+      "owner, doc, "
+      "created_at, updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
+      "$13)",
+      {lead.id, std::string(toString(lead.status)), orNull(lead.profile.email),
+       orNull(lead.profile.phone), std::string(toString(lead.first_touch.source)),
+       orNull(lead.first_touch.partner), orNull(lead.company_domain), orNull(lead.account_id),
+       orNull(lead.owner), doc, formatTimestamp(lead.created_at), formatTimestamp(lead.updated_at),
+       lead.version});
 }
 
 bool updateLead(Connection& c, Lead& lead, const std::string& mergedInto) {
   const std::int64_t expected = lead.version;
   ++lead.version;
   const auto changed = c.exec(
-      "UPDATE leads SET status = $1, email = $2, phone = $3, company_domain = $4, account_id = $5, owner = $6, "
+      "UPDATE leads SET status = $1, email = $2, phone = $3, company_domain = $4, account_id = $5, "
+      "owner = $6, "
       "merged_into = $7, doc = $8, updated_at = $9, version = $10 WHERE id = $11 AND version = $12",
       {std::string(toString(lead.status)), orNull(lead.profile.email), orNull(lead.profile.phone),
        orNull(lead.company_domain), orNull(lead.account_id), orNull(lead.owner), orNull(mergedInto),
-       toJsonText(leadToJson(lead)), formatTimestamp(lead.updated_at), lead.version, lead.id, expected});
+       toJsonText(leadToJson(lead)), formatTimestamp(lead.updated_at), lead.version, lead.id,
+       expected});
   if (changed != 1) --lead.version;
   return changed == 1;
 }
 
-void recordLeadMerge(Connection& c, const std::string& loser, const std::string& winner, const std::string& by,
-                     Timestamp at) {
-  c.exec("INSERT INTO lead_merges (loser_id, winner_id, merged_by, merged_at) VALUES ($1, $2, $3, $4)",
-         {loser, winner, by, formatTimestamp(at)});
+void recordLeadMerge(Connection& c, const std::string& loser, const std::string& winner,
+                     const std::string& by, Timestamp at) {
+  c.exec(
+      "INSERT INTO lead_merges (loser_id, winner_id, merged_by, merged_at) VALUES ($1, $2, $3, $4)",
+      {loser, winner, by, formatTimestamp(at)});
   // Relations follow the surviving lead; earlier merges into the loser now point at the winner.
   c.exec("UPDATE lead_merges SET winner_id = $1 WHERE winner_id = $2", {winner, loser});
   c.exec("UPDATE timeline SET record_id = $1 WHERE record_id = $2", {winner, loser});
@@ -169,8 +181,11 @@ std::optional<Account> findAccountByDomain(Connection& c, const std::string& dom
 }
 
 void insertAccount(Connection& c, const Account& a) {
-  c.exec("INSERT INTO accounts (id, name, domain, doc, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)",
-         {a.id, a.name, orNull(a.domain), accountDoc(a), formatTimestamp(a.created_at), formatTimestamp(a.updated_at)});
+  c.exec(
+      "INSERT INTO accounts (id, name, domain, doc, created_at, updated_at) VALUES ($1, $2, $3, "
+      "$4, $5, $6)",
+      {a.id, a.name, orNull(a.domain), accountDoc(a), formatTimestamp(a.created_at),
+       formatTimestamp(a.updated_at)});
 }
 
 std::vector<Account> listAccounts(Connection& c, const std::string& afterId, int limit) {
@@ -189,18 +204,23 @@ std::optional<Contact> findContact(Connection& c, const std::string& id) {
 }
 
 void insertContact(Connection& c, const Contact& k) {
-  c.exec("INSERT INTO contacts (id, account_id, email, doc, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)",
-         {k.id, orNull(k.account_id), orNull(k.email), contactDoc(k), formatTimestamp(k.created_at),
-          formatTimestamp(k.updated_at)});
+  c.exec(
+      "INSERT INTO contacts (id, account_id, email, doc, created_at, updated_at) VALUES ($1, $2, "
+      "$3, $4, $5, $6)",
+      {k.id, orNull(k.account_id), orNull(k.email), contactDoc(k), formatTimestamp(k.created_at),
+       formatTimestamp(k.updated_at)});
 }
 
-std::vector<Contact> listContacts(Connection& c, const std::string& accountId, const std::string& afterId, int limit) {
+std::vector<Contact> listContacts(Connection& c, const std::string& accountId,
+                                  const std::string& afterId, int limit) {
   std::vector<Contact> out;
   const auto rows =
       accountId.empty()
-          ? c.query("SELECT doc FROM contacts WHERE id > $1 ORDER BY id LIMIT $2", {afterId, std::int64_t{limit + 1}})
-          : c.query("SELECT doc FROM contacts WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3",
-                    {accountId, afterId, std::int64_t{limit + 1}});
+          ? c.query("SELECT doc FROM contacts WHERE id > $1 ORDER BY id LIMIT $2",
+                    {afterId, std::int64_t{limit + 1}})
+          : c.query(
+                "SELECT doc FROM contacts WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+                {accountId, afterId, std::int64_t{limit + 1}});
   for (const auto& row : rows) out.push_back(contactFromDoc(text(row[0])));
   return out;
 }

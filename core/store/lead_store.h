@@ -22,8 +22,8 @@ void insertLead(Connection& c, const Lead& lead, const std::string& doc);
 // Writes the lead if its stored version is still lead.version, then bumps the version.
 // Returns false when another change came first.
 bool updateLead(Connection& c, Lead& lead, const std::string& mergedInto = {});
-void recordLeadMerge(Connection& c, const std::string& loser, const std::string& winner, const std::string& by,
-                     Timestamp at);
+void recordLeadMerge(Connection& c, const std::string& loser, const std::string& winner,
+                     const std::string& by, Timestamp at);
 
 struct LeadFilter {
   std::string email, status, source, partner;
@@ -41,6 +41,7 @@ std::vector<Account> listAccounts(Connection& c, const std::string& afterId, int
 
 std::optional<Contact> findContact(Connection& c, const std::string& id);
 void insertContact(Connection& c, const Contact& contact);
-std::vector<Contact> listContacts(Connection& c, const std::string& accountId, const std::string& afterId, int limit);
+std::vector<Contact> listContacts(Connection& c, const std::string& accountId,
+                                  const std::string& afterId, int limit);
 
 }  // namespace ciclo::store

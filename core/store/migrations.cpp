@@ -46,7 +46,8 @@ const std::vector<Migration>& migrations() {
            "CREATE INDEX leads_status ON leads (status, id)",
            "CREATE INDEX leads_partner ON leads (partner, id) WHERE partner IS NOT NULL",
            "CREATE INDEX leads_updated ON leads (updated_at, id)",
-           "CREATE INDEX leads_company_domain ON leads (company_domain) WHERE company_domain IS NOT NULL",
+           "CREATE INDEX leads_company_domain ON leads (company_domain) WHERE company_domain IS "
+           "NOT NULL",
            R"(CREATE TABLE lead_merges (
                 loser_id TEXT PRIMARY KEY,
                 winner_id TEXT NOT NULL,
@@ -132,7 +133,8 @@ const std::vector<Migration>& migrations() {
                 created_at TEXT NOT NULL,
                 updated_at TEXT NOT NULL,
                 UNIQUE (endpoint_id, event_id)))",
-           "CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'pending'",
+           "CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE "
+           "status = 'pending'",
            "CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, id)",
        }},
       {3,
@@ -177,7 +179,9 @@ constexpr const char* kMigrationUnlock = "SELECT pg_advisory_unlock(727349001)";
 
 }  // namespace
 
-int latestMigration() { return migrations().back().version; }
+int latestMigration() {
+  return migrations().back().version;
+}
 
 Result<int> migrate(Connection& c) {
   const bool pg = c.backend() == Backend::kPostgres;
@@ -185,21 +189,24 @@ Result<int> migrate(Connection& c) {
   int applied = 0;
   try {
     c.exec(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, "
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT "
+        "NULL, "
         "applied_at TEXT NOT NULL)");
     const auto rows = c.query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
     const auto current = rows.empty() ? 0 : integer(rows[0][0]);
     if (current > latestMigration()) {
       if (pg) c.query(kMigrationUnlock);
       return Error::invalid("the database schema is version " + std::to_string(current) +
-                            ", newer than this ciclod knows (" + std::to_string(latestMigration()) + ")");
+                            ", newer than this ciclod knows (" + std::to_string(latestMigration()) +
+                            ")");
     }
     for (const auto& m : migrations()) {
       if (m.version <= current) continue;
       c.exec(c.backend() == Backend::kSqlite ? "BEGIN IMMEDIATE" : "BEGIN");
       try {
         for (const char* stmt : m.statements) c.exec(dialect(stmt, c.backend()));
-        const auto now = std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+        const auto now = std::chrono::time_point_cast<std::chrono::milliseconds>(
+            std::chrono::system_clock::now());
         c.exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
                {std::int64_t{m.version}, std::string(m.name), formatTimestamp(now)});
         c.exec("COMMIT");

@@ -52,21 +52,29 @@ TEST(PluginContract, APluginBuiltAgainstOtherHeadersIsRefusedSayingWhatDiffers) 
   ASSERT_TRUE(library.ok()) << library.error().message;
   Status checked = checkDescriptor(library.value()->descriptor());
   ASSERT_FALSE(checked.ok());
-  EXPECT_NE(checked.error().message.find("other SDK headers (hash 0000000000000000, this ciclod has " CICLO_SDK_HASH ")"),
+  EXPECT_NE(checked.error().message.find(
+                "other SDK headers (hash 0000000000000000, this ciclod has " CICLO_SDK_HASH ")"),
             std::string::npos)
       << checked.error().message;
 }
 
 TEST(PluginContract, DescriptorsThatDifferAreRefused) {
-  CicloPluginDescriptor d{CICLO_PLUGIN_ABI_VERSION, CICLO_SDK_HASH, CICLO_TOOLCHAIN, "x", "1.0.0",
-                          []() -> sdk::Plugin* { return nullptr; }, [](sdk::Plugin*) {}};
+  CicloPluginDescriptor d{CICLO_PLUGIN_ABI_VERSION,
+                          CICLO_SDK_HASH,
+                          CICLO_TOOLCHAIN,
+                          "x",
+                          "1.0.0",
+                          []() -> sdk::Plugin* { return nullptr; },
+                          [](sdk::Plugin*) {}};
   EXPECT_TRUE(checkDescriptor(&d).ok());
   auto abi = d;
   abi.abi_version = 99;
-  EXPECT_NE(checkDescriptor(&abi).error().message.find("plugin ABI is version 99"), std::string::npos);
+  EXPECT_NE(checkDescriptor(&abi).error().message.find("plugin ABI is version 99"),
+            std::string::npos);
   auto toolchain = d;
   toolchain.toolchain = "clang-3.4";
-  EXPECT_NE(checkDescriptor(&toolchain).error().message.find("another toolchain (clang-3.4"), std::string::npos);
+  EXPECT_NE(checkDescriptor(&toolchain).error().message.find("another toolchain (clang-3.4"),
+            std::string::npos);
   auto unnamed = d;
   unnamed.name = "";
   EXPECT_FALSE(checkDescriptor(&unnamed).ok());

@@ -17,7 +17,8 @@ class Receiver {
   Receiver() {
     dir_ = makeTempDir("ciclo-receiver-");
     const std::string script = std::string(CICLO_E2E_DIR) + "/webhook_receiver.mjs";
-    process_ = Poco::Process::launch("node", {script, dir_ + "port"}, std::string(CICLO_E2E_DIR), nullptr, nullptr, nullptr);
+    process_ = Poco::Process::launch("node", {script, dir_ + "port"}, std::string(CICLO_E2E_DIR),
+                                     nullptr, nullptr, nullptr);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (std::chrono::steady_clock::now() < deadline) {
       std::ifstream in(dir_ + "port");
@@ -32,11 +33,11 @@ class Receiver {
     }
   }
   int port() const { return port_; }
-  std::string url(const std::string& path = "/hook") const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
-
-  void control(const std::string& json) const {
-    httpCall(port_, "POST", "/_control", json);
+  std::string url(const std::string& path = "/hook") const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
   }
+
+  void control(const std::string& json) const { httpCall(port_, "POST", "/_control", json); }
   Poco::JSON::Array::Ptr received() const {
     auto r = httpCall(port_, "GET", "/_received", "");
     Poco::JSON::Parser parser;
@@ -71,7 +72,8 @@ class Webhooks : public DaemonTest {
     DaemonTest::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
     admin_ = daemon_->createKey("admin", "ops");
-    ASSERT_GT(receiver_.port(), 0) << "the receiver did not start (is node installed and npm ci run?)";
+    ASSERT_GT(receiver_.port(), 0)
+        << "the receiver did not start (is node installed and npm ci run?)";
   }
   std::string createEndpoint(const std::string& body) {
     auto r = daemon_->call("POST", "/v1/webhook-endpoints", admin_, body);
@@ -82,11 +84,13 @@ class Webhooks : public DaemonTest {
     return o->getValue<std::string>("id");
   }
   void advance(int seconds) {
-    auto r = daemon_->call("POST", "/v1/testing/clock", admin_, "{\"advance_seconds\":" + std::to_string(seconds) + "}");
+    auto r = daemon_->call("POST", "/v1/testing/clock", admin_,
+                           "{\"advance_seconds\":" + std::to_string(seconds) + "}");
     ASSERT_EQ(r.status, 200) << r.body;
   }
   Poco::JSON::Array::Ptr deliveries(const std::string& endpoint, const std::string& query = "") {
-    auto r = daemon_->call("GET", "/v1/webhook-endpoints/" + endpoint + "/deliveries" + query, admin_);
+    auto r =
+        daemon_->call("GET", "/v1/webhook-endpoints/" + endpoint + "/deliveries" + query, admin_);
     EXPECT_EQ(r.status, 200) << r.body;
     return json(r.body)->getArray("data");
   }
@@ -96,7 +100,8 @@ class Webhooks : public DaemonTest {
 };
 
 TEST_P(Webhooks, DeliveriesVerifyAndRetriesKeepTheWebhookId) {
-  const std::string endpoint = createEndpoint(R"({"url":")" + receiver_.url() + R"(","event_types":["lead.captured"]})");
+  const std::string endpoint =
+      createEndpoint(R"({"url":")" + receiver_.url() + R"(","event_types":["lead.captured"]})");
   receiver_.control(R"({"secret":")" + secret_ + R"(","plan":[500]})");
   auto lead = post("/v1/leads", R"({"email":"hook@example.it","first_name":"Hook"})");
   ASSERT_EQ(lead.status, 201);
@@ -110,7 +115,8 @@ TEST_P(Webhooks, DeliveriesVerifyAndRetriesKeepTheWebhookId) {
   auto event = d1->getObject("event");
   EXPECT_EQ(event->getValue<std::string>("id"), webhookId);
   EXPECT_EQ(event->getValue<std::string>("type"), "lead.captured");
-  EXPECT_EQ(event->getObject("data")->getObject("lead")->getValue<std::string>("email"), "hook@example.it");
+  EXPECT_EQ(event->getObject("data")->getObject("lead")->getValue<std::string>("email"),
+            "hook@example.it");
 
   // Nothing more until the retry delay has passed on the daemon's clock.
   std::this_thread::sleep_for(std::chrono::milliseconds(600));
@@ -123,7 +129,8 @@ TEST_P(Webhooks, DeliveriesVerifyAndRetriesKeepTheWebhookId) {
   auto second = receiver_.waitFor(2);
   ASSERT_EQ(second->size(), 2u);
   EXPECT_TRUE(second->getObject(1)->getValue<bool>("verified"));
-  EXPECT_EQ(second->getObject(1)->getValue<std::string>("id"), webhookId) << "the same webhook-id on a retry";
+  EXPECT_EQ(second->getObject(1)->getValue<std::string>("id"), webhookId)
+      << "the same webhook-id on a retry";
   EXPECT_EQ(second->getObject(1)->getValue<int>("status"), 200);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (deliveries(endpoint)->getObject(0)->getValue<std::string>("status") != "succeeded" &&
@@ -132,21 +139,24 @@ TEST_P(Webhooks, DeliveriesVerifyAndRetriesKeepTheWebhookId) {
   }
   EXPECT_EQ(deliveries(endpoint)->getObject(0)->getValue<std::string>("status"), "succeeded");
   auto metrics = daemon_->request("GET", "/metrics");
-  EXPECT_NE(metrics.body.find("ciclo_webhook_deliveries_total{result=\"succeeded\"} 1"), std::string::npos);
+  EXPECT_NE(metrics.body.find("ciclo_webhook_deliveries_total{result=\"succeeded\"} 1"),
+            std::string::npos);
 }
 
 TEST_P(Webhooks, GoneDisablesTheEndpointAndFailuresAreKeptForReplay) {
-  const std::string endpoint = createEndpoint(R"({"url":")" + receiver_.url() + R"(","event_types":["*"]})");
+  const std::string endpoint =
+      createEndpoint(R"({"url":")" + receiver_.url() + R"(","event_types":["*"]})");
   receiver_.control(R"({"secret":")" + secret_ + R"(","plan":[410]})");
   ASSERT_EQ(post("/v1/leads", R"({"email":"gone@example.it"})").status, 201);
   ASSERT_EQ(receiver_.waitFor(1)->size(), 1u);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (json(daemon_->call("GET", "/v1/webhook-endpoints/" + endpoint, admin_).body)->getValue<std::string>("status") !=
-             "disabled" &&
+  while (json(daemon_->call("GET", "/v1/webhook-endpoints/" + endpoint, admin_).body)
+                 ->getValue<std::string>("status") != "disabled" &&
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  EXPECT_EQ(json(daemon_->call("GET", "/v1/webhook-endpoints/" + endpoint, admin_).body)->getValue<std::string>("status"),
+  EXPECT_EQ(json(daemon_->call("GET", "/v1/webhook-endpoints/" + endpoint, admin_).body)
+                ->getValue<std::string>("status"),
             "disabled");
   auto failed = deliveries(endpoint, "?status=failed");
   ASSERT_EQ(failed->size(), 1u);
@@ -155,17 +165,26 @@ TEST_P(Webhooks, GoneDisablesTheEndpointAndFailuresAreKeptForReplay) {
   ASSERT_EQ(post("/v1/leads", R"({"email":"later@example.it"})").status, 201);
   std::this_thread::sleep_for(std::chrono::milliseconds(600));
   EXPECT_EQ(receiver_.received()->size(), 1u);
-  EXPECT_EQ(daemon_->call("POST", "/v1/webhook-deliveries/" + delivery + "/replay", admin_, "{}").status, 409);
-  ASSERT_EQ(daemon_->call("PATCH", "/v1/webhook-endpoints/" + endpoint, admin_, R"({"status":"active"})").status, 200);
-  EXPECT_EQ(daemon_->call("POST", "/v1/webhook-deliveries/" + delivery + "/replay", admin_, "{}").status, 202);
+  EXPECT_EQ(
+      daemon_->call("POST", "/v1/webhook-deliveries/" + delivery + "/replay", admin_, "{}").status,
+      409);
+  ASSERT_EQ(
+      daemon_->call("PATCH", "/v1/webhook-endpoints/" + endpoint, admin_, R"({"status":"active"})")
+          .status,
+      200);
+  EXPECT_EQ(
+      daemon_->call("POST", "/v1/webhook-deliveries/" + delivery + "/replay", admin_, "{}").status,
+      202);
   auto got = receiver_.waitFor(2);
   ASSERT_EQ(got->size(), 2u);
   EXPECT_TRUE(got->getObject(1)->getValue<bool>("verified"));
-  EXPECT_EQ(got->getObject(1)->getValue<std::string>("id"), got->getObject(0)->getValue<std::string>("id"));
+  EXPECT_EQ(got->getObject(1)->getValue<std::string>("id"),
+            got->getObject(0)->getValue<std::string>("id"));
 }
 
 TEST_P(Webhooks, RetriesGrowForMoreThanADayThenFail) {
-  const std::string endpoint = createEndpoint(R"({"url":")" + receiver_.url() + R"(","event_types":["lead.captured"]})");
+  const std::string endpoint =
+      createEndpoint(R"({"url":")" + receiver_.url() + R"(","event_types":["lead.captured"]})");
   receiver_.control(R"({"secret":")" + secret_ + R"(","plan":[503,503,503,503,503,503,503,503]})");
   ASSERT_EQ(post("/v1/leads", R"({"email":"down@example.it"})").status, 201);
   int total = 0;
@@ -183,7 +202,8 @@ TEST_P(Webhooks, RetriesGrowForMoreThanADayThenFail) {
   }
   EXPECT_GT(total, 24 * 3600);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (deliveries(endpoint, "?status=failed")->size() != 1 && std::chrono::steady_clock::now() < deadline) {
+  while (deliveries(endpoint, "?status=failed")->size() != 1 &&
+         std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   auto failed = deliveries(endpoint, "?status=failed");
@@ -193,10 +213,13 @@ TEST_P(Webhooks, RetriesGrowForMoreThanADayThenFail) {
 }
 
 TEST_P(Webhooks, PartnerEndpointsSeeOnlyTheirLeadsAndNoProfileData) {
-  createEndpoint(R"({"url":")" + receiver_.url("/acme") + R"(","event_types":["lead.captured"],"partner":"acme"})");
+  createEndpoint(R"({"url":")" + receiver_.url("/acme") +
+                 R"(","event_types":["lead.captured"],"partner":"acme"})");
   receiver_.control(R"({"secret":")" + secret_ + R"("})");
   ASSERT_EQ(post("/v1/leads", R"({"email":"other@example.it","partner":"globex"})").status, 201);
-  ASSERT_EQ(post("/v1/leads", R"({"email":"mine@example.it","partner":"acme","first_name":"Mia"})").status, 201);
+  ASSERT_EQ(post("/v1/leads", R"({"email":"mine@example.it","partner":"acme","first_name":"Mia"})")
+                .status,
+            201);
   auto got = receiver_.waitFor(1);
   std::this_thread::sleep_for(std::chrono::milliseconds(600));
   got = receiver_.received();
@@ -211,15 +234,31 @@ TEST_P(Webhooks, PartnerEndpointsSeeOnlyTheirLeadsAndNoProfileData) {
 }
 
 TEST_P(Webhooks, EndpointsAreValidatedAndTheirSecretsSealed) {
-  EXPECT_EQ(daemon_->call("POST", "/v1/webhook-endpoints", admin_, R"({"url":"ftp://x","event_types":["*"]})").status, 422);
-  EXPECT_EQ(daemon_->call("POST", "/v1/webhook-endpoints", admin_, R"({"url":"https://x.example","event_types":["lead.eaten"]})").status, 422);
-  EXPECT_EQ(daemon_->call("POST", "/v1/webhook-endpoints", admin_, R"({"url":"https://x.example"})").status, 422);
-  EXPECT_EQ(daemon_->call("POST", "/v1/webhook-endpoints", writer_, R"({"url":"https://x.example","event_types":["*"]})").status, 403);
-  const std::string id = createEndpoint(R"({"url":"https://hooks.example/in","event_types":["lead.captured","lead.qualified"]})");
+  EXPECT_EQ(daemon_
+                ->call("POST", "/v1/webhook-endpoints", admin_,
+                       R"({"url":"ftp://x","event_types":["*"]})")
+                .status,
+            422);
+  EXPECT_EQ(daemon_
+                ->call("POST", "/v1/webhook-endpoints", admin_,
+                       R"({"url":"https://x.example","event_types":["lead.eaten"]})")
+                .status,
+            422);
+  EXPECT_EQ(daemon_->call("POST", "/v1/webhook-endpoints", admin_, R"({"url":"https://x.example"})")
+                .status,
+            422);
+  EXPECT_EQ(daemon_
+                ->call("POST", "/v1/webhook-endpoints", writer_,
+                       R"({"url":"https://x.example","event_types":["*"]})")
+                .status,
+            403);
+  const std::string id = createEndpoint(
+      R"({"url":"https://hooks.example/in","event_types":["lead.captured","lead.qualified"]})");
   auto listed = daemon_->call("GET", "/v1/webhook-endpoints", admin_);
   EXPECT_EQ(listed.body.find("whsec_"), std::string::npos) << "the secret is shown once";
   daemon_->stop();
-  EXPECT_EQ(dumpDatabase(daemon_->storeUrl()).find(secret_.substr(6)), std::string::npos) << "sealed at rest";
+  EXPECT_EQ(dumpDatabase(daemon_->storeUrl()).find(secret_.substr(6)), std::string::npos)
+      << "sealed at rest";
   daemon_.reset();
 }
 

@@ -25,19 +25,22 @@ std::string repeat(const std::string& s, int n) {
 
 std::string customFields(int n) {
   std::string out = "{";
-  for (int i = 0; i < n; ++i) out += (i ? "," : "") + std::string("\"f") + std::to_string(i) + "\":\"v\"";
+  for (int i = 0; i < n; ++i)
+    out += (i ? "," : "") + std::string("\"f") + std::to_string(i) + "\":\"v\"";
   return out + "}";
 }
 
 class BadRequests : public DaemonTest {};
 
 TEST_P(BadRequests, AreRefusedWithProblemsAndChangeNothing) {
-  auto created = post("/v1/leads", R"({"email":"exists@example.it"})", {{"Idempotency-Key", "k-1"}});
+  auto created =
+      post("/v1/leads", R"({"email":"exists@example.it"})", {{"Idempotency-Key", "k-1"}});
   ASSERT_EQ(created.status, 201);
   const std::string lead = json(created.body)->getValue<std::string>("id");
   const std::string revoked = daemon_->createKey("leads:read,leads:write", "old");
   ASSERT_EQ(daemon_->runCli({"apikey", "revoke", revoked.substr(0, revoked.find('.'))}), 0);
-  const std::string wrongSecret = writer_.substr(0, writer_.find('.') + 1) + "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+  const std::string wrongSecret =
+      writer_.substr(0, writer_.find('.') + 1) + "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 
   const std::string L = "/v1/leads";
   const std::string one = L + "/" + lead;
@@ -49,10 +52,12 @@ TEST_P(BadRequests, AreRefusedWithProblemsAndChangeNothing) {
       {"string body", "POST", L, "\"lead\"", 400},
       {"null body", "POST", L, "null", 400},
       {"invalid utf-8", "POST", L, "{\"email\":\"a@b.it\",\"first_name\":\"\xC3\x28\"}", 400},
-      {"nul byte", "POST", L, [] {
+      {"nul byte", "POST", L,
+       [] {
          const char bytes[] = "{\"email\":\"a@b.it\",\"first_name\":\"A\0B\"}";
          return std::string(bytes, sizeof bytes - 1);
-       }(), 400},
+       }(),
+       400},
       {"deep json", "POST", L, "{\"custom\":" + repeat("[", 1000) + repeat("]", 1000) + "}", 400},
       {"trailing garbage", "POST", L, R"({"email":"a@b.it"} x)", 400},
       {"email is a number", "POST", L, R"({"email":42})", 422},
@@ -69,23 +74,33 @@ TEST_P(BadRequests, AreRefusedWithProblemsAndChangeNothing) {
       {"unknown source", "POST", L, R"({"email":"a@b.it","source":"fax"})", 422},
       {"no email nor phone", "POST", L, R"({"first_name":"Anna"})", 422},
       {"oversized email", "POST", L, "{\"email\":\"" + std::string(400, 'a') + "@b.it\"}", 422},
-      {"oversized name", "POST", L, "{\"email\":\"a@b.it\",\"first_name\":\"" + std::string(10000, 'x') + "\"}", 422},
+      {"oversized name", "POST", L,
+       "{\"email\":\"a@b.it\",\"first_name\":\"" + std::string(10000, 'x') + "\"}", 422},
       {"crlf in name", "POST", L, R"({"email":"a@b.it","first_name":"A\r\nBcc: x@y.z"})", 422},
-      {"unknown currency", "POST", L, R"({"email":"a@b.it","annual_revenue":{"amount":"10","currency":"XXX"}})", 422},
-      {"comma amount", "POST", L, R"({"email":"a@b.it","annual_revenue":{"amount":"1,5","currency":"EUR"}})", 422},
-      {"amount without currency", "POST", L, R"({"email":"a@b.it","annual_revenue":{"amount":"10"}})", 422},
-      {"negative revenue", "POST", L, R"({"email":"a@b.it","annual_revenue":{"amount":"-10","currency":"EUR"}})", 422},
+      {"unknown currency", "POST", L,
+       R"({"email":"a@b.it","annual_revenue":{"amount":"10","currency":"XXX"}})", 422},
+      {"comma amount", "POST", L,
+       R"({"email":"a@b.it","annual_revenue":{"amount":"1,5","currency":"EUR"}})", 422},
+      {"amount without currency", "POST", L,
+       R"({"email":"a@b.it","annual_revenue":{"amount":"10"}})", 422},
+      {"negative revenue", "POST", L,
+       R"({"email":"a@b.it","annual_revenue":{"amount":"-10","currency":"EUR"}})", 422},
       {"consent without text", "POST", L, R"({"email":"a@b.it","consent":{"granted":true}})", 422},
-      {"consent as string", "POST", L, R"({"email":"a@b.it","consent":{"granted":"yes","text":"t"}})", 422},
-      {"utm unknown key", "POST", L, R"({"email":"a@b.it","utm":{"campaign":"x","gclid":"y"}})", 422},
+      {"consent as string", "POST", L,
+       R"({"email":"a@b.it","consent":{"granted":"yes","text":"t"}})", 422},
+      {"utm unknown key", "POST", L, R"({"email":"a@b.it","utm":{"campaign":"x","gclid":"y"}})",
+       422},
       {"utm not an object", "POST", L, R"({"email":"a@b.it","utm":"x"})", 422},
-      {"too many custom fields", "POST", L, "{\"email\":\"a@b.it\",\"custom\":" + customFields(51) + "}", 422},
+      {"too many custom fields", "POST", L,
+       "{\"email\":\"a@b.it\",\"custom\":" + customFields(51) + "}", 422},
       {"bad custom key", "POST", L, R"({"email":"a@b.it","custom":{"Bad Key!":"v"}})", 422},
       {"custom value number", "POST", L, R"({"email":"a@b.it","custom":{"budget":5}})", 422},
       {"sql in email", "POST", L, R"({"email":"a'; DROP TABLE leads;--@x.it"})", 422},
       {"script in email", "POST", L, R"({"email":"<script>alert(1)</script>@x.it"})", 422},
-      {"body over daemon limit", "POST", L, "{\"needs\":\"" + std::string(2 << 20, 'x') + "\"}", 413},
-      {"body over route limit", "POST", L, "{\"needs\":\"" + std::string(100 * 1024, 'x') + "\"}", 413},
+      {"body over daemon limit", "POST", L, "{\"needs\":\"" + std::string(2 << 20, 'x') + "\"}",
+       413},
+      {"body over route limit", "POST", L, "{\"needs\":\"" + std::string(100 * 1024, 'x') + "\"}",
+       413},
       {"text/plain body", "POST", L, R"({"email":"a@b.it"})", 415, "text/plain"},
       {"form body", "POST", L, "email=a%40b.it", 415, "application/x-www-form-urlencoded"},
       {"no content type", "POST", L, R"({"email":"a@b.it"})", 415, ""},
@@ -113,24 +128,43 @@ TEST_P(BadRequests, AreRefusedWithProblemsAndChangeNothing) {
       {"bad percent encoding", "GET", L + "?email=%ff", "", 422},
       {"unknown command", "POST", one + "/commands", R"({"command":"promote"})", 422},
       {"missing command", "POST", one + "/commands", R"({})", 422},
-      {"reason without disqualify", "POST", one + "/commands", R"({"command":"start_work","reason":"no_fit"})", 422},
-      {"unknown reason", "POST", one + "/commands", R"({"command":"disqualify","reason":"bored"})", 422},
+      {"reason without disqualify", "POST", one + "/commands",
+       R"({"command":"start_work","reason":"no_fit"})", 422},
+      {"unknown reason", "POST", one + "/commands", R"({"command":"disqualify","reason":"bored"})",
+       422},
       {"illegal transition", "POST", one + "/commands", R"({"command":"reactivate"})", 409},
-      {"command on unknown lead", "POST", L + "/lead_01JD3Q8X2M4V6N8R0T2W4Y6A8C/commands", R"({"command":"qualify"})", 404},
+      {"command on unknown lead", "POST", L + "/lead_01JD3Q8X2M4V6N8R0T2W4Y6A8C/commands",
+       R"({"command":"qualify"})", 404},
       {"merge into itself", "POST", one + "/merge", "{\"duplicate_id\":\"" + lead + "\"}", 422},
       {"merge without duplicate", "POST", one + "/merge", R"({})", 422},
-      {"merge unknown duplicate", "POST", one + "/merge", R"({"duplicate_id":"lead_01JD3Q8X2M4V6N8R0T2W4Y6A8C"})", 422},
+      {"merge unknown duplicate", "POST", one + "/merge",
+       R"({"duplicate_id":"lead_01JD3Q8X2M4V6N8R0T2W4Y6A8C"})", 422},
       {"empty patch", "PATCH", one, R"({})", 422},
       {"stale version", "PATCH", one, R"({"city":"Roma","version":7})", 409},
       {"patch clears identity", "PATCH", one, R"({"email":null})", 422},
-      {"idempotency key reused", "POST", L, R"({"email":"other@example.it"})", 422, "application/json", "writer",
+      {"idempotency key reused",
+       "POST",
+       L,
+       R"({"email":"other@example.it"})",
+       422,
+       "application/json",
+       "writer",
        {{"Idempotency-Key", "k-1"}}},
-      {"idempotency key too long", "POST", L, R"({"email":"x@example.it"})", 422, "application/json", "writer",
+      {"idempotency key too long",
+       "POST",
+       L,
+       R"({"email":"x@example.it"})",
+       422,
+       "application/json",
+       "writer",
        {{"Idempotency-Key", std::string(300, 'k')}}},
       {"account without name", "POST", "/v1/accounts", R"({"domain":"example.it"})", 422},
-      {"account free-mail domain", "POST", "/v1/accounts", R"({"name":"X","domain":"gmail.com"})", 422},
-      {"contact unknown account", "POST", "/v1/contacts", R"({"account_id":"acct_01JD3Q8X2M4V6N8R0T2W4Y6A8C","email":"q@x.it"})", 422},
-      {"contact bad account id", "POST", "/v1/contacts", R"({"account_id":"../x","email":"q@x.it"})", 422},
+      {"account free-mail domain", "POST", "/v1/accounts", R"({"name":"X","domain":"gmail.com"})",
+       422},
+      {"contact unknown account", "POST", "/v1/contacts",
+       R"({"account_id":"acct_01JD3Q8X2M4V6N8R0T2W4Y6A8C","email":"q@x.it"})", 422},
+      {"contact bad account id", "POST", "/v1/contacts",
+       R"({"account_id":"../x","email":"q@x.it"})", 422},
       {"unknown account", "GET", "/v1/accounts/acct_01JD3Q8X2M4V6N8R0T2W4Y6A8C", "", 404},
   };
   ASSERT_GE(table.size(), 60u);
@@ -139,9 +173,12 @@ TEST_P(BadRequests, AreRefusedWithProblemsAndChangeNothing) {
   for (const auto& bad : table) {
     SCOPED_TRACE(bad.name);
     auto headers = bad.headers;
-    if (bad.auth == "writer") headers.emplace_back("Authorization", "Bearer " + writer_);
-    else if (bad.auth == "reader") headers.emplace_back("Authorization", "Bearer " + reader_);
-    else if (bad.auth != "none") headers.emplace_back("Authorization", bad.auth);
+    if (bad.auth == "writer")
+      headers.emplace_back("Authorization", "Bearer " + writer_);
+    else if (bad.auth == "reader")
+      headers.emplace_back("Authorization", "Bearer " + reader_);
+    else if (bad.auth != "none")
+      headers.emplace_back("Authorization", bad.auth);
     auto r = daemon_->request(bad.method, bad.path, bad.body, headers, bad.contentType);
     EXPECT_EQ(r.status, bad.status) << r.body.substr(0, 300);
     EXPECT_EQ(r.header("content-type"), "application/problem+json");
@@ -165,11 +202,15 @@ TEST_P(BadRequests, MalformedHttpIsAnsweredAsProblemJson) {
       {"bad version", "GET / HTTP/9.9\r\n\r\n"},
       {"header without colon", "GET /healthz HTTP/1.1\r\nHost x\r\n\r\n"},
       {"space before colon", "GET /healthz HTTP/1.1\r\nHost : x\r\n\r\n"},
-      {"length and chunked", "POST /v1/leads HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
-      {"header too large", "GET /healthz HTTP/1.1\r\nX-Big: " + std::string(100000, 'a') + "\r\n\r\n"},
+      {"length and chunked",
+       "POST /v1/leads HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: "
+       "chunked\r\n\r\n0\r\n\r\n"},
+      {"header too large",
+       "GET /healthz HTTP/1.1\r\nX-Big: " + std::string(100000, 'a') + "\r\n\r\n"},
       {"too many headers", "GET /healthz HTTP/1.1\r\n" + repeat("X-A: b\r\n", 200) + "\r\n"},
       {"bad chunk size", "POST /v1/leads HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + writer_ +
-                             "\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n"},
+                             "\r\nContent-Type: application/json\r\nTransfer-Encoding: "
+                             "chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n"},
   };
   const std::string before = dumpDatabase(daemon_->storeUrl());
   for (const auto& [name, bytes] : raw) {

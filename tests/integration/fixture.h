@@ -51,9 +51,9 @@ class DaemonTest : public ::testing::TestWithParam<TestBackend> {
   std::string writer_, reader_;
 };
 
-#define CICLO_ON_BOTH_BACKENDS(Suite)                                                              \
-  INSTANTIATE_TEST_SUITE_P(Backends, Suite,                                                        \
-                           ::testing::Values(TestBackend::kSqlite, TestBackend::kPostgres),        \
+#define CICLO_ON_BOTH_BACKENDS(Suite)                                                       \
+  INSTANTIATE_TEST_SUITE_P(Backends, Suite,                                                 \
+                           ::testing::Values(TestBackend::kSqlite, TestBackend::kPostgres), \
                            [](const auto& p) { return ::ciclo::testing::backendName(p.param); })
 
 }  // namespace ciclo::testing

@@ -23,18 +23,22 @@ TEST_P(LeadsApi, CaptureCreatesThenMergesThenReportsUnchanged) {
   EXPECT_EQ(lead->getValue<std::string>("email"), "anna.rossi@rossi-carrelli.it");
   EXPECT_EQ(lead->getValue<std::string>("phone"), "+390212345678");
   EXPECT_EQ(lead->getValue<std::string>("company_domain"), "rossi-carrelli.it");
-  EXPECT_EQ(lead->getObject("first_touch")->getObject("utm")->getValue<std::string>("campaign"), "autunno");
+  EXPECT_EQ(lead->getObject("first_touch")->getObject("utm")->getValue<std::string>("campaign"),
+            "autunno");
   EXPECT_EQ(created.header("location"), "/v1/leads/" + id);
   EXPECT_FALSE(created.header("x-request-id").empty());
 
   // The same person by phone, with new data: merged into the same lead.
-  auto merged = post("/v1/leads", R"({"phone":"+39 02 12345678","company":"Rossi Carrelli Srl","first_name":"Annalisa"})");
+  auto merged =
+      post("/v1/leads",
+           R"({"phone":"+39 02 12345678","company":"Rossi Carrelli Srl","first_name":"Annalisa"})");
   ASSERT_EQ(merged.status, 200) << merged.body;
   auto m = json(merged.body);
   EXPECT_EQ(m->getValue<std::string>("id"), id);
   EXPECT_EQ(m->getValue<std::string>("outcome"), "merged");
   EXPECT_EQ(m->getValue<std::string>("company"), "Rossi Carrelli Srl");
-  EXPECT_EQ(m->getValue<std::string>("first_name"), "Anna") << "a value already entered is never overwritten";
+  EXPECT_EQ(m->getValue<std::string>("first_name"), "Anna")
+      << "a value already entered is never overwritten";
 
   auto again = post("/v1/leads", R"({"email":"anna.rossi@rossi-carrelli.it"})");
   ASSERT_EQ(again.status, 200);
@@ -42,7 +46,8 @@ TEST_P(LeadsApi, CaptureCreatesThenMergesThenReportsUnchanged) {
 
   auto timeline = get("/v1/leads/" + id + "/timeline");
   ASSERT_EQ(timeline.status, 200) << timeline.body;
-  EXPECT_EQ(json(timeline.body)->getArray("data")->size(), 3u) << "every capture lands on the timeline";
+  EXPECT_EQ(json(timeline.body)->getArray("data")->size(), 3u)
+      << "every capture lands on the timeline";
 }
 
 TEST_P(LeadsApi, ReadersCannotWriteAndWritersNeedAKey) {
@@ -60,25 +65,30 @@ TEST_P(LeadsApi, ReadersCannotWriteAndWritersNeedAKey) {
   ASSERT_EQ(daemon_->runCli({"apikey", "list"}, &out, &err), 0);
   EXPECT_NE(out.find(keyId), std::string::npos);
   EXPECT_NE(out.find("revoked"), std::string::npos);
-  EXPECT_EQ(out.find(reader_.substr(reader_.find('.') + 1)), std::string::npos) << "secrets are never listed";
+  EXPECT_EQ(out.find(reader_.substr(reader_.find('.') + 1)), std::string::npos)
+      << "secrets are never listed";
 }
 
 TEST_P(LeadsApi, ListFiltersAndPagesWithCursors) {
   for (int i = 0; i < 5; ++i) {
-    ASSERT_EQ(post("/v1/leads", R"({"email":"p)" + std::to_string(i) + R"(@example.it","source":")" +
-                                    (i % 2 ? "manual" : "api") + R"(","partner":"acme"})").status,
-              201);
+    ASSERT_EQ(
+        post("/v1/leads", R"({"email":"p)" + std::to_string(i) + R"(@example.it","source":")" +
+                              (i % 2 ? "manual" : "api") + R"(","partner":"acme"})")
+            .status,
+        201);
   }
   auto page1 = json(get("/v1/leads?limit=2").body);
   EXPECT_EQ(page1->getArray("data")->size(), 2u);
   EXPECT_TRUE(page1->getValue<bool>("has_more"));
   std::set<std::string> seen;
   std::string cursor = page1->getValue<std::string>("next_cursor");
-  for (std::size_t i = 0; i < 2; ++i) seen.insert(page1->getArray("data")->getObject(i)->getValue<std::string>("id"));
+  for (std::size_t i = 0; i < 2; ++i)
+    seen.insert(page1->getArray("data")->getObject(i)->getValue<std::string>("id"));
   while (!cursor.empty()) {
     auto page = json(get("/v1/leads?limit=2&cursor=" + cursor).body);
     for (std::size_t i = 0; i < page->getArray("data")->size(); ++i) {
-      EXPECT_TRUE(seen.insert(page->getArray("data")->getObject(i)->getValue<std::string>("id")).second);
+      EXPECT_TRUE(
+          seen.insert(page->getArray("data")->getObject(i)->getValue<std::string>("id")).second);
     }
     cursor = page->isNull("next_cursor") ? "" : page->getValue<std::string>("next_cursor");
   }
@@ -86,11 +96,13 @@ TEST_P(LeadsApi, ListFiltersAndPagesWithCursors) {
   EXPECT_EQ(json(get("/v1/leads?source=manual").body)->getArray("data")->size(), 2u);
   EXPECT_EQ(json(get("/v1/leads?partner=acme&status=new").body)->getArray("data")->size(), 5u);
   EXPECT_EQ(json(get("/v1/leads?email=P3%40Example.IT").body)->getArray("data")->size(), 1u);
-  EXPECT_EQ(json(get("/v1/leads?updated_after=2999-01-01T00:00:00Z").body)->getArray("data")->size(), 0u);
+  EXPECT_EQ(
+      json(get("/v1/leads?updated_after=2999-01-01T00:00:00Z").body)->getArray("data")->size(), 0u);
 }
 
 TEST_P(LeadsApi, StatusCommandsFollowTheLifecycle) {
-  const std::string id = json(post("/v1/leads", R"({"email":"c@example.it"})").body)->getValue<std::string>("id");
+  const std::string id =
+      json(post("/v1/leads", R"({"email":"c@example.it"})").body)->getValue<std::string>("id");
   const std::string path = "/v1/leads/" + id + "/commands";
   auto work = post(path, R"({"command":"start_work"})");
   ASSERT_EQ(work.status, 200) << work.body;
@@ -112,9 +124,11 @@ TEST_P(LeadsApi, StatusCommandsFollowTheLifecycle) {
 }
 
 TEST_P(LeadsApi, UpdatesOverwriteAndRefuseDuplicateEmails) {
-  const std::string a = json(post("/v1/leads", R"({"email":"a@example.it","first_name":"A"})").body)->getValue<std::string>("id");
+  const std::string a = json(post("/v1/leads", R"({"email":"a@example.it","first_name":"A"})").body)
+                            ->getValue<std::string>("id");
   post("/v1/leads", R"({"email":"b@example.it"})");
-  auto patched = daemon_->call("PATCH", "/v1/leads/" + a, writer_, R"({"first_name":"Alba","city":null,"employees":40})");
+  auto patched = daemon_->call("PATCH", "/v1/leads/" + a, writer_,
+                               R"({"first_name":"Alba","city":null,"employees":40})");
   ASSERT_EQ(patched.status, 200) << patched.body;
   auto lead = json(patched.body);
   EXPECT_EQ(lead->getValue<std::string>("first_name"), "Alba");
@@ -127,15 +141,18 @@ TEST_P(LeadsApi, UpdatesOverwriteAndRefuseDuplicateEmails) {
 }
 
 TEST_P(LeadsApi, ManualMergeMovesTheTimelineAndHidesTheDuplicate) {
-  const std::string w = json(post("/v1/leads", R"({"email":"w@example.it"})").body)->getValue<std::string>("id");
-  const std::string l = json(post("/v1/leads", R"({"email":"l@example.it","phone":"+39 347 123 4567"})").body)
-                            ->getValue<std::string>("id");
+  const std::string w =
+      json(post("/v1/leads", R"({"email":"w@example.it"})").body)->getValue<std::string>("id");
+  const std::string l =
+      json(post("/v1/leads", R"({"email":"l@example.it","phone":"+39 347 123 4567"})").body)
+          ->getValue<std::string>("id");
   auto merged = post("/v1/leads/" + w + "/merge", R"({"duplicate_id":")" + l + R"("})");
   ASSERT_EQ(merged.status, 200) << merged.body;
   auto lead = json(merged.body);
   EXPECT_EQ(lead->getValue<std::string>("phone"), "+393471234567");
   EXPECT_EQ(lead->getArray("merged_from")->getElement<std::string>(0), l);
-  EXPECT_EQ(json(get("/v1/leads/" + l).body)->getValue<std::string>("disqualify_reason"), "duplicate");
+  EXPECT_EQ(json(get("/v1/leads/" + l).body)->getValue<std::string>("disqualify_reason"),
+            "duplicate");
   auto timeline = json(get("/v1/leads/" + w + "/timeline").body);
   EXPECT_EQ(timeline->getArray("data")->size(), 3u) << "both captures and the merge";
   EXPECT_EQ(json(get("/v1/leads?email=l%40example.it").body)->getArray("data")->size(), 0u);
@@ -184,7 +201,9 @@ TEST_P(LeadsApi, ConcurrentRepeatsOfOneKeyExecuteOnce) {
 }
 
 TEST_P(LeadsApi, AccountsLinkLeadsByCompanyDomain) {
-  auto account = post("/v1/accounts", R"({"name":"Rossi Carrelli Srl","domain":"https://www.rossi-carrelli.it","country":"IT"})");
+  auto account = post(
+      "/v1/accounts",
+      R"({"name":"Rossi Carrelli Srl","domain":"https://www.rossi-carrelli.it","country":"IT"})");
   ASSERT_EQ(account.status, 201) << account.body;
   const std::string accountId = json(account.body)->getValue<std::string>("id");
   EXPECT_EQ(json(account.body)->getValue<std::string>("domain"), "rossi-carrelli.it");
@@ -193,19 +212,27 @@ TEST_P(LeadsApi, AccountsLinkLeadsByCompanyDomain) {
   EXPECT_EQ(lead->getValue<std::string>("account_id"), accountId);
   auto freeMail = json(post("/v1/leads", R"({"email":"m@gmail.com"})").body);
   EXPECT_TRUE(freeMail->isNull("account_id"));
-  auto contact = post("/v1/contacts", R"({"account_id":")" + accountId + R"(","first_name":"Marco","email":"M@rossi-carrelli.it"})");
+  auto contact =
+      post("/v1/contacts", R"({"account_id":")" + accountId +
+                               R"(","first_name":"Marco","email":"M@rossi-carrelli.it"})");
   ASSERT_EQ(contact.status, 201) << contact.body;
   EXPECT_EQ(json(get("/v1/contacts?account_id=" + accountId).body)->getArray("data")->size(), 1u);
-  EXPECT_EQ(post("/v1/contacts", R"({"account_id":"acct_01JD3Q8X2M4V6N8R0T2W4Y6A8C","first_name":"X"})").status, 422);
+  EXPECT_EQ(
+      post("/v1/contacts", R"({"account_id":"acct_01JD3Q8X2M4V6N8R0T2W4Y6A8C","first_name":"X"})")
+          .status,
+      422);
 }
 
 TEST_P(LeadsApi, EveryChangeWritesTimelineAndOutboxTogether) {
-  const std::string id = json(post("/v1/leads", R"({"email":"e@example.it"})").body)->getValue<std::string>("id");
+  const std::string id =
+      json(post("/v1/leads", R"({"email":"e@example.it"})").body)->getValue<std::string>("id");
   post("/v1/leads/" + id + "/commands", R"({"command":"qualify"})");
   daemon_->stop();
   const std::string dump = dumpDatabase(daemon_->storeUrl());
   for (const char* type : {"lead.captured", "lead.status_changed", "lead.qualified"}) {
-    EXPECT_NE(dump.find(std::string("|") + type + "|" + id + "|"), std::string::npos) << type << "\n" << dump;
+    EXPECT_NE(dump.find(std::string("|") + type + "|" + id + "|"), std::string::npos)
+        << type << "\n"
+        << dump;
   }
   daemon_.reset();
 }
@@ -221,13 +248,23 @@ namespace {
 using Activities = DaemonTest;
 
 TEST_P(Activities, SellersRecordNotesCallsAppointmentsAndPostsWithReplies) {
-  const std::string lead = json(post("/v1/leads", R"({"email":"act@example.it"})").body)->getValue<std::string>("id");
+  const std::string lead =
+      json(post("/v1/leads", R"({"email":"act@example.it"})").body)->getValue<std::string>("id");
   const std::string base = "/v1/leads/" + lead + "/activities";
   EXPECT_EQ(post(base, R"({"type":"note","body":"Wants 3 forklifts by March"})").status, 201);
-  EXPECT_EQ(post(base, R"({"type":"call","direction":"outbound","outcome":"reached","body":"Budget confirmed"})").status, 201);
-  EXPECT_EQ(post(base, R"({"type":"appointment","subject":"Site visit","starts_at":"2026-12-01T09:00:00Z",
-                          "ends_at":"2026-12-01T10:30:00Z","location":"Bergamo"})").status, 201);
-  auto postResponse = post(base, R"({"type":"post","body":"@marco can you price the service contract?"})");
+  EXPECT_EQ(
+      post(
+          base,
+          R"({"type":"call","direction":"outbound","outcome":"reached","body":"Budget confirmed"})")
+          .status,
+      201);
+  EXPECT_EQ(
+      post(base, R"({"type":"appointment","subject":"Site visit","starts_at":"2026-12-01T09:00:00Z",
+                          "ends_at":"2026-12-01T10:30:00Z","location":"Bergamo"})")
+          .status,
+      201);
+  auto postResponse =
+      post(base, R"({"type":"post","body":"@marco can you price the service contract?"})");
   ASSERT_EQ(postResponse.status, 201) << postResponse.body;
   const std::string postId = json(postResponse.body)->getValue<std::string>("id");
   auto reply = post(base + "/" + postId + "/replies", R"({"body":"Done, 4.2k per year"})");
@@ -235,10 +272,17 @@ TEST_P(Activities, SellersRecordNotesCallsAppointmentsAndPostsWithReplies) {
   EXPECT_EQ(json(reply.body)->getValue<std::string>("parent_id"), postId);
   EXPECT_EQ(json(reply.body)->getValue<std::string>("by"), "crm");
 
-  const std::string noteId = json(get(base).body)->getArray("data")->getObject(0)->getValue<std::string>("id");
-  EXPECT_EQ(post(base + "/" + noteId + "/replies", R"({"body":"x"})").status, 409) << "only posts take replies";
+  const std::string noteId =
+      json(get(base).body)->getArray("data")->getObject(0)->getValue<std::string>("id");
+  EXPECT_EQ(post(base + "/" + noteId + "/replies", R"({"body":"x"})").status, 409)
+      << "only posts take replies";
   EXPECT_EQ(post(base, R"({"type":"call"})").status, 422);
-  EXPECT_EQ(post(base, R"({"type":"appointment","subject":"x","starts_at":"2026-12-01T10:00:00Z","ends_at":"2026-12-01T09:00:00Z"})").status, 422);
+  EXPECT_EQ(
+      post(
+          base,
+          R"({"type":"appointment","subject":"x","starts_at":"2026-12-01T10:00:00Z","ends_at":"2026-12-01T09:00:00Z"})")
+          .status,
+      422);
   EXPECT_EQ(post(base, R"({"type":"email","body":"x"})").status, 422);
 
   auto listed = json(get(base).body)->getArray("data");
@@ -249,9 +293,13 @@ TEST_P(Activities, SellersRecordNotesCallsAppointmentsAndPostsWithReplies) {
 }
 
 TEST_P(Activities, FollowTheSurvivorOfAMerge) {
-  const std::string w = json(post("/v1/leads", R"({"email":"aw@example.it"})").body)->getValue<std::string>("id");
-  const std::string l = json(post("/v1/leads", R"({"email":"al@example.it"})").body)->getValue<std::string>("id");
-  ASSERT_EQ(post("/v1/leads/" + l + "/activities", R"({"type":"note","body":"on the duplicate"})").status, 201);
+  const std::string w =
+      json(post("/v1/leads", R"({"email":"aw@example.it"})").body)->getValue<std::string>("id");
+  const std::string l =
+      json(post("/v1/leads", R"({"email":"al@example.it"})").body)->getValue<std::string>("id");
+  ASSERT_EQ(
+      post("/v1/leads/" + l + "/activities", R"({"type":"note","body":"on the duplicate"})").status,
+      201);
   ASSERT_EQ(post("/v1/leads/" + w + "/merge", R"({"duplicate_id":")" + l + R"("})").status, 200);
   auto moved = json(get("/v1/leads/" + w + "/activities").body)->getArray("data");
   ASSERT_EQ(moved->size(), 1u);
@@ -280,10 +328,15 @@ TEST_P(IdempotencyExpiry, KeysAreKeptADayThenForgotten) {
   const std::vector<std::pair<std::string, std::string>> key{{"Idempotency-Key", "daily"}};
   ASSERT_EQ(post("/v1/leads", R"({"email":"d1@example.it"})", key).status, 201);
   auto advance = [&](int seconds) {
-    ASSERT_EQ(daemon_->call("POST", "/v1/testing/clock", admin, "{\"advance_seconds\":" + std::to_string(seconds) + "}").status, 200);
+    ASSERT_EQ(daemon_
+                  ->call("POST", "/v1/testing/clock", admin,
+                         "{\"advance_seconds\":" + std::to_string(seconds) + "}")
+                  .status,
+              200);
   };
   advance(23 * 3600);
-  EXPECT_EQ(post("/v1/leads", R"({"email":"d2@example.it"})", key).status, 422) << "still remembered after 23 hours";
+  EXPECT_EQ(post("/v1/leads", R"({"email":"d2@example.it"})", key).status, 422)
+      << "still remembered after 23 hours";
   advance(2 * 3600);
   // The hourly purge clears it; until it runs, a lookup ignores it anyway.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -292,7 +345,8 @@ TEST_P(IdempotencyExpiry, KeysAreKeptADayThenForgotten) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_EQ(dumpDatabase(daemon_->storeUrl()).find("|daily|"), std::string::npos) << "purged";
-  EXPECT_EQ(post("/v1/leads", R"({"email":"d2@example.it"})", key).status, 201) << "a new request after a day";
+  EXPECT_EQ(post("/v1/leads", R"({"email":"d2@example.it"})", key).status, 201)
+      << "a new request after a day";
 }
 
 CICLO_ON_BOTH_BACKENDS(IdempotencyExpiry);

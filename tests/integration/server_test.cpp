@@ -25,7 +25,9 @@ TEST(Daemon, APortInUseIsAClearError) {
   std::string out, err;
   const int rc = second.runCli({"--port", std::to_string(first.port())}, &out, &err);
   EXPECT_NE(rc, 0);
-  EXPECT_NE(err.find("cannot listen on 127.0.0.1:" + std::to_string(first.port())), std::string::npos) << err;
+  EXPECT_NE(err.find("cannot listen on 127.0.0.1:" + std::to_string(first.port())),
+            std::string::npos)
+      << err;
   EXPECT_EQ(first.request("GET", "/healthz").status, 200);
   EXPECT_EQ(first.stop(), 0);
 }
@@ -43,8 +45,9 @@ TEST(Daemon, BadConfigurationStopsTheStartNamingFileKeyAndReason) {
   missingEnv.server_yaml = "  max_body_bytes: ${CICLO_TEST_UNSET_VARIABLE}\n";
   Daemon e(missingEnv);
   EXPECT_EQ(e.runCli({"--check-config"}, &out, &err), 78);
-  EXPECT_NE(err.find("server.max_body_bytes: environment variable CICLO_TEST_UNSET_VARIABLE is not set"),
-            std::string::npos)
+  EXPECT_NE(
+      err.find("server.max_body_bytes: environment variable CICLO_TEST_UNSET_VARIABLE is not set"),
+      std::string::npos)
       << err;
 }
 
@@ -59,7 +62,8 @@ TEST(Daemon, IdleAndSlowClientsNeverStopANewClientFromBeingServed) {
   // 64 keep-alive connections that made one request each and then stay idle.
   std::vector<std::unique_ptr<Poco::Net::HTTPClientSession>> idle;
   for (int i = 0; i < 64; ++i) {
-    auto s = std::make_unique<Poco::Net::HTTPClientSession>("127.0.0.1", static_cast<Poco::UInt16>(d.port()));
+    auto s = std::make_unique<Poco::Net::HTTPClientSession>("127.0.0.1",
+                                                            static_cast<Poco::UInt16>(d.port()));
     s->setKeepAlive(true);
     s->setTimeout(Poco::Timespan(10, 0));
     Poco::Net::HTTPRequest req("GET", "/healthz", Poco::Net::HTTPMessage::HTTP_1_1);
@@ -121,7 +125,8 @@ TEST(Daemon, IdleConnectionsAreShedWhenThePoolIsBusy) {
   ASSERT_TRUE(d.start()) << d.log();
   std::vector<std::unique_ptr<Poco::Net::HTTPClientSession>> idle;
   for (int i = 0; i < 100; ++i) {  // twice the pool
-    auto s = std::make_unique<Poco::Net::HTTPClientSession>("127.0.0.1", static_cast<Poco::UInt16>(d.port()));
+    auto s = std::make_unique<Poco::Net::HTTPClientSession>("127.0.0.1",
+                                                            static_cast<Poco::UInt16>(d.port()));
     s->setKeepAlive(true);
     s->setTimeout(Poco::Timespan(20, 0));
     Poco::Net::HTTPRequest req("GET", "/healthz", Poco::Net::HTTPMessage::HTTP_1_1);
@@ -149,7 +154,8 @@ class Writers {
     for (int t = 0; t < threads; ++t) {
       threads_.emplace_back([&, t] {
         for (int i = 0; !stop_; ++i) {
-          const std::string email = "w" + std::to_string(t) + "-" + std::to_string(i) + "@example.it";
+          const std::string email =
+              "w" + std::to_string(t) + "-" + std::to_string(i) + "@example.it";
           auto r = d.call("POST", "/v1/leads", key, "{\"email\":\"" + email + "\"}");
           std::lock_guard lock(mutex_);
           if (r.status == 201) acknowledged_.insert(email);
@@ -232,9 +238,10 @@ TEST(Daemon, ServesHealthReadinessMetricsAndItsOpenApiDocument) {
   auto metrics = d.request("GET", "/metrics");
   EXPECT_EQ(metrics.status, 200);
   EXPECT_TRUE(metrics.header("content-type").starts_with("text/plain"));
-  for (const char* family : {"ciclo_http_requests_total{route=\"unmatched\",method=\"GET\",status=\"404\"} 1",
-                             "ciclo_http_request_duration_seconds_bucket", "ciclo_outbox_lag",
-                             "ciclo_webhook_deliveries_total{result=\"failed\"}", "ciclo_store_commits_total"}) {
+  for (const char* family :
+       {"ciclo_http_requests_total{route=\"unmatched\",method=\"GET\",status=\"404\"} 1",
+        "ciclo_http_request_duration_seconds_bucket", "ciclo_outbox_lag",
+        "ciclo_webhook_deliveries_total{result=\"failed\"}", "ciclo_store_commits_total"}) {
     EXPECT_NE(metrics.body.find(family), std::string::npos) << family;
   }
   auto openapi = d.request("GET", "/v1/openapi.json");
@@ -254,7 +261,8 @@ namespace {
 // The client's address is the connection's peer, or the first untrusted hop of
 // X-Forwarded-For when the peer is a trusted proxy. It shows as the proof of a consent.
 TEST(Daemon, ClientAddressesComeFromTrustedProxiesOnly) {
-  auto consentIp = [](Daemon& d, const std::string& key, const std::string& email, const std::string& forwarded) {
+  auto consentIp = [](Daemon& d, const std::string& key, const std::string& email,
+                      const std::string& forwarded) {
     auto r = d.call("POST", "/v1/leads", key,
                     R"({"email":")" + email + R"(","consent":{"granted":true,"text":"News, yes"}})",
                     {{"X-Forwarded-For", forwarded}});
@@ -266,7 +274,8 @@ TEST(Daemon, ClientAddressesComeFromTrustedProxiesOnly) {
   const std::string key = behindProxy.createKey("leads:write");
   ASSERT_TRUE(behindProxy.start()) << behindProxy.log();
   EXPECT_EQ(consentIp(behindProxy, key, "a@example.it", "198.51.100.23"), "198.51.100.23");
-  EXPECT_EQ(consentIp(behindProxy, key, "b@example.it", "203.0.113.9, 198.51.100.23, 127.0.0.2"), "198.51.100.23")
+  EXPECT_EQ(consentIp(behindProxy, key, "b@example.it", "203.0.113.9, 198.51.100.23, 127.0.0.2"),
+            "198.51.100.23")
       << "the first untrusted hop from the right";
   EXPECT_EQ(consentIp(behindProxy, key, "c@example.it", "not-an-ip"), "127.0.0.1");
   behindProxy.stop();
@@ -274,7 +283,8 @@ TEST(Daemon, ClientAddressesComeFromTrustedProxiesOnly) {
   Daemon direct;
   const std::string key2 = direct.createKey("leads:write");
   ASSERT_TRUE(direct.start()) << direct.log();
-  EXPECT_EQ(consentIp(direct, key2, "d@example.it", "198.51.100.23"), "127.0.0.1") << "an untrusted peer's header is ignored";
+  EXPECT_EQ(consentIp(direct, key2, "d@example.it", "198.51.100.23"), "127.0.0.1")
+      << "an untrusted peer's header is ignored";
   direct.stop();
 }
 

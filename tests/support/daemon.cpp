@@ -9,6 +9,7 @@
 #include <Poco/Pipe.h>
 #include <Poco/PipeStream.h>
 #include <Poco/StreamCopier.h>
+#include <sys/wait.h>
 
 #include <chrono>
 #include <csignal>
@@ -16,19 +17,20 @@
 #include <sstream>
 #include <thread>
 
-#include <sys/wait.h>
-
 namespace ciclo::testing {
 
-std::string Daemon::binary() { return CICLO_DAEMON_PATH; }
+std::string Daemon::binary() {
+  return CICLO_DAEMON_PATH;
+}
 
 Daemon::Daemon(DaemonOptions options) : options_(std::move(options)) {
   dir_ = makeTempDir("ciclod-test-");
   if (options_.store_url.empty()) options_.store_url = "sqlite:" + dir_ + "ciclo.db";
   configFile_ = dir_ + "ciclo.yaml";
   std::ofstream config(configFile_);
-  config << "server:\n  listen: 127.0.0.1:0\n  threads: " << options_.threads << "\n" << options_.server_yaml << "store:\n  url: "
-         << options_.store_url << "\nlog:\n  level: warning\n  requests: true\n";
+  config << "server:\n  listen: 127.0.0.1:0\n  threads: " << options_.threads << "\n"
+         << options_.server_yaml << "store:\n  url: " << options_.store_url
+         << "\nlog:\n  level: warning\n  requests: true\n";
   // A master key generated for this test alone.
   config << "secrets:\n  master_key_file: " << dir_ << "master.key\n  create_master_key: true\n";
   if (options_.clock_control) config << "testing:\n  clock_control: true\n";
@@ -44,8 +46,10 @@ bool Daemon::start() {
   Poco::File(portFile).exists() && (Poco::File(portFile).remove(), true);
   const std::string logFile = dir_ + "ciclod." + std::to_string(++launches_) + ".log";
   // Output goes to a file through the shell, so that a busy log never blocks the daemon.
-  std::vector<std::string> args{"-c", "exec \"$0\" --config \"$1\" --port-file \"$2\" >\"$3\" 2>&1", binary(),
-                                configFile_, portFile, logFile};
+  std::vector<std::string> args{
+      "-c",     "exec \"$0\" --config \"$1\" --port-file \"$2\" >\"$3\" 2>&1",
+      binary(), configFile_,
+      portFile, logFile};
   process_ = Poco::Process::launch("/bin/sh", args);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (std::chrono::steady_clock::now() < deadline) {
@@ -106,14 +110,17 @@ std::string Daemon::createKey(const std::string& scopes, const std::string& name
   return out;
 }
 
-HttpResult Daemon::request(const std::string& method, const std::string& path, const std::string& body,
+HttpResult Daemon::request(const std::string& method, const std::string& path,
+                           const std::string& body,
                            const std::vector<std::pair<std::string, std::string>>& headers,
                            const std::string& contentType) const {
   return httpCall(port_, method, path, body, headers, contentType);
 }
 
-HttpResult httpCall(int port, const std::string& method, const std::string& path, const std::string& body,
-                    const std::vector<std::pair<std::string, std::string>>& headers, const std::string& contentType) {
+HttpResult httpCall(int port, const std::string& method, const std::string& path,
+                    const std::string& body,
+                    const std::vector<std::pair<std::string, std::string>>& headers,
+                    const std::string& contentType) {
   Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port));
   session.setTimeout(Poco::Timespan(30, 0));
   Poco::Net::HTTPRequest req(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
@@ -143,7 +150,8 @@ HttpResult httpCall(int port, const std::string& method, const std::string& path
 }
 
 HttpResult Daemon::call(const std::string& method, const std::string& path, const std::string& key,
-                        const std::string& body, const std::vector<std::pair<std::string, std::string>>& headers) const {
+                        const std::string& body,
+                        const std::vector<std::pair<std::string, std::string>>& headers) const {
   auto all = headers;
   all.emplace_back("Authorization", "Bearer " + key);
   return request(method, path, body, all);
@@ -156,7 +164,8 @@ std::string rawExchange(int port, const std::string& bytes, int timeoutMs) {
   std::size_t sent = 0;
   try {
     while (sent < bytes.size()) {
-      sent += static_cast<std::size_t>(socket.sendBytes(bytes.data() + sent, static_cast<int>(bytes.size() - sent)));
+      sent += static_cast<std::size_t>(
+          socket.sendBytes(bytes.data() + sent, static_cast<int>(bytes.size() - sent)));
     }
   } catch (const Poco::Exception&) {
     // The server may close early (e.g. on a body too large); read what it said.

@@ -26,9 +26,9 @@ struct HttpResult {
 };
 
 struct DaemonOptions {
-  std::string store_url;            // empty: a fresh SQLite file
-  std::string extra_yaml;           // appended to the generated config
-  std::string server_yaml;          // lines added under server:
+  std::string store_url;    // empty: a fresh SQLite file
+  std::string extra_yaml;   // appended to the generated config
+  std::string server_yaml;  // lines added under server:
   bool clock_control = false;
   int threads = 96;
 };
@@ -51,16 +51,19 @@ class Daemon {
   std::string log() const;
 
   // Runs the ciclod binary with these arguments and this daemon's config; returns exit code.
-  int runCli(const std::vector<std::string>& args, std::string* out = nullptr, std::string* err = nullptr) const;
+  int runCli(const std::vector<std::string>& args, std::string* out = nullptr,
+             std::string* err = nullptr) const;
   // An API key with these scopes (made with `apikey create`).
   std::string createKey(const std::string& scopes, const std::string& name = "test");
 
-  HttpResult request(const std::string& method, const std::string& path, const std::string& body = "",
+  HttpResult request(const std::string& method, const std::string& path,
+                     const std::string& body = "",
                      const std::vector<std::pair<std::string, std::string>>& headers = {},
                      const std::string& contentType = "application/json") const;
   // With `key` as the bearer token.
   HttpResult call(const std::string& method, const std::string& path, const std::string& key,
-                  const std::string& body = "", const std::vector<std::pair<std::string, std::string>>& headers = {}) const;
+                  const std::string& body = "",
+                  const std::vector<std::pair<std::string, std::string>>& headers = {}) const;
 
   static std::string binary();
 
@@ -74,7 +77,8 @@ class Daemon {
 };
 
 // One HTTP request to 127.0.0.1:port.
-HttpResult httpCall(int port, const std::string& method, const std::string& path, const std::string& body = "",
+HttpResult httpCall(int port, const std::string& method, const std::string& path,
+                    const std::string& body = "",
                     const std::vector<std::pair<std::string, std::string>>& headers = {},
                     const std::string& contentType = "application/json");
 

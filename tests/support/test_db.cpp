@@ -42,7 +42,9 @@ std::vector<TestBackend> testBackends() {
   return out;
 }
 
-std::string backendName(TestBackend b) { return b == TestBackend::kSqlite ? "sqlite" : "postgresql"; }
+std::string backendName(TestBackend b) {
+  return b == TestBackend::kSqlite ? "sqlite" : "postgresql";
+}
 
 std::string makeTempDir(const std::string& prefix) {
   Poco::Path path(Poco::Path::temp());
@@ -73,11 +75,14 @@ std::string dumpDatabase(const std::string& url) {
   auto& st = *opened.value();
   std::ostringstream out;
   (void)st.read([&](store::Connection& c) {
-    const auto tables = c.backend() == store::Backend::kSqlite
-                            ? c.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE "
-                                      "'sqlite_%' ORDER BY name")
-                            : c.query("SELECT table_name FROM information_schema.tables WHERE table_schema = "
-                                      "'public' ORDER BY table_name");
+    const auto tables =
+        c.backend() == store::Backend::kSqlite
+            ? c.query(
+                  "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE "
+                  "'sqlite_%' ORDER BY name")
+            : c.query(
+                  "SELECT table_name FROM information_schema.tables WHERE table_schema = "
+                  "'public' ORDER BY table_name");
     for (const auto& t : tables) {
       const std::string table = store::text(t[0]);
       out << "== " << table << "\n";

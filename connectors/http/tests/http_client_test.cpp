@@ -22,7 +22,8 @@ std::atomic<int> hits{0};
 // /slow sleeps longer than the client waits.
 class Peer : public Poco::Net::HTTPRequestHandler {
  public:
-  void handleRequest(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp) override {
+  void handleRequest(Poco::Net::HTTPServerRequest& req,
+                     Poco::Net::HTTPServerResponse& resp) override {
     ++hits;
     std::string body;
     Poco::StreamCopier::copyToString(req.stream(), body);
@@ -39,7 +40,10 @@ class Peer : public Poco::Net::HTTPRequestHandler {
 
 class Factory : public Poco::Net::HTTPRequestHandlerFactory {
  public:
-  Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override { return new Peer; }
+  Poco::Net::HTTPRequestHandler* createRequestHandler(
+      const Poco::Net::HTTPServerRequest&) override {
+    return new Peer;
+  }
 };
 
 class HttpClientTest : public ::testing::Test {
@@ -49,7 +53,8 @@ class HttpClientTest : public ::testing::Test {
     socket.bind(Poco::Net::SocketAddress("127.0.0.1", 0), true, false);
     socket.listen();
     port_ = socket.address().port();
-    server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory, socket, new Poco::Net::HTTPServerParams);
+    server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory, socket,
+                                                      new Poco::Net::HTTPServerParams);
     server_->start();
   }
   void TearDown() override {
@@ -57,7 +62,9 @@ class HttpClientTest : public ::testing::Test {
     // Handlers still running (the slow one) finish before the process may exit.
     Poco::ThreadPool::defaultPool().joinAll();
   }
-  std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
+  std::string url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
 
   int port_ = 0;
   std::unique_ptr<Poco::Net::HTTPServer> server_;
@@ -71,7 +78,8 @@ TEST_F(HttpClientTest, RefusesLoopbackUnlessAllowedAndSendsNothing) {
   auto out = guarded.send(req);
   EXPECT_EQ(out.kind, HttpOutcome::Kind::kPermanent);
   EXPECT_NE(out.error.find("127.0.0.1"), std::string::npos);
-  req.url = "http://localhost:" + std::to_string(port_) + "/ok";  // a name that resolves to loopback
+  req.url =
+      "http://localhost:" + std::to_string(port_) + "/ok";  // a name that resolves to loopback
   EXPECT_EQ(guarded.send(req).kind, HttpOutcome::Kind::kPermanent);
   EXPECT_EQ(hits, 0);
 }
@@ -120,7 +128,8 @@ TEST_F(HttpClientTest, TimeoutsAndRefusedConnectionsAreRetryable) {
 
 TEST_F(HttpClientTest, OtherSchemesArePermanentFailures) {
   HttpClient client({true, "Ciclo-test"});
-  for (const char* u : {"ftp://127.0.0.1/x", "file:///etc/passwd", "gopher://127.0.0.1/", "not a url"}) {
+  for (const char* u :
+       {"ftp://127.0.0.1/x", "file:///etc/passwd", "gopher://127.0.0.1/", "not a url"}) {
     HttpRequest req;
     req.url = u;
     EXPECT_EQ(client.send(req).kind, HttpOutcome::Kind::kPermanent) << u;
@@ -128,14 +137,16 @@ TEST_F(HttpClientTest, OtherSchemesArePermanentFailures) {
 }
 
 TEST(ForbiddenAddresses, CoverPrivateAndSpecialRanges) {
-  for (const char* a : {"127.0.0.1", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1", "169.254.169.254",
-                        "100.64.0.1", "0.0.0.0", "224.0.0.1", "255.255.255.255", "::1", "::", "fe80::1", "fd00::1",
-                        "fc00::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "ff02::1", "2001:db8::1", "2002:a00:1::",
-                        "64:ff9b::a00:1", "not-an-ip"}) {
+  for (const char* a : {"127.0.0.1",       "10.1.2.3",        "172.16.0.1",  "172.31.255.255",
+                        "192.168.1.1",     "169.254.169.254", "100.64.0.1",  "0.0.0.0",
+                        "224.0.0.1",       "255.255.255.255", "::1",         "::",
+                        "fe80::1",         "fd00::1",         "fc00::1",     "::ffff:127.0.0.1",
+                        "::ffff:10.0.0.1", "ff02::1",         "2001:db8::1", "2002:a00:1::",
+                        "64:ff9b::a00:1",  "not-an-ip"}) {
     EXPECT_TRUE(isForbiddenAddress(a)) << a;
   }
-  for (const char* a : {"8.8.8.8", "1.1.1.1", "172.32.0.1", "192.169.0.1", "2a00:1450:4001:81b::200e",
-                        "::ffff:8.8.8.8"}) {
+  for (const char* a : {"8.8.8.8", "1.1.1.1", "172.32.0.1", "192.169.0.1",
+                        "2a00:1450:4001:81b::200e", "::ffff:8.8.8.8"}) {
     EXPECT_FALSE(isForbiddenAddress(a)) << a;
   }
 }

@@ -25,14 +25,18 @@ std::vector<std::string> fieldsOf(const Status& s) {
 }
 
 TEST(Activities, EachTypeKeepsItsRules) {
-  EXPECT_TRUE(validateActivity(make(ActivityType::kNote, [](Activity& a) { a.body = "Asked for a quote"; })).ok());
-  EXPECT_EQ(fieldsOf(validateActivity(make(ActivityType::kNote))), std::vector<std::string>{"/body"});
+  EXPECT_TRUE(validateActivity(make(ActivityType::kNote, [](Activity& a) {
+                a.body = "Asked for a quote";
+              })).ok());
+  EXPECT_EQ(fieldsOf(validateActivity(make(ActivityType::kNote))),
+            std::vector<std::string>{"/body"});
 
   EXPECT_TRUE(validateActivity(make(ActivityType::kCall, [](Activity& a) {
                 a.direction = CallDirection::kOutbound;
                 a.outcome = "reached";
               })).ok());
-  EXPECT_EQ(fieldsOf(validateActivity(make(ActivityType::kCall))), std::vector<std::string>{"/direction"});
+  EXPECT_EQ(fieldsOf(validateActivity(make(ActivityType::kCall))),
+            std::vector<std::string>{"/direction"});
 
   auto meeting = make(ActivityType::kAppointment, [](Activity& a) {
     a.subject = "Demo";
@@ -54,20 +58,23 @@ TEST(Activities, EachTypeKeepsItsRules) {
 }
 
 TEST(Activities, FieldsOfOtherTypesAreRefused) {
-  EXPECT_EQ(fieldsOf(validateActivity(make(ActivityType::kNote, [](Activity& a) {
-              a.body = "x";
-              a.direction = CallDirection::kInbound;
-            }))),
+  EXPECT_EQ(fieldsOf(validateActivity(make(ActivityType::kNote,
+                                           [](Activity& a) {
+                                             a.body = "x";
+                                             a.direction = CallDirection::kInbound;
+                                           }))),
             std::vector<std::string>{"/direction"});
-  EXPECT_EQ(fieldsOf(validateActivity(make(ActivityType::kPost, [](Activity& a) {
-              a.body = "x";
-              a.location = "Roma";
-            }))),
+  EXPECT_EQ(fieldsOf(validateActivity(make(ActivityType::kPost,
+                                           [](Activity& a) {
+                                             a.body = "x";
+                                             a.location = "Roma";
+                                           }))),
             std::vector<std::string>{"/location"});
-  EXPECT_EQ(fieldsOf(validateActivity(make(ActivityType::kPost, [](Activity& a) {
-              a.body = "x";
-              a.parent_id = "act_1";
-            }))),
+  EXPECT_EQ(fieldsOf(validateActivity(make(ActivityType::kPost,
+                                           [](Activity& a) {
+                                             a.body = "x";
+                                             a.parent_id = "act_1";
+                                           }))),
             std::vector<std::string>{"/parent_id"});
   for (const char* name : {"note", "call", "appointment", "post", "reply"}) {
     EXPECT_EQ(toString(*activityTypeFrom(name)), name);

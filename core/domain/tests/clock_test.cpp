@@ -23,9 +23,10 @@ TEST(Timestamps, ParseZuluOffsetsAndFractions) {
 
 TEST(Timestamps, RefuseMalformedText) {
   Timestamp t;
-  for (const char* bad : {"", "2023-11-14", "2023-11-14T22:13:20", "2023-13-14T22:13:20Z", "2023-02-30T00:00:00Z",
-                          "2023-11-14T24:00:00Z", "2023-11-14T22:13:20.Z", "2023-11-14T22:13:20Zjunk",
-                          "2023-11-14 22:13:20Z", "２０２３-11-14T22:13:20Z"}) {
+  for (const char* bad :
+       {"", "2023-11-14", "2023-11-14T22:13:20", "2023-13-14T22:13:20Z", "2023-02-30T00:00:00Z",
+        "2023-11-14T24:00:00Z", "2023-11-14T22:13:20.Z", "2023-11-14T22:13:20Zjunk",
+        "2023-11-14 22:13:20Z", "２０２３-11-14T22:13:20Z"}) {
     EXPECT_FALSE(parseTimestamp(bad, t)) << bad;
   }
 }

@@ -19,7 +19,8 @@ class CountingRandom : public RandomSource {
   void fill(std::span<std::uint8_t> out) override {
     // A counter in the last four bytes: distinct for every call.
     std::fill(out.begin(), out.end(), std::uint8_t{0});
-    for (std::size_t i = 0; i < 4; ++i) out[out.size() - 1 - i] = static_cast<std::uint8_t>(n >> (8 * i));
+    for (std::size_t i = 0; i < 4; ++i)
+      out[out.size() - 1 - i] = static_cast<std::uint8_t>(n >> (8 * i));
     ++n;
   }
   unsigned n = 0;

@@ -4,8 +4,8 @@
 
 #include <fstream>
 #include <map>
-#include <sstream>
 #include <set>
+#include <sstream>
 #include <tuple>
 
 namespace ciclo {
@@ -48,7 +48,8 @@ TEST(LeadLifecycle, EveryStateCommandAndActorIsAllowedOrAConflict) {
         Lead lead;
         lead.status = from;
         const Lead before = lead;
-        auto result = applyCommand(lead, {command, actor, "tester", DisqualifyReason::kNoFit, ""}, kT0);
+        auto result =
+            applyCommand(lead, {command, actor, "tester", DisqualifyReason::kNoFit, ""}, kT0);
         const auto expected = kExpected.find({from, command});
         const bool legal = expected != kExpected.end() && expected->second.second.contains(actor);
         SCOPED_TRACE(std::string(toString(from)) + " " + std::string(toString(command)) + " by " +
@@ -89,7 +90,10 @@ TEST(LeadLifecycle, DisqualifyNeedsAReasonAndKeepsIt) {
   EXPECT_EQ(refused.error().kind, ErrorKind::kInvalid);
   EXPECT_EQ(lead.status, S::kNew);
 
-  ASSERT_TRUE(applyCommand(lead, {C::kDisqualify, A::kSystem, "profiling", DisqualifyReason::kNoFit, ""}, kT0).ok());
+  ASSERT_TRUE(applyCommand(lead,
+                           {C::kDisqualify, A::kSystem, "profiling", DisqualifyReason::kNoFit, ""},
+                           kT0)
+                  .ok());
   EXPECT_EQ(lead.disqualify_reason, DisqualifyReason::kNoFit);
   ASSERT_TRUE(applyCommand(lead, {C::kReactivate, A::kPerson, "anna", std::nullopt, ""}, kT0).ok());
   EXPECT_EQ(lead.status, S::kWorking);
@@ -150,16 +154,20 @@ TEST(LeadMerge, NewerConsentGrantWinsAndUntickedFormNeverWithdraws) {
   auto first = capture("a@b.it", "Anna", kT0);
   Lead lead = newLeadFromCapture("lead_1", first, "", kT0);
   auto granted = capture("a@b.it", "Anna", kT0 + std::chrono::minutes(5));
-  granted.consent = Consent{true, "Yes, send me news", kT0 + std::chrono::minutes(5), "web_form:demo", "192.0.2.1"};
+  granted.consent = Consent{true, "Yes, send me news", kT0 + std::chrono::minutes(5),
+                            "web_form:demo", "192.0.2.1"};
   EXPECT_TRUE(mergeCapture(lead, granted, kT0).consent_changed);
-  EXPECT_TRUE(mergeCapture(lead, capture("a@b.it", "Anna", kT0 + std::chrono::hours(2)), kT0).changed() == false);
+  EXPECT_TRUE(
+      mergeCapture(lead, capture("a@b.it", "Anna", kT0 + std::chrono::hours(2)), kT0).changed() ==
+      false);
   ASSERT_TRUE(lead.consent.has_value());
   EXPECT_TRUE(lead.consent->granted);
   EXPECT_EQ(lead.consent->ip, "192.0.2.1");
 }
 
 TEST(LeadMerge, ManualMergeKeepsWinnerFillsBlanksAndClosesLoser) {
-  Lead winner = newLeadFromCapture("lead_w", capture("a@b.it", "Anna", kT0 + std::chrono::hours(1)), "b.it", kT0);
+  Lead winner = newLeadFromCapture("lead_w", capture("a@b.it", "Anna", kT0 + std::chrono::hours(1)),
+                                   "b.it", kT0);
   auto lc = capture("anna@other.it", "Anna Maria", kT0);
   lc.profile.phone = "+390212345678";
   Lead loser = newLeadFromCapture("lead_l", lc, "other.it", kT0);
@@ -207,8 +215,8 @@ TEST(LeadLifecycle, DocumentationPrintsTheTable) {
   for (const auto& t : leadTransitions()) {
     std::string who;
     for (const auto a : t.actors) who += (who.empty() ? "" : ", ") + std::string(toString(a));
-    expected += "| " + std::string(toString(t.from)) + " | " + std::string(toString(t.command)) + " | " +
-                std::string(toString(t.to)) + " | " + who + " |\n";
+    expected += "| " + std::string(toString(t.from)) + " | " + std::string(toString(t.command)) +
+                " | " + std::string(toString(t.to)) + " | " + who + " |\n";
   }
   const std::string text = doc.str();
   const auto begin = text.find("<!-- lifecycle-table:begin -->\n");

@@ -17,7 +17,8 @@ TEST(Money, ParsesDecimalStringsIntoMinorUnits) {
 }
 
 TEST(Money, RefusesWhatIsNotADecimalAmount) {
-  for (const char* bad : {"", "-", "1.", ".5", "1,50", "1e3", "1.234", " 1", "1 ", "--1", "0x10", "1.2.3", "١"}) {
+  for (const char* bad :
+       {"", "-", "1.", ".5", "1,50", "1e3", "1.234", " 1", "1 ", "--1", "0x10", "1.2.3", "١"}) {
     EXPECT_FALSE(Money::parse(bad, "EUR").ok()) << bad;
   }
   EXPECT_FALSE(Money::parse("1.5", "JPY").ok());
@@ -34,7 +35,8 @@ TEST(Money, FormatsWithTheCurrencysDecimals) {
   EXPECT_EQ(Money(-5, "EUR").toDecimal(), "-0.05");
   EXPECT_EQ(Money(0, "EUR").toDecimal(), "0.00");
   EXPECT_EQ(Money(1500, "JPY").toDecimal(), "1500");
-  EXPECT_EQ(Money(std::numeric_limits<std::int64_t>::min(), "EUR").toDecimal(), "-92233720368547758.08");
+  EXPECT_EQ(Money(std::numeric_limits<std::int64_t>::min(), "EUR").toDecimal(),
+            "-92233720368547758.08");
 }
 
 TEST(Money, ArithmeticAcrossCurrenciesIsAnError) {

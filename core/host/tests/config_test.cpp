@@ -35,7 +35,8 @@ log:
   requests: false
 testing:
   clock_control: true
-)", "test.yaml");
+)",
+                       "test.yaml");
   ASSERT_TRUE(r.ok()) << r.error().message;
   const auto& c = r.value();
   EXPECT_EQ(c.server.host, "0.0.0.0");
@@ -51,8 +52,10 @@ testing:
 TEST(Config, ErrorsNameFileKeyAndReason) {
   EXPECT_EQ(errorOf("server:\n  listne: 1\n"), "test.yaml: server.listne: is not a known setting");
   EXPECT_EQ(errorOf("servers: {}\n"), "test.yaml: servers: is not a known setting");
-  EXPECT_EQ(errorOf("server:\n  threads: many\n"), "test.yaml: server.threads: expected an integer");
-  EXPECT_EQ(errorOf("server:\n  threads: 1\n"), "test.yaml: server.threads: must be between 4 and 4096");
+  EXPECT_EQ(errorOf("server:\n  threads: many\n"),
+            "test.yaml: server.threads: expected an integer");
+  EXPECT_EQ(errorOf("server:\n  threads: 1\n"),
+            "test.yaml: server.threads: must be between 4 and 4096");
   EXPECT_EQ(errorOf("server:\n  listen: localhost\n"),
             "test.yaml: server.listen: expected host:port, e.g. 127.0.0.1:8080");
   EXPECT_EQ(errorOf("server:\n  listen: 127.0.0.1:99999\n"),
@@ -61,13 +64,16 @@ TEST(Config, ErrorsNameFileKeyAndReason) {
             "test.yaml: store.url: expected sqlite:PATH or postgresql://user@host:port/database");
   EXPECT_EQ(errorOf("store:\n  sqlite_synchronous: sometimes\n"),
             "test.yaml: store.sqlite_synchronous: expected off, normal, full or extra");
-  EXPECT_EQ(errorOf("log:\n  requests: maybe\n"), "test.yaml: log.requests: expected true or false");
+  EXPECT_EQ(errorOf("log:\n  requests: maybe\n"),
+            "test.yaml: log.requests: expected true or false");
   EXPECT_EQ(errorOf("server: [1, 2]\n"), "test.yaml: server: expected a mapping");
-  EXPECT_EQ(errorOf("server:\n  trusted_proxies: 10.0.0.1\n"), "test.yaml: server.trusted_proxies: expected a list");
+  EXPECT_EQ(errorOf("server:\n  trusted_proxies: 10.0.0.1\n"),
+            "test.yaml: server.trusted_proxies: expected a list");
 }
 
 TEST(Config, DuplicateKeysAreRefused) {
-  EXPECT_EQ(errorOf("server:\n  threads: 8\n  threads: 16\n"), "test.yaml: server.threads: is given twice");
+  EXPECT_EQ(errorOf("server:\n  threads: 8\n  threads: 16\n"),
+            "test.yaml: server.threads: is given twice");
   EXPECT_EQ(errorOf("store: {}\nstore: {}\n"), "test.yaml: store: is given twice");
 }
 
@@ -79,10 +85,12 @@ TEST(Config, SubstitutesEnvironmentVariables) {
   EXPECT_EQ(r.value().store.url, "postgresql://u@h:5432/d");
   EXPECT_EQ(errorOf("store:\n  url: ${CICLO_TEST_MISSING}\n"),
             "test.yaml: store.url: environment variable CICLO_TEST_MISSING is not set");
-  auto fallback = parseConfig("store:\n  url: ${CICLO_TEST_MISSING:-sqlite:var/x.db}\n", "test.yaml");
+  auto fallback =
+      parseConfig("store:\n  url: ${CICLO_TEST_MISSING:-sqlite:var/x.db}\n", "test.yaml");
   ASSERT_TRUE(fallback.ok());
   EXPECT_EQ(fallback.value().store.url, "sqlite:var/x.db");
-  EXPECT_EQ(errorOf("store:\n  url: ${CICLO_TEST_DB\n"), "test.yaml: store.url: has an unterminated ${...}");
+  EXPECT_EQ(errorOf("store:\n  url: ${CICLO_TEST_DB\n"),
+            "test.yaml: store.url: has an unterminated ${...}");
 }
 
 TEST(Config, SyntaxErrorsNameTheLine) {

@@ -32,8 +32,9 @@ TEST(Crypto, SealedSecretsOpenOnlyWithTheirKeyAndIntact) {
 
 // The example from the Standard Webhooks specification.
 TEST(Crypto, StandardWebhookSignatureMatchesTheSpecificationExample) {
-  auto sig = Crypto::standardWebhookSignature("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek",
-                                              1614265330, R"({"test": 2432232314})");
+  auto sig = Crypto::standardWebhookSignature("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                                              "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330,
+                                              R"({"test": 2432232314})");
   ASSERT_TRUE(sig.ok());
   EXPECT_EQ(sig.value(), "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
   EXPECT_FALSE(Crypto::standardWebhookSignature("MfKQ9r8G", "m", 1, "{}").ok());
@@ -41,7 +42,8 @@ TEST(Crypto, StandardWebhookSignatureMatchesTheSpecificationExample) {
 
 TEST(Crypto, MasterKeyComesFromTextOrAFileMadeOnce) {
   OpenSslRandom random;
-  const std::string file = ::testing::TempDir() + "ciclo-master-" + std::to_string(::getpid()) + ".key";
+  const std::string file =
+      ::testing::TempDir() + "ciclo-master-" + std::to_string(::getpid()) + ".key";
   std::remove(file.c_str());
   EXPECT_FALSE(Crypto::loadMasterKey("", file, false, random).ok());
   auto made = Crypto::loadMasterKey("", file, true, random);

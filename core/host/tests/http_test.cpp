@@ -37,12 +37,14 @@ TEST(Utf8, AcceptsValidAndRefusesInvalid) {
 }
 
 TEST(Problems, CarryTypeTitleStatusDetailAndFieldErrors) {
-  auto r = problemResponse(Error::invalid("The lead has invalid fields.", {{"/email", "is not an email address"}}));
+  auto r = problemResponse(
+      Error::invalid("The lead has invalid fields.", {{"/email", "is not an email address"}}));
   EXPECT_EQ(r.status, 422);
   EXPECT_EQ(r.content_type, "application/problem+json");
-  EXPECT_EQ(r.body,
-            R"({"type":"/problems/invalid","title":"Unprocessable Content","status":422,)"
-            R"("detail":"The lead has invalid fields.","errors":[{"field":"/email","message":"is not an email address"}]})");
+  EXPECT_EQ(
+      r.body,
+      R"({"type":"/problems/invalid","title":"Unprocessable Content","status":422,)"
+      R"("detail":"The lead has invalid fields.","errors":[{"field":"/email","message":"is not an email address"}]})");
   auto conflict = problemResponse(Error::conflict("no", "illegal-transition"));
   EXPECT_EQ(conflict.status, 409);
   EXPECT_NE(conflict.body.find("/problems/illegal-transition"), std::string::npos);
@@ -65,7 +67,8 @@ TEST(Query, DecodesAndRefusesDuplicates) {
 
 TEST(Json, OnlyObjectsOfValidUtf8) {
   EXPECT_TRUE(parseJsonObject(R"({"a": 1})").ok());
-  for (const std::string bad : {"", "[]", "1", "\"x\"", "{", "{\"a\":}", "{\"a\": \"\xff\"}", "nul"}) {
+  for (const std::string bad :
+       {"", "[]", "1", "\"x\"", "{", "{\"a\":}", "{\"a\": \"\xff\"}", "nul"}) {
     auto r = parseJsonObject(bad);
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.error().kind, ErrorKind::kUnparseable);

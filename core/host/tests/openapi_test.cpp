@@ -1,16 +1,16 @@
 // docs/openapi.yaml describes exactly the routes the daemon registers.
 
-#include <gtest/gtest.h>
+#include "host/openapi.h"
 
 #include <Poco/JSON/Parser.h>
 #include <Poco/TemporaryFile.h>
+#include <gtest/gtest.h>
 
 #include <set>
 
 #include "host/adapters.h"
 #include "host/api.h"
 #include "host/crypto.h"
-#include "host/openapi.h"
 #include "host/webhooks.h"
 
 namespace ciclo::host {
@@ -50,8 +50,10 @@ TEST(OpenApi, DocumentsEveryRegisteredRouteAndNoOther) {
       documented.insert(upper + " " + path);
     }
   }
-  for (const auto& r : registered) EXPECT_TRUE(documented.contains(r)) << r << " is served but not documented";
-  for (const auto& d : documented) EXPECT_TRUE(registered.contains(d)) << d << " is documented but not served";
+  for (const auto& r : registered)
+    EXPECT_TRUE(documented.contains(r)) << r << " is served but not documented";
+  for (const auto& d : documented)
+    EXPECT_TRUE(registered.contains(d)) << d << " is documented but not served";
   store.value()->close();
 }
 
@@ -72,18 +74,22 @@ namespace {
 
 TEST(PluginSql, OnlyTheirOwnTablesAndNoTransactionControl) {
   const std::string p = "p_echo_";
-  for (const char* ok : {"CREATE TABLE p_echo_notes (id BIGINT PRIMARY KEY, text TEXT)",
-                         "CREATE TABLE IF NOT EXISTS p_echo_x (a TEXT)", "CREATE INDEX p_echo_i ON p_echo_notes (text)",
-                         "SELECT n.id FROM p_echo_notes n JOIN p_echo_tags t ON t.note = n.id WHERE n.text = 'from leads'",
-                         "INSERT INTO p_echo_notes (id, text) VALUES ($1, $2)", "UPDATE p_echo_notes SET text = $1",
-                         "DELETE FROM p_echo_notes WHERE id = $1", "SELECT COUNT(*) FROM p_echo_notes;"}) {
+  for (const char* ok :
+       {"CREATE TABLE p_echo_notes (id BIGINT PRIMARY KEY, text TEXT)",
+        "CREATE TABLE IF NOT EXISTS p_echo_x (a TEXT)",
+        "CREATE INDEX p_echo_i ON p_echo_notes (text)",
+        "SELECT n.id FROM p_echo_notes n JOIN p_echo_tags t ON t.note = n.id WHERE n.text = 'from "
+        "leads'",
+        "INSERT INTO p_echo_notes (id, text) VALUES ($1, $2)", "UPDATE p_echo_notes SET text = $1",
+        "DELETE FROM p_echo_notes WHERE id = $1", "SELECT COUNT(*) FROM p_echo_notes;"}) {
     EXPECT_TRUE(checkPluginSql(ok, p).ok()) << ok;
   }
-  for (const char* bad : {"SELECT * FROM leads", "DELETE FROM outbox", "UPDATE api_keys SET revoked_at = NULL",
-                          "INSERT INTO timeline (a) VALUES (1)", "SELECT * FROM p_echo_notes JOIN leads ON 1 = 1",
-                          "CREATE TABLE leads2 (a TEXT)", "CREATE INDEX p_echo_i ON leads (email)", "DROP TABLE leads",
-                          "PRAGMA synchronous=OFF", "BEGIN", "COMMIT", "ATTACH 'x' AS y",
-                          "SELECT 1; DELETE FROM leads", "SELECT * FROM \"leads\"", "SELECT * FROM main.leads", ""}) {
+  for (const char* bad :
+       {"SELECT * FROM leads", "DELETE FROM outbox", "UPDATE api_keys SET revoked_at = NULL",
+        "INSERT INTO timeline (a) VALUES (1)", "SELECT * FROM p_echo_notes JOIN leads ON 1 = 1",
+        "CREATE TABLE leads2 (a TEXT)", "CREATE INDEX p_echo_i ON leads (email)",
+        "DROP TABLE leads", "PRAGMA synchronous=OFF", "BEGIN", "COMMIT", "ATTACH 'x' AS y",
+        "SELECT 1; DELETE FROM leads", "SELECT * FROM \"leads\"", "SELECT * FROM main.leads", ""}) {
     EXPECT_FALSE(checkPluginSql(bad, p).ok()) << bad;
   }
 }

@@ -37,7 +37,8 @@ class ConfigSection {
  public:
   virtual ~ConfigSection() = default;
   virtual std::string text(const std::string& key, const std::string& fallback) = 0;
-  virtual long long integer(const std::string& key, long long fallback, long long min, long long max) = 0;
+  virtual long long integer(const std::string& key, long long fallback, long long min,
+                            long long max) = 0;
   virtual bool boolean(const std::string& key, bool fallback) = 0;
   virtual std::vector<std::string> list(const std::string& key) = 0;
   // Records an error for `key` (its full path is added); the daemon does not start.
@@ -62,7 +63,8 @@ struct HttpRequest {
   std::string header(const std::string& name) const {
     for (const auto& [k, v] : headers) {
       if (k.size() == name.size() &&
-          std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
+          std::equal(k.begin(), k.end(), name.begin(),
+                     [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
         return v;
       }
     }
@@ -95,10 +97,11 @@ class Routes {
 };
 
 // A problem+json answer in the host's format (RFC 9457, CONTRACT.md).
-inline HttpResponse problem(int status, const std::string& slug, const std::string& title, const std::string& detail,
-                            const std::vector<FieldError>& fields = {}) {
-  std::string body = "{\"type\":" + jsonString("/problems/" + slug) + ",\"title\":" + jsonString(title) +
-                     ",\"status\":" + std::to_string(status) + ",\"detail\":" + jsonString(detail);
+inline HttpResponse problem(int status, const std::string& slug, const std::string& title,
+                            const std::string& detail, const std::vector<FieldError>& fields = {}) {
+  std::string body = "{\"type\":" + jsonString("/problems/" + slug) +
+                     ",\"title\":" + jsonString(title) + ",\"status\":" + std::to_string(status) +
+                     ",\"detail\":" + jsonString(detail);
   if (!fields.empty()) {
     body += ",\"errors\":[";
     for (std::size_t i = 0; i < fields.size(); ++i) {
@@ -133,7 +136,8 @@ class Events {
 class Scheduler {
  public:
   virtual ~Scheduler() = default;
-  virtual Status every(const std::string& name, std::chrono::seconds interval, std::function<Status()> job) = 0;
+  virtual Status every(const std::string& name, std::chrono::seconds interval,
+                       std::function<Status()> job) = 0;
 };
 
 // ---- services
@@ -186,7 +190,8 @@ struct LeadView {
 // country (ISO 3166 alpha-2), the revenue (a decimal string and an ISO 4217 currency). An
 // email or a phone is required. Errors name these fields ("email", "utm_campaign", ...).
 struct LeadInput {
-  std::string email, phone, first_name, last_name, job_title, company, website, industry, country, city, needs;
+  std::string email, phone, first_name, last_name, job_title, company, website, industry, country,
+      city, needs;
   std::optional<long long> employees;
   std::string annual_revenue, revenue_currency;
   std::string source = "api";  // web_form, referral, import, manual, email, api
@@ -200,8 +205,8 @@ struct LeadInput {
 
 struct CaptureResult {
   std::string lead_id;
-  std::string outcome;  // created, merged, unchanged
-  std::string json;     // the lead after the capture
+  std::string outcome;    // created, merged, unchanged
+  std::string json;       // the lead after the capture
   bool replayed = false;  // an earlier capture with the same key answered
 };
 
@@ -212,7 +217,8 @@ class Leads {
   // leads.capture(): creates the lead or merges into the one with the same email or phone,
   // committing the lead, its timeline entry and its event together. With a non-empty
   // `idempotency_key` (scoped to the plugin), a repeat returns the first result.
-  virtual Result<CaptureResult> capture(const LeadInput& input, const std::string& idempotency_key) = 0;
+  virtual Result<CaptureResult> capture(const LeadInput& input,
+                                        const std::string& idempotency_key) = 0;
 };
 
 // ---- outbound HTTP through the host's connector: connect and total timeouts, TLS
@@ -249,7 +255,8 @@ class Tx {
  public:
   virtual ~Tx() = default;
   virtual Result<std::size_t> exec(const std::string& sql, std::vector<SqlValue> params = {}) = 0;
-  virtual Result<std::vector<SqlRow>> query(const std::string& sql, std::vector<SqlValue> params = {}) = 0;
+  virtual Result<std::vector<SqlRow>> query(const std::string& sql,
+                                            std::vector<SqlValue> params = {}) = 0;
 };
 
 class Storage {
@@ -257,7 +264,8 @@ class Storage {
   virtual ~Storage() = default;
   virtual const std::string& prefix() const = 0;
   // Numbered migrations, each applied once (recorded per plugin), in order.
-  virtual Status migrate(const std::vector<std::pair<int, std::vector<std::string>>>& migrations) = 0;
+  virtual Status migrate(
+      const std::vector<std::pair<int, std::vector<std::string>>>& migrations) = 0;
   // In the daemon's group commit: answered once committed. A failing work changes nothing.
   virtual Status write(const std::function<Status(Tx&)>& work) = 0;
   virtual Status read(const std::function<Status(Tx&)>& work) = 0;
@@ -304,23 +312,26 @@ struct CicloPluginDescriptor {
 
 #define CICLO_STRINGIFY_(x) #x
 #define CICLO_STRINGIFY(x) CICLO_STRINGIFY_(x)
-#define CICLO_TOOLCHAIN                                                                              \
-  "gcc-" __VERSION__ " cxx11abi=" CICLO_STRINGIFY(_GLIBCXX_USE_CXX11_ABI) " std=" CICLO_STRINGIFY( \
-      __cplusplus)
+#define CICLO_TOOLCHAIN \
+  "gcc-" __VERSION__    \
+  " cxx11abi=" CICLO_STRINGIFY(_GLIBCXX_USE_CXX11_ABI) " std=" CICLO_STRINGIFY(__cplusplus)
 
 // In one .cpp of the plugin: CICLO_PLUGIN(MyPlugin, "name", "1.0.0")
-#define CICLO_PLUGIN(Type, Name, Version)                                                       \
-  extern "C" __attribute__((visibility("default"))) const CicloPluginDescriptor*              \
-  ciclo_plugin_descriptor() {                                                                  \
-    static const CicloPluginDescriptor descriptor{                                             \
-        CICLO_PLUGIN_ABI_VERSION, CICLO_SDK_HASH, CICLO_TOOLCHAIN, Name, Version,              \
-        []() -> ciclo::sdk::Plugin* {                                                          \
-          try {                                                                                \
-            return new Type();                                                                 \
-          } catch (...) {                                                                      \
-            return nullptr;                                                                    \
-          }                                                                                    \
-        },                                                                                     \
-        [](ciclo::sdk::Plugin* p) { delete p; }};                                              \
-    return &descriptor;                                                                        \
+#define CICLO_PLUGIN(Type, Name, Version)                                                   \
+  extern "C" __attribute__((visibility("default"))) const CicloPluginDescriptor*            \
+  ciclo_plugin_descriptor() {                                                               \
+    static const CicloPluginDescriptor descriptor{CICLO_PLUGIN_ABI_VERSION,                 \
+                                                  CICLO_SDK_HASH,                           \
+                                                  CICLO_TOOLCHAIN,                          \
+                                                  Name,                                     \
+                                                  Version,                                  \
+                                                  []() -> ciclo::sdk::Plugin* {             \
+                                                    try {                                   \
+                                                      return new Type();                    \
+                                                    } catch (...) {                         \
+                                                      return nullptr;                       \
+                                                    }                                       \
+                                                  },                                        \
+                                                  [](ciclo::sdk::Plugin* p) { delete p; }}; \
+    return &descriptor;                                                                     \
   }

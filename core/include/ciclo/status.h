@@ -7,7 +7,16 @@
 
 namespace ciclo::sdk {
 
-enum class ErrorKind { kUnparseable, kInvalid, kUnauthorized, kForbidden, kNotFound, kConflict, kRetryable, kInternal };
+enum class ErrorKind {
+  kUnparseable,
+  kInvalid,
+  kUnauthorized,
+  kForbidden,
+  kNotFound,
+  kConflict,
+  kRetryable,
+  kInternal
+};
 
 struct FieldError {
   std::string field;

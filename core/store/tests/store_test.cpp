@@ -5,11 +5,11 @@
 #include <cstdlib>
 #include <thread>
 
-#include "support/test_db.h"
 #include "store/access.h"
 #include "store/database.h"
 #include "store/journal.h"
 #include "store/lead_store.h"
+#include "support/test_db.h"
 
 namespace ciclo::store {
 namespace {
@@ -82,12 +82,14 @@ TEST_P(StoreTest, MigrationsApplyOnceAndRecordTheirVersion) {
   auto again = openStore();
   ASSERT_TRUE(again);
   std::int64_t version = 0, count = 0;
-  ASSERT_TRUE(again->read([&](Connection& c) {
-    auto rows = c.query("SELECT MAX(version), COUNT(*) FROM schema_migrations");
-    version = integer(rows[0][0]);
-    count = integer(rows[0][1]);
-    return Status();
-  }).ok());
+  ASSERT_TRUE(again
+                  ->read([&](Connection& c) {
+                    auto rows = c.query("SELECT MAX(version), COUNT(*) FROM schema_migrations");
+                    version = integer(rows[0][0]);
+                    count = integer(rows[0][1]);
+                    return Status();
+                  })
+                  .ok());
   EXPECT_EQ(version, latestMigration());
   EXPECT_EQ(count, latestMigration());
 }
@@ -111,18 +113,21 @@ TEST_P(StoreTest, AFailedWorkRollsBackOnlyItself) {
     });
   });
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (store_->queueDepth() < 2 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  while (store_->queueDepth() < 2 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::yield();
   held.release();
   t1.join();
   t2.join();
   EXPECT_TRUE(good.ok());
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error().kind, ErrorKind::kInvalid);
-  ASSERT_TRUE(store_->read([&](Connection& c) {
-    EXPECT_TRUE(findLead(c, "lead_good").has_value());
-    EXPECT_FALSE(findLead(c, "lead_bad").has_value());
-    return Status();
-  }).ok());
+  ASSERT_TRUE(store_
+                  ->read([&](Connection& c) {
+                    EXPECT_TRUE(findLead(c, "lead_good").has_value());
+                    EXPECT_FALSE(findLead(c, "lead_bad").has_value());
+                    return Status();
+                  })
+                  .ok());
 }
 
 TEST_P(StoreTest, ConcurrentWritesShareGroupCommits) {
@@ -141,19 +146,23 @@ TEST_P(StoreTest, ConcurrentWritesShareGroupCommits) {
     });
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (store_->queueDepth() < kWriters && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  while (store_->queueDepth() < kWriters && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::yield();
   const auto before = store_->stats();
   held.release();
   for (auto& t : writers) t.join();
   const auto after = store_->stats();
   EXPECT_EQ(ok, kWriters);
   EXPECT_EQ(after.writes - before.writes, static_cast<std::uint64_t>(kWriters + 1));
-  EXPECT_EQ(after.commits - before.commits, 2u) << "the held write, then the queued ones as one batch";
+  EXPECT_EQ(after.commits - before.commits, 2u)
+      << "the held write, then the queued ones as one batch";
   std::int64_t count = 0;
-  ASSERT_TRUE(store_->read([&](Connection& c) {
-    count = integer(c.query("SELECT COUNT(*) FROM leads")[0][0]);
-    return Status();
-  }).ok());
+  ASSERT_TRUE(store_
+                  ->read([&](Connection& c) {
+                    count = integer(c.query("SELECT COUNT(*) FROM leads")[0][0]);
+                    return Status();
+                  })
+                  .ok());
   EXPECT_EQ(count, kWriters);
 }
 
@@ -163,87 +172,103 @@ TEST_P(StoreTest, LeadsRoundTripWithOptimisticVersions) {
   l.profile.employees = 120;
   l.consent = Consent{true, "news", kT0, "web_form:demo", "203.0.113.9"};
   l.custom["budget"] = "50k";
-  l.history.push_back({LeadStatus::kNew, LeadStatus::kWorking, LeadCommand::kStartWork, Actor::kPerson, "anna",
-                       std::nullopt, "", kT0});
-  ASSERT_TRUE(store_->write([&](Connection& c) {
-    insertLead(c, l);
-    return Status();
-  }).ok());
+  l.history.push_back({LeadStatus::kNew, LeadStatus::kWorking, LeadCommand::kStartWork,
+                       Actor::kPerson, "anna", std::nullopt, "", kT0});
+  ASSERT_TRUE(store_
+                  ->write([&](Connection& c) {
+                    insertLead(c, l);
+                    return Status();
+                  })
+                  .ok());
   std::optional<Lead> back;
-  ASSERT_TRUE(store_->read([&](Connection& c) {
-    back = findLead(c, "lead_01");
-    return Status();
-  }).ok());
+  ASSERT_TRUE(store_
+                  ->read([&](Connection& c) {
+                    back = findLead(c, "lead_01");
+                    return Status();
+                  })
+                  .ok());
   ASSERT_TRUE(back);
   EXPECT_EQ(*back, l);
 
   Lead stale = *back;
   back->profile.city = "Milano";
   bool first = false, second = true;
-  ASSERT_TRUE(store_->write([&](Connection& c) {
-    first = updateLead(c, *back);
-    second = updateLead(c, stale);
-    return Status();
-  }).ok());
+  ASSERT_TRUE(store_
+                  ->write([&](Connection& c) {
+                    first = updateLead(c, *back);
+                    second = updateLead(c, stale);
+                    return Status();
+                  })
+                  .ok());
   EXPECT_TRUE(first);
   EXPECT_FALSE(second) << "a stale version must not overwrite";
   EXPECT_EQ(back->version, 2);
 }
 
 TEST_P(StoreTest, ListFiltersAndPagesByCursor) {
-  ASSERT_TRUE(store_->write([&](Connection& c) {
-    for (int i = 0; i < 7; ++i) {
-      Lead l = lead("lead_0" + std::to_string(i), std::to_string(i) + "@example.it");
-      if (i % 2) l.status = LeadStatus::kWorking;
-      if (i == 3) l.first_touch.partner = "other";
-      insertLead(c, l);
-    }
-    return Status();
-  }).ok());
-  ASSERT_TRUE(store_->read([&](Connection& c) {
-    LeadFilter f;
-    f.limit = 3;
-    auto page = listLeads(c, f);
-    EXPECT_EQ(page.size(), 4u);  // limit + 1 says there is more
-    f.after_id = page[2].id;
-    page = listLeads(c, f);
-    EXPECT_EQ(page.size(), 4u);
-    EXPECT_EQ(page[0].id, "lead_03");
-    LeadFilter working;
-    working.status = "working";
-    EXPECT_EQ(listLeads(c, working).size(), 3u);
-    LeadFilter byPartner;
-    byPartner.partner = "other";
-    EXPECT_EQ(listLeads(c, byPartner).size(), 1u);
-    LeadFilter byEmail;
-    byEmail.email = "4@example.it";
-    EXPECT_EQ(listLeads(c, byEmail).at(0).id, "lead_04");
-    LeadFilter injection;
-    injection.email = "x' OR '1'='1";
-    EXPECT_TRUE(listLeads(c, injection).empty());
-    return Status();
-  }).ok());
+  ASSERT_TRUE(store_
+                  ->write([&](Connection& c) {
+                    for (int i = 0; i < 7; ++i) {
+                      Lead l =
+                          lead("lead_0" + std::to_string(i), std::to_string(i) + "@example.it");
+                      if (i % 2) l.status = LeadStatus::kWorking;
+                      if (i == 3) l.first_touch.partner = "other";
+                      insertLead(c, l);
+                    }
+                    return Status();
+                  })
+                  .ok());
+  ASSERT_TRUE(store_
+                  ->read([&](Connection& c) {
+                    LeadFilter f;
+                    f.limit = 3;
+                    auto page = listLeads(c, f);
+                    EXPECT_EQ(page.size(), 4u);  // limit + 1 says there is more
+                    f.after_id = page[2].id;
+                    page = listLeads(c, f);
+                    EXPECT_EQ(page.size(), 4u);
+                    EXPECT_EQ(page[0].id, "lead_03");
+                    LeadFilter working;
+                    working.status = "working";
+                    EXPECT_EQ(listLeads(c, working).size(), 3u);
+                    LeadFilter byPartner;
+                    byPartner.partner = "other";
+                    EXPECT_EQ(listLeads(c, byPartner).size(), 1u);
+                    LeadFilter byEmail;
+                    byEmail.email = "4@example.it";
+                    EXPECT_EQ(listLeads(c, byEmail).at(0).id, "lead_04");
+                    LeadFilter injection;
+                    injection.email = "x' OR '1'='1";
+                    EXPECT_TRUE(listLeads(c, injection).empty());
+                    return Status();
+                  })
+                  .ok());
 }
 
 TEST_P(StoreTest, TimelineAndOutboxKeepOrder) {
-  ASSERT_TRUE(store_->write([&](Connection& c) {
-    appendTimeline(c, {0, "lead_01", kT0, "lead.captured", "api", "captured", "{}"});
-    appendTimeline(c, {0, "lead_01", kT0, "note", "anna", "called", "{\"n\":1}"});
-    appendEvent(c, {0, "evt_1", "lead.captured", "lead_01", "acme", kT0, "{}"});
-    appendEvent(c, {0, "evt_2", "lead.scored", "lead_01", "", kT0, "{}"});
-    return Status();
-  }).ok());
-  ASSERT_TRUE(store_->read([&](Connection& c) {
-    auto entries = listTimeline(c, "lead_01", 0, 10);
-    EXPECT_EQ(entries.size(), 2u);
-    EXPECT_EQ(entries[1].summary, "called");
-    auto events = readEvents(c, 0, 10);
-    EXPECT_EQ(events.size(), 2u);
-    EXPECT_EQ(events[0].partner, "acme");
-    EXPECT_LT(events[0].seq, events[1].seq);
-    EXPECT_EQ(readEvents(c, events[0].seq, 10).size(), 1u);
-    return Status();
-  }).ok());
+  ASSERT_TRUE(
+      store_
+          ->write([&](Connection& c) {
+            appendTimeline(c, {0, "lead_01", kT0, "lead.captured", "api", "captured", "{}"});
+            appendTimeline(c, {0, "lead_01", kT0, "note", "anna", "called", "{\"n\":1}"});
+            appendEvent(c, {0, "evt_1", "lead.captured", "lead_01", "acme", kT0, "{}"});
+            appendEvent(c, {0, "evt_2", "lead.scored", "lead_01", "", kT0, "{}"});
+            return Status();
+          })
+          .ok());
+  ASSERT_TRUE(store_
+                  ->read([&](Connection& c) {
+                    auto entries = listTimeline(c, "lead_01", 0, 10);
+                    EXPECT_EQ(entries.size(), 2u);
+                    EXPECT_EQ(entries[1].summary, "called");
+                    auto events = readEvents(c, 0, 10);
+                    EXPECT_EQ(events.size(), 2u);
+                    EXPECT_EQ(events[0].partner, "acme");
+                    EXPECT_LT(events[0].seq, events[1].seq);
+                    EXPECT_EQ(readEvents(c, events[0].seq, 10).size(), 1u);
+                    return Status();
+                  })
+                  .ok());
 }
 
 TEST_P(StoreTest, DuplicateKeysBecomeConflicts) {
@@ -261,27 +286,36 @@ TEST_P(StoreTest, DuplicateKeysBecomeConflicts) {
 }
 
 TEST_P(StoreTest, ApiKeysAndIdempotencyRecords) {
-  ASSERT_TRUE(store_->write([&](Connection& c) {
-    insertApiKey(c, {"key_1", "crm", {"leads:read", "leads:write"}, "abc", kT0, std::nullopt});
-    insertIdempotency(c, "POST /v1/leads|key_1", "k1", {"h", 201, "{}", kT0});
-    return Status();
-  }).ok());
-  ASSERT_TRUE(store_->write([&](Connection& c) {
-    EXPECT_TRUE(revokeApiKey(c, "key_1", kT0));
-    EXPECT_FALSE(revokeApiKey(c, "key_1", kT0));
-    EXPECT_EQ(purgeIdempotency(c, kT0 + std::chrono::hours(25)), 1u);
-    return Status();
-  }).ok());
-  ASSERT_TRUE(store_->read([&](Connection& c) {
-    auto k = findApiKey(c, "key_1");
-    EXPECT_TRUE(k && k->revoked_at);
-    EXPECT_EQ(k->scopes.size(), 2u);
-    EXPECT_FALSE(findIdempotency(c, "POST /v1/leads|key_1", "k1"));
-    return Status();
-  }).ok());
+  ASSERT_TRUE(store_
+                  ->write([&](Connection& c) {
+                    insertApiKey(
+                        c,
+                        {"key_1", "crm", {"leads:read", "leads:write"}, "abc", kT0, std::nullopt});
+                    insertIdempotency(c, "POST /v1/leads|key_1", "k1", {"h", 201, "{}", kT0});
+                    return Status();
+                  })
+                  .ok());
+  ASSERT_TRUE(store_
+                  ->write([&](Connection& c) {
+                    EXPECT_TRUE(revokeApiKey(c, "key_1", kT0));
+                    EXPECT_FALSE(revokeApiKey(c, "key_1", kT0));
+                    EXPECT_EQ(purgeIdempotency(c, kT0 + std::chrono::hours(25)), 1u);
+                    return Status();
+                  })
+                  .ok());
+  ASSERT_TRUE(store_
+                  ->read([&](Connection& c) {
+                    auto k = findApiKey(c, "key_1");
+                    EXPECT_TRUE(k && k->revoked_at);
+                    EXPECT_EQ(k->scopes.size(), 2u);
+                    EXPECT_FALSE(findIdempotency(c, "POST /v1/leads|key_1", "k1"));
+                    return Status();
+                  })
+                  .ok());
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::Values(TestBackend::kSqlite, TestBackend::kPostgres),
+INSTANTIATE_TEST_SUITE_P(Backends, StoreTest,
+                         ::testing::Values(TestBackend::kSqlite, TestBackend::kPostgres),
                          [](const auto& p) { return ciclo::testing::backendName(p.param); });
 
 TEST(SqliteStore, SynchronousIsFullByDefaultAndConfigurable) {
@@ -304,7 +338,8 @@ TEST(StoreOpen, RefusesUnknownUrls) {
   config.url = "postgresql://ciclo@127.0.0.1:1/none";
   auto unreachable = Store::open(config);
   ASSERT_FALSE(unreachable.ok());
-  EXPECT_EQ(unreachable.error().message.find("127.0.0.1"), std::string::npos) << "no connection details in errors";
+  EXPECT_EQ(unreachable.error().message.find("127.0.0.1"), std::string::npos)
+      << "no connection details in errors";
 }
 
 }  // namespace
@@ -333,7 +368,8 @@ namespace {
 // Two writers on one PostgreSQL database (two daemons): an event whose sequence number was
 // taken first must also commit first, or a consumer reading in between would skip it.
 TEST(PostgresOutbox, EventsCommitInSequenceOrderAcrossWriters) {
-  if (!std::getenv("CICLO_TEST_PG_URL_FILE")) GTEST_SKIP() << "no PostgreSQL test cluster (run through ctest)";
+  if (!std::getenv("CICLO_TEST_PG_URL_FILE"))
+    GTEST_SKIP() << "no PostgreSQL test cluster (run through ctest)";
   StoreConfig config;
   config.url = ciclo::testing::freshDatabaseUrl(TestBackend::kPostgres);
   auto first = Store::open(config);
@@ -345,7 +381,8 @@ TEST(PostgresOutbox, EventsCommitInSequenceOrderAcrossWriters) {
       appendEvent(c, {0, "evt_first", "lead.captured", "lead_1", "", kT0, "{}"});
       firstAppended = true;
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-      while (!releaseFirst && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+      while (!releaseFirst && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::yield();
       return Status();
     });
   });
@@ -362,18 +399,22 @@ TEST(PostgresOutbox, EventsCommitInSequenceOrderAcrossWriters) {
   while (!secondCommitted && std::chrono::steady_clock::now() < until) std::this_thread::yield();
   EXPECT_FALSE(secondCommitted) << "an event committed ahead of an earlier, uncommitted one";
   std::vector<Event> seen;
-  ASSERT_TRUE(first.value()->read([&](Connection& c) {
-    seen = readEvents(c, 0, 10);
-    return Status();
-  }).ok());
+  ASSERT_TRUE(first.value()
+                  ->read([&](Connection& c) {
+                    seen = readEvents(c, 0, 10);
+                    return Status();
+                  })
+                  .ok());
   EXPECT_TRUE(seen.empty());
   releaseFirst = true;
   one.join();
   two.join();
-  ASSERT_TRUE(first.value()->read([&](Connection& c) {
-    seen = readEvents(c, 0, 10);
-    return Status();
-  }).ok());
+  ASSERT_TRUE(first.value()
+                  ->read([&](Connection& c) {
+                    seen = readEvents(c, 0, 10);
+                    return Status();
+                  })
+                  .ok());
   ASSERT_EQ(seen.size(), 2u);
   EXPECT_EQ(seen[0].id, "evt_first");
   EXPECT_EQ(seen[1].id, "evt_second");

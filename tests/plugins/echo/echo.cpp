@@ -41,109 +41,121 @@ class Echo : public sdk::Plugin {
     config.finish();
     metrics_ = &context.metrics();
 
-    if (auto st = context.routes().add("GET", "/v1/echo/state", {"", 0}, [this](const sdk::HttpRequest&) {
-          std::lock_guard lock(mutex_);
-          return sdk::HttpResponse{200, "application/json",
-                                   "{\"greeting\":" + sdk::jsonString(greeting_) + ",\"captured\":" +
-                                       std::to_string(captured_) + ",\"last_lead\":" + sdk::jsonString(lastLead_) +
-                                       ",\"ticks\":" + std::to_string(ticks_) + "}",
-                                   {}};
-        });
+    if (auto st = context.routes().add("GET", "/v1/echo/state", {"", 0},
+                                       [this](const sdk::HttpRequest&) {
+                                         std::lock_guard lock(mutex_);
+                                         return sdk::HttpResponse{
+                                             200,
+                                             "application/json",
+                                             "{\"greeting\":" + sdk::jsonString(greeting_) +
+                                                 ",\"captured\":" + std::to_string(captured_) +
+                                                 ",\"last_lead\":" + sdk::jsonString(lastLead_) +
+                                                 ",\"ticks\":" + std::to_string(ticks_) + "}",
+                                             {}};
+                                       });
         !st.ok()) {
       return st;
     }
-    if (auto st = context.routes().add("POST", "/v1/echo/things", {"leads:write", 1024, {"application/json", "text/plain"}},
-                                       [](const sdk::HttpRequest& r) {
-                                         if (r.body.find("boom") != std::string::npos) throw std::runtime_error("boom");
-                                         return sdk::HttpResponse{201, "application/json",
-                                                                  "{\"caller\":" + sdk::jsonString(r.caller) + "}", {}};
-                                       });
+    if (auto st = context.routes().add(
+            "POST", "/v1/echo/things", {"leads:write", 1024, {"application/json", "text/plain"}},
+            [](const sdk::HttpRequest& r) {
+              if (r.body.find("boom") != std::string::npos) throw std::runtime_error("boom");
+              return sdk::HttpResponse{
+                  201, "application/json", "{\"caller\":" + sdk::jsonString(r.caller) + "}", {}};
+            });
         !st.ok()) {
       return st;
     }
     // leads.capture() from a plugin: ?email=..&first_name=..&key=.. (percent-encoded).
-    if (auto st = context.routes().add("POST", "/v1/echo/capture", {"leads:write", 0},
-                                       [&context](const sdk::HttpRequest& r) {
-                                         auto q = parseQuery(r.query);
-                                         sdk::LeadInput input;
-                                         input.email = q["email"];
-                                         input.first_name = q["first_name"];
-                                         input.source = "referral";
-                                         input.partner = "echo-partner";
-                                         input.channel = "echo";
-                                         auto result = context.leads().capture(input, q["key"]);
-                                         if (!result.ok()) {
-                                           const auto& e = result.error();
-                                           return sdk::problem(e.kind == sdk::ErrorKind::kInvalid ? 422 : 500,
-                                                               e.slug.empty() ? "invalid" : e.slug, "Refused",
-                                                               e.message, e.fields);
-                                         }
-                                         const auto& c = result.value();
-                                         return sdk::HttpResponse{200, "application/json",
-                                                                  "{\"lead_id\":" + sdk::jsonString(c.lead_id) +
-                                                                      ",\"outcome\":" + sdk::jsonString(c.outcome) +
-                                                                      ",\"replayed\":" + (c.replayed ? "true" : "false") +
-                                                                      "}",
-                                                                  {}};
-                                       });
+    if (auto st = context.routes().add(
+            "POST", "/v1/echo/capture", {"leads:write", 0},
+            [&context](const sdk::HttpRequest& r) {
+              auto q = parseQuery(r.query);
+              sdk::LeadInput input;
+              input.email = q["email"];
+              input.first_name = q["first_name"];
+              input.source = "referral";
+              input.partner = "echo-partner";
+              input.channel = "echo";
+              auto result = context.leads().capture(input, q["key"]);
+              if (!result.ok()) {
+                const auto& e = result.error();
+                return sdk::problem(e.kind == sdk::ErrorKind::kInvalid ? 422 : 500,
+                                    e.slug.empty() ? "invalid" : e.slug, "Refused", e.message,
+                                    e.fields);
+              }
+              const auto& c = result.value();
+              return sdk::HttpResponse{200,
+                                       "application/json",
+                                       "{\"lead_id\":" + sdk::jsonString(c.lead_id) +
+                                           ",\"outcome\":" + sdk::jsonString(c.outcome) +
+                                           ",\"replayed\":" + (c.replayed ? "true" : "false") + "}",
+                                       {}};
+            });
         !st.ok()) {
       return st;
     }
     // Its own table, through the host's storage.
     auto& storage = context.storage();
-    if (auto st = storage.migrate({{1, {"CREATE TABLE p_echo_notes (id BIGINT PRIMARY KEY, text TEXT NOT NULL)"}}});
+    if (auto st = storage.migrate(
+            {{1, {"CREATE TABLE p_echo_notes (id BIGINT PRIMARY KEY, text TEXT NOT NULL)"}}});
         !st.ok()) {
       return st;
     }
-    if (auto st = context.routes().add("POST", "/v1/echo/notes", {"leads:write", 4096, {"text/plain"}},
-                                       [&storage](const sdk::HttpRequest& r) {
-                                         long long count = 0;
-                                         sdk::Status written = storage.write([&](sdk::Tx& tx) -> sdk::Status {
-                                           auto rows = tx.query("SELECT COUNT(*) FROM p_echo_notes");
-                                           if (!rows.ok()) return rows.error();
-                                           count = std::get<long long>(rows.value()[0][0]);
-                                           auto done = tx.exec("INSERT INTO p_echo_notes (id, text) VALUES ($1, $2)",
-                                                               {count + 1, r.body});
-                                           return done.ok() ? sdk::Status() : sdk::Status(done.error());
-                                         });
-                                         if (!written.ok()) return sdk::problem(500, "internal", "Failed", written.error().message);
-                                         return sdk::HttpResponse{201, "application/json",
-                                                                  "{\"notes\":" + std::to_string(count + 1) + "}", {}};
-                                       });
+    if (auto st = context.routes().add(
+            "POST", "/v1/echo/notes", {"leads:write", 4096, {"text/plain"}},
+            [&storage](const sdk::HttpRequest& r) {
+              long long count = 0;
+              sdk::Status written = storage.write([&](sdk::Tx& tx) -> sdk::Status {
+                auto rows = tx.query("SELECT COUNT(*) FROM p_echo_notes");
+                if (!rows.ok()) return rows.error();
+                count = std::get<long long>(rows.value()[0][0]);
+                auto done = tx.exec("INSERT INTO p_echo_notes (id, text) VALUES ($1, $2)",
+                                    {count + 1, r.body});
+                return done.ok() ? sdk::Status() : sdk::Status(done.error());
+              });
+              if (!written.ok())
+                return sdk::problem(500, "internal", "Failed", written.error().message);
+              return sdk::HttpResponse{
+                  201, "application/json", "{\"notes\":" + std::to_string(count + 1) + "}", {}};
+            });
         !st.ok()) {
       return st;
     }
     // Reaching into a core table is refused.
-    if (auto st = context.routes().add("GET", "/v1/echo/peek", {"leads:read", 0},
-                                       [&storage](const sdk::HttpRequest&) {
-                                                                                sdk::Status peeked = storage.read([&](sdk::Tx& tx) -> sdk::Status {
-                                           auto rows = tx.query("SELECT COUNT(*) FROM leads");
-                                           return rows.ok() ? sdk::Status() : sdk::Status(rows.error());
-                                         });
-                                         return sdk::problem(peeked.ok() ? 200 : 409, "peek", "Peek",
-                                                             peeked.ok() ? "read" : peeked.error().message);
-                                       });
+    if (auto st = context.routes().add(
+            "GET", "/v1/echo/peek", {"leads:read", 0},
+            [&storage](const sdk::HttpRequest&) {
+              sdk::Status peeked = storage.read([&](sdk::Tx& tx) -> sdk::Status {
+                auto rows = tx.query("SELECT COUNT(*) FROM leads");
+                return rows.ok() ? sdk::Status() : sdk::Status(rows.error());
+              });
+              return sdk::problem(peeked.ok() ? 200 : 409, "peek", "Peek",
+                                  peeked.ok() ? "read" : peeked.error().message);
+            });
         !st.ok()) {
       return st;
     }
     // Outbound HTTP through the host's connector.
-    if (auto st = context.routes().add("POST", "/v1/echo/fetch", {"leads:write", 0},
-                                       [&context](const sdk::HttpRequest& r) {
-                                         auto q = parseQuery(r.query);
-                                         sdk::OutboundRequest out;
-                                         out.method = "GET";
-                                         out.url = q["url"];
-                                         out.timeout = std::chrono::milliseconds(2000);
-                                         auto answer = context.http().send(out);
-                                         const char* kind = answer.kind == sdk::OutboundResponse::Kind::kResponse ? "response"
-                                                            : answer.kind == sdk::OutboundResponse::Kind::kRetry ? "retry"
-                                                                                                                 : "permanent";
-                                         return sdk::HttpResponse{200, "application/json",
-                                                                  "{\"kind\":" + sdk::jsonString(kind) + ",\"status\":" +
-                                                                      std::to_string(answer.status) + ",\"error\":" +
-                                                                      sdk::jsonString(answer.error) + "}",
-                                                                  {}};
-                                       });
+    if (auto st = context.routes().add(
+            "POST", "/v1/echo/fetch", {"leads:write", 0},
+            [&context](const sdk::HttpRequest& r) {
+              auto q = parseQuery(r.query);
+              sdk::OutboundRequest out;
+              out.method = "GET";
+              out.url = q["url"];
+              out.timeout = std::chrono::milliseconds(2000);
+              auto answer = context.http().send(out);
+              const char* kind = answer.kind == sdk::OutboundResponse::Kind::kResponse ? "response"
+                                 : answer.kind == sdk::OutboundResponse::Kind::kRetry  ? "retry"
+                                                                                      : "permanent";
+              return sdk::HttpResponse{200,
+                                       "application/json",
+                                       "{\"kind\":" + sdk::jsonString(kind) +
+                                           ",\"status\":" + std::to_string(answer.status) +
+                                           ",\"error\":" + sdk::jsonString(answer.error) + "}",
+                                       {}};
+            });
         !st.ok()) {
       return st;
     }
