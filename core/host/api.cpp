@@ -188,16 +188,38 @@ Response writeIdempotent(Services& s, const std::optional<Idempotency>& idem,
   return response;
 }
 
-Result<int> pageLimit(const std::map<std::string, std::string>& query, int max) {
-  const auto it = query.find("limit");
-  if (it == query.end()) return 50;
-  int value = 0;
-  const auto& text = it->second;
-  if (text.empty() || text.size() > 4 || !std::all_of(text.begin(), text.end(), ::isdigit) ||
-      (value = std::stoi(text)) < 1 || value > max) {
-    return Error::invalidField("limit", "must be an integer from 1 to " + std::to_string(max));
+Result<PageQuery> readPageQuery(const Request& request, const std::string& cursorPrefix,
+                                const std::vector<std::string>& filters) {
+  auto query = request.queryParams();
+  if (!query.ok()) return query.error();
+  PageQuery page;
+  std::vector<FieldError> errors;
+  for (auto& [key, value] : query.value()) {
+    if (key == "limit") {
+      const bool digits = !value.empty() && value.size() <= 4 && std::all_of(value.begin(), value.end(), ::isdigit);
+      page.limit = digits ? std::stoi(value) : 0;
+      if (page.limit < 1 || page.limit > 200) errors.push_back({"limit", "must be an integer from 1 to 200"});
+    } else if (key == "cursor") {
+      if (!cursorPrefix.empty() && !isValidId(cursorPrefix, value)) {
+        errors.push_back({"cursor", "is not a cursor this API returned"});
+      }
+      page.cursor = value;
+    } else if (std::find(filters.begin(), filters.end(), key) != filters.end()) {
+      page.filters[key] = value;
+    } else {
+      errors.push_back({isValidUtf8(key) ? key.substr(0, 64) : "?", "is not a known parameter"});
+    }
   }
-  return value;
+  if (!errors.empty()) return Error::invalid("The query has invalid parameters.", std::move(errors));
+  return page;
+}
+
+Response pageResponse(const Poco::JSON::Array::Ptr& data, bool more, const std::string& nextCursor) {
+  Poco::JSON::Object::Ptr body = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  body->set("data", data);
+  body->set("next_cursor", more ? Poco::Dynamic::Var(nextCursor) : Poco::Dynamic::Var());
+  body->set("has_more", more);
+  return jsonResponse(200, body);
 }
 
 // ---- the API

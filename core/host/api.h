@@ -3,6 +3,8 @@
 // shares - API keys with scopes, problem+json, Idempotency-Key on creating POSTs, one JSON
 // log line and metrics per request.
 
+#include <Poco/JSON/Array.h>
+
 #include <atomic>
 #include <map>
 #include <memory>
@@ -106,7 +108,16 @@ class Api : public RequestHandler {
 void addLeadRoutes(Router& router, Services& s);
 void addAccountRoutes(Router& router, Services& s);
 
-// Shared by the handlers: a page size from ?limit= (1..max, default 50).
-Result<int> pageLimit(const std::map<std::string, std::string>& query, int max = 200);
+// A list route's query: ?limit= (1..200, default 50), ?cursor= and the filters it knows;
+// any other parameter is refused. With `cursorPrefix`, the cursor must be an id with it.
+struct PageQuery {
+  std::map<std::string, std::string> filters;
+  int limit = 50;
+  std::string cursor;
+};
+Result<PageQuery> readPageQuery(const Request& request, const std::string& cursorPrefix,
+                                const std::vector<std::string>& filters = {});
+// {"data": [...], "next_cursor": ..., "has_more": ...}
+Response pageResponse(const Poco::JSON::Array::Ptr& data, bool more, const std::string& nextCursor);
 
 }  // namespace ciclo::host

@@ -57,25 +57,13 @@ void recordCreated(Services& s, store::Connection& c, const std::string& id,
   recordChange(s, c, id, type, actor, summary, store::toJsonText(data), type, "");
 }
 
-Result<std::string> cursorOf(const std::map<std::string, std::string>& q, const char* prefix) {
-  auto it = q.find("cursor");
-  if (it == q.end()) return std::string();
-  if (!isValidId(prefix, it->second))
-    return Error::invalidField("cursor", "is not a cursor this API returned");
-  return it->second;
-}
-
 template <typename T, typename ToJson>
 Response page(std::vector<T> items, int limit, ToJson toJson) {
   const bool more = items.size() > static_cast<std::size_t>(limit);
   if (more) items.pop_back();
   Poco::JSON::Array::Ptr data = new Poco::JSON::Array;
   for (const auto& i : items) data->add(toJson(i));
-  auto body = object();
-  body->set("data", data);
-  body->set("next_cursor", more ? Poco::Dynamic::Var(items.back().id) : Poco::Dynamic::Var());
-  body->set("has_more", more);
-  return jsonResponse(200, body);
+  return pageResponse(data, more, more ? items.back().id : "");
 }
 
 Response createAccount(Request& r, Services& s) {
@@ -140,23 +128,15 @@ Response getAccount(Request& r, Services& s) {
 }
 
 Response listAccounts(Request& r, Services& s) {
-  auto q = r.queryParams();
-  if (!q.ok()) return problemResponse(q.error());
-  for (const auto& [key, value] : q.value()) {
-    if (key != "cursor" && key != "limit")
-      return problemResponse(Error::invalidField(key.substr(0, 64), "is not a known parameter"));
-  }
-  auto limit = pageLimit(q.value());
-  if (!limit.ok()) return problemResponse(limit.error());
-  auto cursor = cursorOf(q.value(), "acct");
-  if (!cursor.ok()) return problemResponse(cursor.error());
+  auto query = readPageQuery(r, "acct");
+  if (!query.ok()) return problemResponse(query.error());
   std::vector<Account> items;
   Status st = s.store.read([&](store::Connection& c) {
-    items = store::listAccounts(c, cursor.value(), limit.value());
+    items = store::listAccounts(c, query.value().cursor, query.value().limit);
     return Status();
   });
   if (!st.ok()) return problemResponse(st.error());
-  return page(std::move(items), limit.value(), accountJson);
+  return page(std::move(items), query.value().limit, accountJson);
 }
 
 Response createContact(Request& r, Services& s) {
@@ -225,29 +205,20 @@ Response getContact(Request& r, Services& s) {
 }
 
 Response listContacts(Request& r, Services& s) {
-  auto q = r.queryParams();
-  if (!q.ok()) return problemResponse(q.error());
-  std::string account;
-  for (const auto& [key, value] : q.value()) {
-    if (key == "account_id") {
-      if (!isValidId("acct", value))
-        return problemResponse(Error::invalidField("account_id", "is not an account id"));
-      account = value;
-    } else if (key != "cursor" && key != "limit") {
-      return problemResponse(Error::invalidField(key.substr(0, 64), "is not a known parameter"));
-    }
+  auto query = readPageQuery(r, "cont", {"account_id"});
+  if (!query.ok()) return problemResponse(query.error());
+  const auto& filters = query.value().filters;
+  const std::string account = filters.contains("account_id") ? filters.at("account_id") : "";
+  if (!account.empty() && !isValidId("acct", account)) {
+    return problemResponse(Error::invalidField("account_id", "is not an account id"));
   }
-  auto limit = pageLimit(q.value());
-  if (!limit.ok()) return problemResponse(limit.error());
-  auto cursor = cursorOf(q.value(), "cont");
-  if (!cursor.ok()) return problemResponse(cursor.error());
   std::vector<Contact> items;
   Status st = s.store.read([&](store::Connection& c) {
-    items = store::listContacts(c, account, cursor.value(), limit.value());
+    items = store::listContacts(c, account, query.value().cursor, query.value().limit);
     return Status();
   });
   if (!st.ok()) return problemResponse(st.error());
-  return page(std::move(items), limit.value(), contactJson);
+  return page(std::move(items), query.value().limit, contactJson);
 }
 
 }  // namespace

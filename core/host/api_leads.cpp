@@ -185,19 +185,13 @@ Response getLead(Request& r, Services& s) {
 }
 
 Response listLeads(Request& r, Services& s) {
-  auto query = r.queryParams();
-  if (!query.ok()) return problemResponse(query.error());
-  const auto& q = query.value();
+  auto page = readPageQuery(r, "lead", {"email", "status", "source", "partner", "updated_after"});
+  if (!page.ok()) return problemResponse(page.error());
+  const auto& q = page.value().filters;
   std::vector<FieldError> errors;
-  for (const auto& [key, value] : q) {
-    static const std::set<std::string> kKnown{"email",         "status", "source", "partner",
-                                              "updated_after", "cursor", "limit"};
-    if (!kKnown.contains(key)) errors.push_back({key.substr(0, 64), "is not a known filter"});
-  }
   store::LeadFilter f;
-  auto limit = pageLimit(q);
-  if (!limit.ok()) errors.push_back(limit.error().fields.at(0));
-  f.limit = limit.ok() ? limit.value() : 50;
+  f.limit = page.value().limit;
+  f.after_id = page.value().cursor;
   if (auto it = q.find("email"); it != q.end()) {
     auto email = normalizeEmail(it->second, s.domains);
     if (email.ok()) {
@@ -211,8 +205,7 @@ Response listLeads(Request& r, Services& s) {
       f.status = it->second;
     } else {
       errors.push_back(
-          {"status",
-           "must be one of new, working, nurturing, sales_ready, qualified, disqualified"});
+          {"status", "must be one of new, working, nurturing, sales_ready, qualified, disqualified"});
     }
   }
   if (auto it = q.find("source"); it != q.end()) {
@@ -237,15 +230,9 @@ Response listLeads(Request& r, Services& s) {
       errors.push_back({"updated_after", "must be an RFC 3339 timestamp"});
     }
   }
-  if (auto it = q.find("cursor"); it != q.end()) {
-    if (isValidId("lead", it->second)) {
-      f.after_id = it->second;
-    } else {
-      errors.push_back({"cursor", "is not a cursor this API returned"});
-    }
-  }
-  if (!errors.empty())
+  if (!errors.empty()) {
     return problemResponse(Error::invalid("The query has invalid parameters.", std::move(errors)));
+  }
   std::vector<Lead> leads;
   Status st = s.store.read([&](store::Connection& c) {
     leads = store::listLeads(c, f);
@@ -256,11 +243,7 @@ Response listLeads(Request& r, Services& s) {
   if (more) leads.pop_back();
   Poco::JSON::Array::Ptr data = new Poco::JSON::Array;
   for (const auto& l : leads) data->add(store::leadToJson(l));
-  auto body = object();
-  body->set("data", data);
-  body->set("next_cursor", more ? Poco::Dynamic::Var(leads.back().id) : Poco::Dynamic::Var());
-  body->set("has_more", more);
-  return jsonResponse(200, body);
+  return pageResponse(data, more, more ? leads.back().id : "");
 }
 
 Response updateLead(Request& r, Services& s) {
@@ -471,24 +454,22 @@ Response mergeLead(Request& r, Services& s) {
 }
 
 Response leadTimeline(Request& r, Services& s) {
-  auto query = r.queryParams();
-  if (!query.ok()) return problemResponse(query.error());
-  auto limit = pageLimit(query.value());
-  if (!limit.ok()) return problemResponse(limit.error());
+  auto page = readPageQuery(r, "");
+  if (!page.ok()) return problemResponse(page.error());
   std::int64_t after = 0;
-  if (auto it = query.value().find("cursor"); it != query.value().end()) {
-    const auto& t = it->second;
-    if (t.empty() || t.size() > 18 || !std::all_of(t.begin(), t.end(), ::isdigit)) {
+  if (const auto& t = page.value().cursor; !t.empty()) {
+    if (t.size() > 18 || !std::all_of(t.begin(), t.end(), ::isdigit)) {
       return problemResponse(Error::invalidField("cursor", "is not a cursor this API returned"));
     }
     after = std::stoll(t);
   }
+  const int limit = page.value().limit;
   Response response;
   Status st = s.store.read([&](store::Connection& c) -> Status {
     auto lead = loadLead(c, r.params["id"]);
     if (!lead.ok()) return lead.error();
-    auto entries = store::listTimeline(c, lead.value().id, after, limit.value());
-    const bool more = entries.size() > static_cast<std::size_t>(limit.value());
+    auto entries = store::listTimeline(c, lead.value().id, after, limit);
+    const bool more = entries.size() > static_cast<std::size_t>(limit);
     if (more) entries.pop_back();
     Poco::JSON::Array::Ptr data = new Poco::JSON::Array;
     for (const auto& e : entries) {
@@ -501,12 +482,7 @@ Response leadTimeline(Request& r, Services& s) {
       o->set("data", parseJsonObject(e.data).value());
       data->add(o);
     }
-    auto body = object();
-    body->set("data", data);
-    body->set("next_cursor",
-              more ? Poco::Dynamic::Var(std::to_string(entries.back().seq)) : Poco::Dynamic::Var());
-    body->set("has_more", more);
-    response = jsonResponse(200, body);
+    response = pageResponse(data, more, more ? std::to_string(entries.back().seq) : "");
     return Status();
   });
   return st.ok() ? response : problemResponse(st.error());
@@ -597,34 +573,19 @@ Response addActivity(Request& r, Services& s, bool isReply) {
 }
 
 Response listLeadActivities(Request& r, Services& s) {
-  auto query = r.queryParams();
-  if (!query.ok()) return problemResponse(query.error());
-  for (const auto& [k, v] : query.value()) {
-    if (k != "cursor" && k != "limit")
-      return problemResponse(Error::invalidField(k.substr(0, 64), "is not a known parameter"));
-  }
-  auto limit = pageLimit(query.value());
-  if (!limit.ok()) return problemResponse(limit.error());
-  std::string cursor;
-  if (auto it = query.value().find("cursor"); it != query.value().end()) {
-    if (!isValidId("act", it->second))
-      return problemResponse(Error::invalidField("cursor", "is not a cursor this API returned"));
-    cursor = it->second;
-  }
+  auto page = readPageQuery(r, "act");
+  if (!page.ok()) return problemResponse(page.error());
+  const int limit = page.value().limit;
   Response response;
   Status st = s.store.read([&](store::Connection& c) -> Status {
     auto lead = loadLead(c, r.params["id"]);
     if (!lead.ok()) return lead.error();
-    auto items = store::listActivities(c, lead.value().id, cursor, limit.value());
-    const bool more = items.size() > static_cast<std::size_t>(limit.value());
+    auto items = store::listActivities(c, lead.value().id, page.value().cursor, limit);
+    const bool more = items.size() > static_cast<std::size_t>(limit);
     if (more) items.pop_back();
     Poco::JSON::Array::Ptr data = new Poco::JSON::Array;
     for (const auto& a : items) data->add(store::activityToJson(a));
-    auto body = object();
-    body->set("data", data);
-    body->set("next_cursor", more ? Poco::Dynamic::Var(items.back().id) : Poco::Dynamic::Var());
-    body->set("has_more", more);
-    response = jsonResponse(200, body);
+    response = pageResponse(data, more, more ? items.back().id : "");
     return Status();
   });
   return st.ok() ? response : problemResponse(st.error());

@@ -470,11 +470,7 @@ void Webhooks::addRoutes(Router& router) {
       return Status();
     });
     if (!st.ok()) return problemResponse(st.error());
-    auto body = object();
-    body->set("data", data);
-    body->set("next_cursor", Poco::Dynamic::Var());
-    body->set("has_more", false);
-    return jsonResponse(200, body);
+    return pageResponse(data, false, "");
   });
 
   router.add("GET", "/v1/webhook-endpoints/{id}", read, [this](Request& r) {
@@ -529,28 +525,15 @@ void Webhooks::addRoutes(Router& router) {
   });
 
   router.add("GET", "/v1/webhook-endpoints/{id}/deliveries", read, [this](Request& r) {
-    auto query = r.queryParams();
+    auto query = readPageQuery(r, "wd", {"status"});
     if (!query.ok()) return problemResponse(query.error());
-    std::string status;
-    for (const auto& [k, v] : query.value()) {
-      if (k == "status") {
-        if (v != "pending" && v != "succeeded" && v != "failed") {
-          return problemResponse(
-              Error::invalidField("status", "must be pending, succeeded or failed"));
-        }
-        status = v;
-      } else if (k != "limit" && k != "cursor") {
-        return problemResponse(Error::invalidField(k.substr(0, 64), "is not a known parameter"));
-      }
+    const auto& filters = query.value().filters;
+    const std::string status = filters.contains("status") ? filters.at("status") : "";
+    if (!status.empty() && status != "pending" && status != "succeeded" && status != "failed") {
+      return problemResponse(Error::invalidField("status", "must be pending, succeeded or failed"));
     }
-    auto limit = pageLimit(query.value());
-    if (!limit.ok()) return problemResponse(limit.error());
-    std::string cursor;
-    if (auto it = query.value().find("cursor"); it != query.value().end()) {
-      if (!isValidId("wd", it->second))
-        return problemResponse(Error::invalidField("cursor", "is not a cursor this API returned"));
-      cursor = it->second;
-    }
+    const std::string& cursor = query.value().cursor;
+    const Result<int> limit = query.value().limit;
     Response response;
     Status st = s_.store.read([&](store::Connection& c) -> Status {
       if (!findEndpoint(c, r.params["id"]))
@@ -588,12 +571,7 @@ void Webhooks::addRoutes(Router& router) {
         o->set("updated_at", store::text(row[8]));
         data->add(o);
       }
-      auto body = object();
-      body->set("data", data);
-      body->set("next_cursor",
-                more ? Poco::Dynamic::Var(store::text(rows.back()[0])) : Poco::Dynamic::Var());
-      body->set("has_more", more);
-      response = jsonResponse(200, body);
+      response = pageResponse(data, more, more ? store::text(rows.back()[0]) : "");
       return Status();
     });
     return st.ok() ? response : problemResponse(st.error());

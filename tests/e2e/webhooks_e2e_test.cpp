@@ -138,9 +138,14 @@ TEST_P(Webhooks, DeliveriesVerifyAndRetriesKeepTheWebhookId) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_EQ(deliveries(endpoint)->getObject(0)->getValue<std::string>("status"), "succeeded");
-  auto metrics = daemon_->request("GET", "/metrics");
-  EXPECT_NE(metrics.body.find("ciclo_webhook_deliveries_total{result=\"succeeded\"} 1"),
-            std::string::npos);
+  // The counter moves just after the delivery's record does.
+  const std::string counted = "ciclo_webhook_deliveries_total{result=\"succeeded\"} 1";
+  const auto metricsDeadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (daemon_->request("GET", "/metrics").body.find(counted) == std::string::npos &&
+         std::chrono::steady_clock::now() < metricsDeadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_NE(daemon_->request("GET", "/metrics").body.find(counted), std::string::npos);
 }
 
 TEST_P(Webhooks, GoneDisablesTheEndpointAndFailuresAreKeptForReplay) {
