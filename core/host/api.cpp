@@ -188,6 +188,18 @@ Response writeIdempotent(Services& s, const std::optional<Idempotency>& idem,
   return response;
 }
 
+Response readResponse(Services& s,
+                      const std::function<Result<Response>(store::Connection&)>& work) {
+  Response response;
+  Status status = s.store.read([&](store::Connection& c) -> Status {
+    auto result = work(c);
+    if (!result.ok()) return result.error();
+    response = std::move(result).value();
+    return Status();
+  });
+  return status.ok() ? response : problemResponse(status.error());
+}
+
 Result<PageQuery> readPageQuery(const Request& request, const std::string& cursorPrefix,
                                 const std::vector<std::string>& filters) {
   auto query = request.queryParams();
@@ -196,9 +208,11 @@ Result<PageQuery> readPageQuery(const Request& request, const std::string& curso
   std::vector<FieldError> errors;
   for (auto& [key, value] : query.value()) {
     if (key == "limit") {
-      const bool digits = !value.empty() && value.size() <= 4 && std::all_of(value.begin(), value.end(), ::isdigit);
+      const bool digits =
+          !value.empty() && value.size() <= 4 && std::all_of(value.begin(), value.end(), ::isdigit);
       page.limit = digits ? std::stoi(value) : 0;
-      if (page.limit < 1 || page.limit > 200) errors.push_back({"limit", "must be an integer from 1 to 200"});
+      if (page.limit < 1 || page.limit > 200)
+        errors.push_back({"limit", "must be an integer from 1 to 200"});
     } else if (key == "cursor") {
       if (!cursorPrefix.empty() && !isValidId(cursorPrefix, value)) {
         errors.push_back({"cursor", "is not a cursor this API returned"});
@@ -210,11 +224,13 @@ Result<PageQuery> readPageQuery(const Request& request, const std::string& curso
       errors.push_back({isValidUtf8(key) ? key.substr(0, 64) : "?", "is not a known parameter"});
     }
   }
-  if (!errors.empty()) return Error::invalid("The query has invalid parameters.", std::move(errors));
+  if (!errors.empty())
+    return Error::invalid("The query has invalid parameters.", std::move(errors));
   return page;
 }
 
-Response pageResponse(const Poco::JSON::Array::Ptr& data, bool more, const std::string& nextCursor) {
+Response pageResponse(const Poco::JSON::Array::Ptr& data, bool more,
+                      const std::string& nextCursor) {
   Poco::JSON::Object::Ptr body = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
   body->set("data", data);
   body->set("next_cursor", more ? Poco::Dynamic::Var(nextCursor) : Poco::Dynamic::Var());

@@ -75,6 +75,9 @@ struct Idempotency {
 // reused key with another body a 422, all in the same transaction as the work.
 Response writeIdempotent(Services& s, const std::optional<Idempotency>& idem,
                          const std::function<Result<Response>(store::Connection&)>& work);
+// Runs `work` on a read connection; its error becomes the problem answer.
+Response readResponse(Services& s, const std::function<Result<Response>(store::Connection&)>& work);
+
 // The Idempotency-Key of a request for `route`, or an error for a malformed key.
 Result<std::optional<Idempotency>> idempotencyOf(const Request& request);
 

@@ -116,15 +116,12 @@ Response createAccount(Request& r, Services& s) {
 }
 
 Response getAccount(Request& r, Services& s) {
-  Response response;
-  Status st = s.store.read([&](store::Connection& c) -> Status {
+  return readResponse(s, [&](store::Connection& c) -> Result<Response> {
     const auto& id = r.params["id"];
     auto a = isValidId("acct", id) ? store::findAccount(c, id) : std::nullopt;
     if (!a) return Error::notFound("there is no such account");
-    response = jsonResponse(200, accountJson(*a));
-    return Status();
+    return jsonResponse(200, accountJson(*a));
   });
-  return st.ok() ? response : problemResponse(st.error());
 }
 
 Response listAccounts(Request& r, Services& s) {
@@ -193,15 +190,12 @@ Response createContact(Request& r, Services& s) {
 }
 
 Response getContact(Request& r, Services& s) {
-  Response response;
-  Status st = s.store.read([&](store::Connection& c) -> Status {
+  return readResponse(s, [&](store::Connection& c) -> Result<Response> {
     const auto& id = r.params["id"];
     auto k = isValidId("cont", id) ? store::findContact(c, id) : std::nullopt;
     if (!k) return Error::notFound("there is no such contact");
-    response = jsonResponse(200, contactJson(*k));
-    return Status();
+    return jsonResponse(200, contactJson(*k));
   });
-  return st.ok() ? response : problemResponse(st.error());
 }
 
 Response listContacts(Request& r, Services& s) {

@@ -174,14 +174,11 @@ Response createLead(Request& r, Services& s) {
 }
 
 Response getLead(Request& r, Services& s) {
-  Response response;
-  Status st = s.store.read([&](store::Connection& c) -> Status {
+  return readResponse(s, [&](store::Connection& c) -> Result<Response> {
     auto lead = loadLead(c, r.params["id"]);
     if (!lead.ok()) return lead.error();
-    response = leadResponse(200, lead.value());
-    return Status();
+    return leadResponse(200, lead.value());
   });
-  return st.ok() ? response : problemResponse(st.error());
 }
 
 Response listLeads(Request& r, Services& s) {
@@ -205,7 +202,8 @@ Response listLeads(Request& r, Services& s) {
       f.status = it->second;
     } else {
       errors.push_back(
-          {"status", "must be one of new, working, nurturing, sales_ready, qualified, disqualified"});
+          {"status",
+           "must be one of new, working, nurturing, sales_ready, qualified, disqualified"});
     }
   }
   if (auto it = q.find("source"); it != q.end()) {
@@ -464,8 +462,7 @@ Response leadTimeline(Request& r, Services& s) {
     after = std::stoll(t);
   }
   const int limit = page.value().limit;
-  Response response;
-  Status st = s.store.read([&](store::Connection& c) -> Status {
+  return readResponse(s, [&](store::Connection& c) -> Result<Response> {
     auto lead = loadLead(c, r.params["id"]);
     if (!lead.ok()) return lead.error();
     auto entries = store::listTimeline(c, lead.value().id, after, limit);
@@ -482,10 +479,8 @@ Response leadTimeline(Request& r, Services& s) {
       o->set("data", parseJsonObject(e.data).value());
       data->add(o);
     }
-    response = pageResponse(data, more, more ? std::to_string(entries.back().seq) : "");
-    return Status();
+    return pageResponse(data, more, more ? std::to_string(entries.back().seq) : "");
   });
-  return st.ok() ? response : problemResponse(st.error());
 }
 
 std::optional<Timestamp> readTime(JsonInput& in, const std::string& key) {
@@ -576,8 +571,7 @@ Response listLeadActivities(Request& r, Services& s) {
   auto page = readPageQuery(r, "act");
   if (!page.ok()) return problemResponse(page.error());
   const int limit = page.value().limit;
-  Response response;
-  Status st = s.store.read([&](store::Connection& c) -> Status {
+  return readResponse(s, [&](store::Connection& c) -> Result<Response> {
     auto lead = loadLead(c, r.params["id"]);
     if (!lead.ok()) return lead.error();
     auto items = store::listActivities(c, lead.value().id, page.value().cursor, limit);
@@ -585,10 +579,8 @@ Response listLeadActivities(Request& r, Services& s) {
     if (more) items.pop_back();
     Poco::JSON::Array::Ptr data = new Poco::JSON::Array;
     for (const auto& a : items) data->add(store::activityToJson(a));
-    response = pageResponse(data, more, more ? items.back().id : "");
-    return Status();
+    return pageResponse(data, more, more ? items.back().id : "");
   });
-  return st.ok() ? response : problemResponse(st.error());
 }
 
 }  // namespace

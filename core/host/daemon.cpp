@@ -9,6 +9,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "domain/text.h"
 #include "host/adapters.h"
 #include "host/api.h"
 #include "host/config.h"
@@ -76,18 +77,6 @@ void Daemon::printHelp() {
 }
 
 namespace {
-
-std::vector<std::string> splitList(const std::string& s) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start <= s.size()) {
-    auto comma = s.find(',', start);
-    if (comma == std::string::npos) comma = s.size();
-    if (comma > start) out.push_back(s.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return out;
-}
 
 // Everything a running daemon or an admin command needs.
 struct Runtime {

@@ -6,6 +6,7 @@
 
 #include <set>
 
+#include "domain/text.h"
 #include "host/adapters.h"
 #include "host/input.h"
 #include "store/lead_json.h"
@@ -57,24 +58,6 @@ struct Endpoint {
   Timestamp created_at{}, updated_at{};
 };
 
-std::string join(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
-  return out;
-}
-
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start < s.size()) {
-    auto comma = s.find(',', start);
-    if (comma == std::string::npos) comma = s.size();
-    if (comma > start) out.push_back(s.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return out;
-}
-
 const char* kEndpointColumns =
     "id, url, event_types, partner, description, secret_sealed, status, disabled_reason, "
     "created_at, updated_at";
@@ -83,7 +66,7 @@ Endpoint endpointFromRow(const store::Row& r) {
   Endpoint e;
   e.id = store::text(r[0]);
   e.url = store::text(r[1]);
-  e.event_types = split(store::text(r[2]));
+  e.event_types = splitList(store::text(r[2]));
   e.partner = store::text(r[3]);
   e.description = store::text(r[4]);
   e.secret_sealed = store::text(r[5]);
@@ -448,7 +431,7 @@ void Webhooks::addRoutes(Router& router) {
       e.created_at = e.updated_at = s_.clock.now();
       c.exec(std::string("INSERT INTO webhook_endpoints (") + kEndpointColumns +
                  ") VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $8)",
-             {e.id, e.url, join(e.event_types),
+             {e.id, e.url, joinList(e.event_types),
               e.partner.empty() ? store::SqlValue{} : store::SqlValue{e.partner}, e.description,
               e.secret_sealed, e.status, formatTimestamp(e.created_at)});
       invalidateSubscribers();
@@ -474,14 +457,11 @@ void Webhooks::addRoutes(Router& router) {
   });
 
   router.add("GET", "/v1/webhook-endpoints/{id}", read, [this](Request& r) {
-    Response response;
-    Status st = s_.store.read([&](store::Connection& c) -> Status {
+    return readResponse(s_, [&](store::Connection& c) -> Result<Response> {
       auto e = findEndpoint(c, r.params["id"]);
       if (!e) return Error::notFound("there is no such webhook endpoint");
-      response = jsonResponse(200, endpointJson(*e));
-      return Status();
+      return jsonResponse(200, endpointJson(*e));
     });
-    return st.ok() ? response : problemResponse(st.error());
   });
 
   router.add("PATCH", "/v1/webhook-endpoints/{id}", admin, [this](Request& r) {
@@ -516,7 +496,7 @@ void Webhooks::addRoutes(Router& router) {
       c.exec(
           "UPDATE webhook_endpoints SET url = $1, event_types = $2, description = $3, status = $4, "
           "disabled_reason = $5, updated_at = $6 WHERE id = $7",
-          {e->url, join(e->event_types), e->description, e->status,
+          {e->url, joinList(e->event_types), e->description, e->status,
            e->disabled_reason.empty() ? store::SqlValue{} : store::SqlValue{e->disabled_reason},
            formatTimestamp(e->updated_at), e->id});
       invalidateSubscribers();
@@ -534,8 +514,7 @@ void Webhooks::addRoutes(Router& router) {
     }
     const std::string& cursor = query.value().cursor;
     const Result<int> limit = query.value().limit;
-    Response response;
-    Status st = s_.store.read([&](store::Connection& c) -> Status {
+    return readResponse(s_, [&](store::Connection& c) -> Result<Response> {
       if (!findEndpoint(c, r.params["id"]))
         return Error::notFound("there is no such webhook endpoint");
       std::string sql =
@@ -571,10 +550,8 @@ void Webhooks::addRoutes(Router& router) {
         o->set("updated_at", store::text(row[8]));
         data->add(o);
       }
-      response = pageResponse(data, more, more ? store::text(rows.back()[0]) : "");
-      return Status();
+      return pageResponse(data, more, more ? store::text(rows.back()[0]) : "");
     });
-    return st.ok() ? response : problemResponse(st.error());
   });
 
   router.add("POST", "/v1/webhook-deliveries/{id}/replay", admin, [this](Request& r) {

@@ -1,32 +1,16 @@
 #include "store/access.h"
 
+#include "domain/text.h"
+
 namespace ciclo::store {
 
 namespace {
-
-std::string joinScopes(const std::vector<std::string>& scopes) {
-  std::string out;
-  for (const auto& s : scopes) out += (out.empty() ? "" : ",") + s;
-  return out;
-}
-
-std::vector<std::string> splitScopes(const std::string& s) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start < s.size()) {
-    auto comma = s.find(',', start);
-    if (comma == std::string::npos) comma = s.size();
-    if (comma > start) out.push_back(s.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return out;
-}
 
 ApiKeyRecord keyFromRow(const Row& r) {
   ApiKeyRecord k;
   k.id = text(r[0]);
   k.name = text(r[1]);
-  k.scopes = splitScopes(text(r[2]));
+  k.scopes = splitList(text(r[2]));
   k.secret_hash = text(r[3]);
   parseTimestamp(text(r[4]), k.created_at);
   if (!isNull(r[5])) {
@@ -43,7 +27,7 @@ void insertApiKey(Connection& c, const ApiKeyRecord& k) {
   c.exec(
       "INSERT INTO api_keys (id, name, scopes, secret_hash, created_at) VALUES ($1, $2, $3, $4, "
       "$5)",
-      {k.id, k.name, joinScopes(k.scopes), k.secret_hash, formatTimestamp(k.created_at)});
+      {k.id, k.name, joinList(k.scopes), k.secret_hash, formatTimestamp(k.created_at)});
 }
 
 std::optional<ApiKeyRecord> findApiKey(Connection& c, const std::string& id) {
