@@ -244,11 +244,14 @@ void recordChange(Services& s, store::Connection& c, const std::string& recordId
 }
 
 PreparedCapture prepareCapture(Services& s, LeadCapture capture) {
-  PreparedCapture p{std::move(capture), {}, {}};
+  PreparedCapture p{std::move(capture), {}, {}, {}};
   p.candidate = newLeadFromCapture(s.ids.next("lead"), p.capture,
                                    leadCompanyDomain(p.capture.profile), s.clock.now());
   p.candidate.version = 1;
   p.candidateDoc = store::toJsonText(store::leadToJson(p.candidate));
+  // The lead itself is on its record; its timeline entry says how it arrived.
+  p.createdEntry = "{\"outcome\":\"created\",\"touch\":" +
+                   store::toJsonText(store::touchToJson(p.candidate.first_touch)) + "}";
   return p;
 }
 
@@ -288,10 +291,12 @@ Captured captureLead(Services& s, store::Connection& c, const PreparedCapture& p
     }
   }
   store::insertLead(c, lead, doc);
-  recordChange(s, c, lead.id, "lead.captured", actor,
-               "captured from " + std::string(toString(lead.first_touch.source)),
-               "{\"lead\":" + doc + ",\"outcome\":\"created\"}", "lead.captured",
-               lead.first_touch.partner);
+  const Timestamp at = s.clock.now();
+  store::appendTimeline(c, {0, lead.id, at, "lead.captured", actor,
+                            "captured from " + std::string(toString(lead.first_touch.source)),
+                            prepared.createdEntry});
+  store::appendEvent(c, {0, s.ids.next("evt"), "lead.captured", lead.id, lead.first_touch.partner,
+                         at, "{\"lead\":" + doc + ",\"outcome\":\"created\"}"});
   return {std::move(lead), std::move(doc), CaptureOutcome::kCreated};
 }
 

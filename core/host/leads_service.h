@@ -30,6 +30,7 @@ struct PreparedCapture {
   LeadCapture capture;
   Lead candidate;
   std::string candidateDoc;
+  std::string createdEntry;  // the timeline entry's data if the capture creates the lead
 };
 PreparedCapture prepareCapture(Services& s, LeadCapture capture);
 

@@ -223,11 +223,11 @@ Status Webhooks::fanOut(const store::Event& event) {
     const std::string now = formatTimestamp(s_.clock.now());
     for (const auto& endpoint : matching) {
       c.exec(
-          "INSERT INTO webhook_deliveries (id, endpoint_id, event_id, status, attempts, "
-          "next_attempt_at, created_at, "
-          "updated_at) VALUES ($1, $2, $3, 'pending', 0, $4, $4, $4) ON CONFLICT (endpoint_id, "
-          "event_id) DO NOTHING",
-          {s_.ids.next("wd"), endpoint, event.id, now});
+          "INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_seq, status, attempts, "
+          "next_attempt_at, created_at, updated_at) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5, "
+          "$5) "
+          "ON CONFLICT (endpoint_id, event_id) DO NOTHING",
+          {s_.ids.next("wd"), endpoint, event.id, event.seq, now});
     }
     return Status();
   });
@@ -283,7 +283,8 @@ bool Webhooks::deliverDue() {
              "SELECT d.id, d.endpoint_id, d.event_id, e.url, e.secret_sealed, e.partner, e.status, "
              "o.type, "
              "o.created_at, o.data, d.attempts FROM webhook_deliveries d "
-             "JOIN webhook_endpoints e ON e.id = d.endpoint_id JOIN outbox o ON o.id = d.event_id "
+             "JOIN webhook_endpoints e ON e.id = d.endpoint_id JOIN outbox o ON o.seq = "
+             "d.event_seq "
              "WHERE d.status = 'pending' AND d.next_attempt_at <= $1 ORDER BY d.next_attempt_at, "
              "d.id LIMIT $2",
              {formatTimestamp(s_.clock.now()), std::int64_t{kBatch}})) {
@@ -520,7 +521,8 @@ void Webhooks::addRoutes(Router& router) {
       std::string sql =
           "SELECT d.id, d.event_id, o.type, d.status, d.attempts, d.next_attempt_at, "
           "d.last_status, "
-          "d.last_error, d.updated_at FROM webhook_deliveries d JOIN outbox o ON o.id = d.event_id "
+          "d.last_error, d.updated_at FROM webhook_deliveries d JOIN outbox o ON o.seq = "
+          "d.event_seq "
           "WHERE d.endpoint_id = $1 AND d.id > $2";
       store::Params params{r.params["id"], cursor};
       if (!status.empty()) {

@@ -368,6 +368,8 @@ Result<std::unique_ptr<Store>> Store::open(const StoreConfig& config) {
   std::unique_ptr<Store> store(new Store(backend, config));
   if (auto s = store->connectAll(connector, target); !s.ok()) return s.error();
   store->thread_ = std::thread([s = store.get()] { s->writerLoop(); });
+  if (store->checkpointer_)
+    store->checkpointThread_ = std::thread([s = store.get()] { s->checkpointLoop(); });
   return store;
 }
 
@@ -399,6 +401,7 @@ Status Store::connectAll(const std::string& connector, const std::string& target
         // A group commit dirties many pages; a cache that holds them all keeps SQLite from
         // spilling them to the WAL halfway through the transaction.
         c->exec("PRAGMA cache_size=-65536");
+        c->query("PRAGMA wal_autocheckpoint=0");
       }
     } else {
       c->exec("SET TIME ZONE 'UTC'");
@@ -412,6 +415,7 @@ Status Store::connectAll(const std::string& connector, const std::string& target
     if (!applied.ok()) return applied.status();
     for (int i = 0; i < std::max(1, config_.read_connections); ++i)
       readers_.push_back(connect(false));
+    if (backend_ == Backend::kSqlite) checkpointer_ = connect(false);
     return Status();
   });
   if (!status.ok() && status.error().kind != ErrorKind::kInvalid) {
@@ -435,6 +439,25 @@ void Store::close() {
   }
   queued_.notify_all();
   if (thread_.joinable()) thread_.join();
+  checkpointWake_.notify_all();
+  if (checkpointThread_.joinable()) checkpointThread_.join();
+}
+
+void Store::checkpointLoop() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    const bool stop =
+        checkpointWake_.wait_for(lock, std::chrono::milliseconds(250), [&] { return stopping_; });
+    lock.unlock();
+    // PASSIVE copies what no reader still needs and never blocks the writer or readers.
+    (void)guarded("checkpoint", [&] {
+      checkpointer_->query(stop ? "PRAGMA wal_checkpoint(TRUNCATE)"
+                                : "PRAGMA wal_checkpoint(PASSIVE)");
+      return Status();
+    });
+    lock.lock();
+    if (stop) return;
+  }
 }
 
 Status Store::write(Work work) {

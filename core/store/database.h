@@ -137,6 +137,13 @@ class Store {
   std::function<void()> commitListener_;
   std::thread thread_;
 
+  // SQLite: the WAL is copied back into the database by a thread of its own, not by the
+  // writer at the end of a commit.
+  void checkpointLoop();
+  std::unique_ptr<Connection> checkpointer_;
+  std::thread checkpointThread_;
+  std::condition_variable checkpointWake_;
+
   std::mutex readersMutex_;
   std::condition_variable readerFree_;
   std::vector<std::unique_ptr<Connection>> readers_;

@@ -35,6 +35,8 @@ Timestamp getTime(const Object& o, const std::string& key) {
   return t;
 }
 
+}  // namespace
+
 Object::Ptr touchToJson(const Touch& t) {
   auto o = newObject();
   o->set("source", std::string(toString(t.source)));
@@ -51,6 +53,8 @@ Object::Ptr touchToJson(const Touch& t) {
   o->set("at", formatTimestamp(t.at));
   return o;
 }
+
+namespace {
 
 Touch touchFromJson(const Object& o) {
   Touch t;

@@ -8,6 +8,7 @@
 namespace ciclo::store {
 
 Poco::JSON::Object::Ptr leadToJson(const Lead& lead);
+Poco::JSON::Object::Ptr touchToJson(const Touch& touch);
 // Reads a stored document back. Throws Poco::Exception on a document that is not ours.
 Lead leadFromJson(const Poco::JSON::Object& doc);
 Lead leadFromJson(const std::string& doc);

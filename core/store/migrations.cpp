@@ -80,7 +80,7 @@ const std::vector<Migration>& migrations() {
            "CREATE INDEX timeline_record ON timeline (record_id, seq)",
            R"(CREATE TABLE outbox (
                 seq {{id}},
-                id TEXT NOT NULL UNIQUE,
+                id TEXT NOT NULL,
                 type TEXT NOT NULL,
                 subject_id TEXT NOT NULL,
                 partner TEXT,
@@ -125,6 +125,7 @@ const std::vector<Migration>& migrations() {
                 id TEXT PRIMARY KEY,
                 endpoint_id TEXT NOT NULL,
                 event_id TEXT NOT NULL,
+                event_seq BIGINT NOT NULL,
                 status TEXT NOT NULL,
                 attempts BIGINT NOT NULL,
                 next_attempt_at TEXT NOT NULL,

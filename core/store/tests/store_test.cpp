@@ -274,7 +274,7 @@ TEST_P(StoreTest, TimelineAndOutboxKeepOrder) {
 TEST_P(StoreTest, DuplicateKeysBecomeConflicts) {
   auto insert = [&] {
     return store_->write([&](Connection& c) {
-      appendEvent(c, {0, "evt_same", "lead.captured", "lead_01", "", kT0, "{}"});
+      insertApiKey(c, {"key_same", "crm", {"leads:read"}, "hash", kT0, std::nullopt});
       return Status();
     });
   };
