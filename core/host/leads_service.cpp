@@ -248,10 +248,10 @@ PreparedCapture prepareCapture(Services& s, LeadCapture capture) {
   p.candidate = newLeadFromCapture(s.ids.next("lead"), p.capture,
                                    leadCompanyDomain(p.capture.profile), s.clock.now());
   p.candidate.version = 1;
-  p.candidateDoc = store::toJsonText(store::leadToJson(p.candidate));
+  p.candidateDoc = store::leadToJsonText(p.candidate);
   // The lead itself is on its record; its timeline entry says how it arrived.
-  p.createdEntry = "{\"outcome\":\"created\",\"touch\":" +
-                   store::toJsonText(store::touchToJson(p.candidate.first_touch)) + "}";
+  p.createdEntry =
+      "{\"outcome\":\"created\",\"touch\":" + store::touchToJsonText(p.candidate.first_touch) + "}";
   return p;
 }
 
@@ -287,7 +287,7 @@ Captured captureLead(Services& s, store::Connection& c, const PreparedCapture& p
   if (!lead.company_domain.empty()) {
     if (auto account = store::findAccountByDomain(c, lead.company_domain)) {
       lead.account_id = account->id;
-      doc = store::toJsonText(store::leadToJson(lead));
+      doc = store::leadToJsonText(lead);
     }
   }
   store::insertLead(c, lead, doc);

@@ -5,6 +5,8 @@
 
 #include <sstream>
 
+#include "ciclo/json.h"
+
 namespace ciclo::store {
 
 namespace {
@@ -214,6 +216,141 @@ Lead leadFromJson(const Poco::JSON::Object& o) {
 Lead leadFromJson(const std::string& doc) {
   Poco::JSON::Parser parser;
   return leadFromJson(*parser.parse(doc).extract<Poco::JSON::Object::Ptr>());
+}
+
+namespace {
+
+// Appends "key":value pairs to a JSON object being written.
+class Writer {
+ public:
+  explicit Writer(std::string& out) : out_(out) { out_ += '{'; }
+  void raw(std::string_view key, std::string_view json) {
+    if (!first_) out_ += ',';
+    first_ = false;
+    out_ += '"';
+    out_ += key;
+    out_ += "\":";
+    out_ += json;
+  }
+  void text(std::string_view key, const std::string& value) { raw(key, sdk::jsonString(value)); }
+  // null when empty
+  void optional(std::string_view key, const std::string& value) {
+    raw(key, value.empty() ? std::string_view("null") : std::string_view(sdk::jsonString(value)));
+  }
+  void number(std::string_view key, long long value) { raw(key, std::to_string(value)); }
+  void close() { out_ += '}'; }
+
+ private:
+  std::string& out_;
+  bool first_ = true;
+};
+
+}  // namespace
+
+std::string touchToJsonText(const Touch& t) {
+  std::string out;
+  Writer w(out);
+  w.text("source", std::string(toString(t.source)));
+  w.optional("partner", t.partner);
+  w.optional("channel", t.channel);
+  w.optional("page_url", t.page_url);
+  std::string utm;
+  Writer u(utm);
+  u.optional("source", t.utm.source);
+  u.optional("medium", t.utm.medium);
+  u.optional("campaign", t.utm.campaign);
+  u.optional("term", t.utm.term);
+  u.optional("content", t.utm.content);
+  u.close();
+  w.raw("utm", utm);
+  w.text("at", formatTimestamp(t.at));
+  w.close();
+  return out;
+}
+
+std::string leadToJsonText(const Lead& lead) {
+  const auto& p = lead.profile;
+  std::string out;
+  out.reserve(1200);
+  Writer w(out);
+  w.text("id", lead.id);
+  w.text("status", std::string(toString(lead.status)));
+  w.optional("email", p.email);
+  w.optional("first_name", p.first_name);
+  w.optional("last_name", p.last_name);
+  w.optional("phone", p.phone);
+  w.optional("job_title", p.job_title);
+  w.optional("company", p.company);
+  w.optional("website", p.website);
+  w.optional("industry", p.industry);
+  w.raw("employees", p.employees ? std::to_string(*p.employees) : "null");
+  if (p.annual_revenue) {
+    std::string money;
+    Writer m(money);
+    m.text("amount", p.annual_revenue->toDecimal());
+    m.text("currency", p.annual_revenue->currency());
+    m.close();
+    w.raw("annual_revenue", money);
+  } else {
+    w.raw("annual_revenue", "null");
+  }
+  w.optional("country", p.country);
+  w.optional("city", p.city);
+  w.optional("needs", p.needs);
+  w.optional("company_domain", lead.company_domain);
+  w.optional("account_id", lead.account_id);
+  w.raw("first_touch", touchToJsonText(lead.first_touch));
+  w.raw("latest_touch", touchToJsonText(lead.latest_touch));
+  if (lead.consent) {
+    std::string consent;
+    Writer c(consent);
+    c.raw("granted", lead.consent->granted ? "true" : "false");
+    c.optional("text", lead.consent->text);
+    c.text("at", formatTimestamp(lead.consent->at));
+    c.optional("source", lead.consent->source);
+    c.optional("ip", lead.consent->ip);
+    c.close();
+    w.raw("consent", consent);
+  } else {
+    w.raw("consent", "null");
+  }
+  w.optional("persona", lead.persona);
+  w.number("score", lead.score);
+  w.optional("owner", lead.owner);
+  w.raw("disqualify_reason", lead.disqualify_reason
+                                 ? sdk::jsonString(toString(*lead.disqualify_reason))
+                                 : std::string("null"));
+  std::string custom;
+  Writer cu(custom);
+  for (const auto& [k, v] : lead.custom) cu.text(k, v);
+  cu.close();
+  w.raw("custom", custom);
+  std::string merged = "[";
+  for (std::size_t i = 0; i < lead.merged_from.size(); ++i) {
+    merged += (i ? "," : "") + sdk::jsonString(lead.merged_from[i]);
+  }
+  w.raw("merged_from", merged + "]");
+  std::string history = "[";
+  for (std::size_t i = 0; i < lead.history.size(); ++i) {
+    const auto& h = lead.history[i];
+    if (i) history += ',';
+    Writer e(history);
+    e.text("from", std::string(toString(h.from)));
+    e.text("to", std::string(toString(h.to)));
+    e.text("command", std::string(toString(h.command)));
+    e.text("actor", std::string(toString(h.actor)));
+    e.optional("by", h.by);
+    if (h.reason) e.text("reason", std::string(toString(*h.reason)));
+    e.optional("note", h.note);
+    e.text("at", formatTimestamp(h.at));
+    e.close();
+  }
+  w.raw("status_history", history + "]");
+  w.text("created_at", formatTimestamp(lead.created_at));
+  w.text("updated_at", formatTimestamp(lead.updated_at));
+  w.number("version", lead.version);
+  w.close();
+  return out;
 }
 
 std::string toJsonText(const Poco::JSON::Object::Ptr& object) {

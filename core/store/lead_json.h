@@ -9,6 +9,10 @@ namespace ciclo::store {
 
 Poco::JSON::Object::Ptr leadToJson(const Lead& lead);
 Poco::JSON::Object::Ptr touchToJson(const Touch& touch);
+// The same documents written straight to text, for the paths where a lead is serialised on
+// every request; byte for byte what toJsonText(leadToJson(lead)) gives.
+std::string leadToJsonText(const Lead& lead);
+std::string touchToJsonText(const Touch& touch);
 // Reads a stored document back. Throws Poco::Exception on a document that is not ours.
 Lead leadFromJson(const Poco::JSON::Object& doc);
 Lead leadFromJson(const std::string& doc);

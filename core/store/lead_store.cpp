@@ -103,7 +103,7 @@ std::optional<Lead> findLeadByPhone(Connection& c, const std::string& phone) {
 
 void insertLead(Connection& c, Lead& lead) {
   lead.version = 1;
-  insertLead(c, lead, toJsonText(leadToJson(lead)));
+  insertLead(c, lead, leadToJsonText(lead));
 }
 
 void insertLead(Connection& c, const Lead& lead, const std::string& doc) {
@@ -128,8 +128,7 @@ bool updateLead(Connection& c, Lead& lead, const std::string& mergedInto) {
       "merged_into = $7, doc = $8, updated_at = $9, version = $10 WHERE id = $11 AND version = $12",
       {std::string(toString(lead.status)), orNull(lead.profile.email), orNull(lead.profile.phone),
        orNull(lead.company_domain), orNull(lead.account_id), orNull(lead.owner), orNull(mergedInto),
-       toJsonText(leadToJson(lead)), formatTimestamp(lead.updated_at), lead.version, lead.id,
-       expected});
+       leadToJsonText(lead), formatTimestamp(lead.updated_at), lead.version, lead.id, expected});
   if (changed != 1) --lead.version;
   return changed == 1;
 }

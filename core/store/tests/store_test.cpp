@@ -422,3 +422,60 @@ TEST(PostgresOutbox, EventsCommitInSequenceOrderAcrossWriters) {
 
 }  // namespace
 }  // namespace ciclo::store
+
+#include "store/lead_json.h"
+
+namespace ciclo::store {
+namespace {
+
+// The fast writer and the JSON tree give the same bytes, for a bare lead and a full one.
+TEST(LeadJson, TextWriterMatchesTheJsonTree) {
+  Lead bare;
+  bare.id = "lead_01";
+  EXPECT_EQ(leadToJsonText(bare), toJsonText(leadToJson(bare)));
+
+  Lead full;
+  full.id = "lead_02";
+  full.status = LeadStatus::kDisqualified;
+  full.profile = {"Anna",
+                  "Rossi \"la rossa\"",
+                  "anna@rossi.it",
+                  "+390212345678",
+                  "CFO",
+                  "Rossi & C. Srl",
+                  "https://rossi.it/chi-siamo",
+                  "Logistica",
+                  "IT",
+                  "Bergamo",
+                  std::optional<std::int64_t>(120),
+                  Money(250000000, "EUR"),
+                  "Two forklifts\nby March\t(urgent)"};
+  full.company_domain = "rossi.it";
+  full.account_id = "acct_1";
+  full.first_touch = {LeadSource::kWebForm,
+                      "acme",
+                      "demo",
+                      "https://rossi.it/lp?x=1&y=è",
+                      {"google", "cpc", "autunno", "carrelli", "ad-1"},
+                      kT0};
+  full.latest_touch = {LeadSource::kReferral, "", "", "", {}, kT0 + std::chrono::hours(1)};
+  full.consent = Consent{true, "Sì, inviatemi notizie", kT0, "web_form:demo", "203.0.113.9"};
+  full.persona = "plant manager";
+  full.score = 73;
+  full.owner = "marco";
+  full.disqualify_reason = DisqualifyReason::kNoBudget;
+  full.history = {{LeadStatus::kNew, LeadStatus::kWorking, LeadCommand::kStartWork, Actor::kPerson,
+                   "marco", std::nullopt, "", kT0},
+                  {LeadStatus::kWorking, LeadStatus::kDisqualified, LeadCommand::kDisqualify,
+                   Actor::kPerson, "marco", DisqualifyReason::kNoBudget, "next year", kT0}};
+  full.merged_from = {"lead_x", "lead_y"};
+  full.custom = {{"budget", "50k €"}, {"fleet", "12"}};
+  full.created_at = kT0;
+  full.updated_at = kT0 + std::chrono::minutes(3);
+  full.version = 7;
+  EXPECT_EQ(leadToJsonText(full), toJsonText(leadToJson(full)));
+  EXPECT_EQ(leadFromJson(leadToJsonText(full)), full);
+}
+
+}  // namespace
+}  // namespace ciclo::store
