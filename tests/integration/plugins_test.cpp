@@ -211,3 +211,19 @@ TEST_P(Plugins, KeepTheirOwnTablesAndReachOutOnlyThroughTheConnector) {
 
 }  // namespace
 }  // namespace ciclo::testing
+
+namespace ciclo::testing {
+namespace {
+
+TEST_P(Plugins, AFailingSubscriberGetsTheSameEventAgain) {
+  ASSERT_EQ(daemon_->call("POST", "/v1/echo/fail?times=2", writer_).status, 204);
+  const std::string lead =
+      json(post("/v1/leads", R"({"email":"again@example.it"})").body)->getValue<std::string>("id");
+  EXPECT_TRUE(eventually([&] { return state()->getValue<int>("captured") == 1; }));
+  auto s = state();
+  EXPECT_EQ(s->getValue<int>("deliveries"), 3) << "two failures, then the same event once more";
+  EXPECT_EQ(s->getValue<std::string>("last_lead"), lead);
+}
+
+}  // namespace
+}  // namespace ciclo::testing

@@ -41,18 +41,19 @@ class Echo : public sdk::Plugin {
     config.finish();
     metrics_ = &context.metrics();
 
-    if (auto st = context.routes().add("GET", "/v1/echo/state", {"", 0},
-                                       [this](const sdk::HttpRequest&) {
-                                         std::lock_guard lock(mutex_);
-                                         return sdk::HttpResponse{
-                                             200,
-                                             "application/json",
-                                             "{\"greeting\":" + sdk::jsonString(greeting_) +
-                                                 ",\"captured\":" + std::to_string(captured_) +
-                                                 ",\"last_lead\":" + sdk::jsonString(lastLead_) +
-                                                 ",\"ticks\":" + std::to_string(ticks_) + "}",
-                                             {}};
-                                       });
+    if (auto st = context.routes().add(
+            "GET", "/v1/echo/state", {"", 0},
+            [this](const sdk::HttpRequest&) {
+              std::lock_guard lock(mutex_);
+              return sdk::HttpResponse{200,
+                                       "application/json",
+                                       "{\"greeting\":" + sdk::jsonString(greeting_) +
+                                           ",\"captured\":" + std::to_string(captured_) +
+                                           ",\"last_lead\":" + sdk::jsonString(lastLead_) +
+                                           ",\"ticks\":" + std::to_string(ticks_) +
+                                           ",\"deliveries\":" + std::to_string(deliveries_) + "}",
+                                       {}};
+            });
         !st.ok()) {
       return st;
     }
@@ -159,14 +160,30 @@ class Echo : public sdk::Plugin {
         !st.ok()) {
       return st;
     }
-    if (auto st = context.events().subscribe("captured", {"lead.captured"},
-                                             [this](const sdk::Event& e) {
-                                               std::lock_guard lock(mutex_);
-                                               ++captured_;
-                                               lastLead_ = e.subject_id;
-                                               metrics_->count("captured");
-                                               return sdk::Status();
-                                             });
+    // The next `times` events fail: the host must hand the same event again.
+    if (auto st = context.routes().add("POST", "/v1/echo/fail", {"leads:write", 0},
+                                       [this](const sdk::HttpRequest& r) {
+                                         std::lock_guard lock(mutex_);
+                                         failures_ = std::stoi(parseQuery(r.query)["times"]);
+                                         return sdk::HttpResponse{204, "application/json", "", {}};
+                                       });
+        !st.ok()) {
+      return st;
+    }
+    if (auto st = context.events().subscribe(
+            "captured", {"lead.captured"},
+            [this](const sdk::Event& e) {
+              std::lock_guard lock(mutex_);
+              ++deliveries_;
+              if (failures_ > 0) {
+                --failures_;
+                return sdk::Status(sdk::Error{sdk::ErrorKind::kRetryable, "not now", {}, {}});
+              }
+              ++captured_;
+              lastLead_ = e.subject_id;
+              metrics_->count("captured");
+              return sdk::Status();
+            });
         !st.ok()) {
       return st;
     }
@@ -185,6 +202,8 @@ class Echo : public sdk::Plugin {
   std::string lastLead_;
   int captured_ = 0;
   int ticks_ = 0;
+  int deliveries_ = 0;
+  int failures_ = 0;
   sdk::Metrics* metrics_ = nullptr;
 };
 
