@@ -3,6 +3,7 @@
 # bare Poco server that parses the JSON and stores nothing, both driven by wrk at 64
 # connections in the same run. Prints requests/s, p50 and p99 for each, and the ratio.
 #   tests/bench/run.sh [BUILD_DIR] [SECONDS]
+# CICLO_BENCH_READERS sets store.read_connections for ciclod (default 4, as shipped).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build}
@@ -27,6 +28,7 @@ server:
 store:
   url: sqlite:$work/ciclo.db
   sqlite_synchronous: full
+  read_connections: ${CICLO_BENCH_READERS:-4}
 secrets:
   master_key_file: $work/master.key
   create_master_key: true
