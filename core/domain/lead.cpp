@@ -196,6 +196,28 @@ constexpr std::array kTextFields{
     TextField{"needs", &LeadProfile::needs},
 };
 
+}  // namespace
+
+bool copyProfileField(LeadProfile& to, const LeadProfile& from, std::string_view field) {
+  for (const auto& f : kTextFields) {
+    if (f.name == field) {
+      to.*f.member = from.*f.member;
+      return true;
+    }
+  }
+  if (field == "employees") {
+    to.employees = from.employees;
+    return true;
+  }
+  if (field == "annual_revenue") {
+    to.annual_revenue = from.annual_revenue;
+    return true;
+  }
+  return false;
+}
+
+namespace {
+
 template <typename T>
 void fillOne(std::string_view name, T& have, const T& offered, MergeReport& report,
              bool (*isEmpty)(const T&)) {

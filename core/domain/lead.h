@@ -124,6 +124,10 @@ struct LeadProfile {
   bool operator==(const LeadProfile&) const = default;
 };
 
+// Sets one profile field of `to` to its value in `from`, by its name ("email", "employees",
+// ...); false when the name is not a profile field. Clearing is copying from an empty profile.
+bool copyProfileField(LeadProfile& to, const LeadProfile& from, std::string_view field);
+
 struct Lead {
   std::string id;
   LeadStatus status = LeadStatus::kNew;

@@ -284,35 +284,9 @@ Response updateLead(Request& r, Services& s) {
       return Error::conflict("a qualified lead is closed", "illegal-transition");
     const Lead before = lead;
     auto& p = lead.profile;
-    for (const auto& key : present) {
-      if (key == "email") p.email = patch.email;
-      if (key == "phone") p.phone = patch.phone;
-      if (key == "first_name") p.first_name = patch.first_name;
-      if (key == "last_name") p.last_name = patch.last_name;
-      if (key == "job_title") p.job_title = patch.job_title;
-      if (key == "company") p.company = patch.company;
-      if (key == "website") p.website = patch.website;
-      if (key == "industry") p.industry = patch.industry;
-      if (key == "city") p.city = patch.city;
-      if (key == "needs") p.needs = patch.needs;
-      if (key == "country") p.country = patch.country;
-      if (key == "employees") p.employees = patch.employees;
-      if (key == "annual_revenue") p.annual_revenue = patch.annual_revenue;
-    }
+    for (const auto& key : present) copyProfileField(p, patch, key);
     for (const auto& key : cleared) {
-      if (key == "email") p.email.clear();
-      if (key == "phone") p.phone.clear();
-      if (key == "first_name") p.first_name.clear();
-      if (key == "last_name") p.last_name.clear();
-      if (key == "job_title") p.job_title.clear();
-      if (key == "company") p.company.clear();
-      if (key == "website") p.website.clear();
-      if (key == "industry") p.industry.clear();
-      if (key == "city") p.city.clear();
-      if (key == "needs") p.needs.clear();
-      if (key == "country") p.country.clear();
-      if (key == "employees") p.employees.reset();
-      if (key == "annual_revenue") p.annual_revenue.reset();
+      if (copyProfileField(p, LeadProfile{}, key)) continue;
       if (key == "owner") lead.owner.clear();
       if (key == "custom") lead.custom.clear();
     }

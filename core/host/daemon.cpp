@@ -125,7 +125,7 @@ int Daemon::main(const std::vector<std::string>& args) {
   const std::string command = args.empty() ? "serve" : args[0];
   if (command == "serve" && args.size() <= 1) {
     try {
-      return serve();
+      return serve(std::move(config));
     } catch (const std::exception& e) {
       Poco::Logger::get("ciclod").fatal("stopped: %s", std::string(e.what()));
       return EXIT_SOFTWARE;
@@ -196,11 +196,8 @@ int Daemon::main(const std::vector<std::string>& args) {
   return EXIT_USAGE;
 }
 
-int Daemon::serve() {
+int Daemon::serve(Config config) {
   auto& log = Poco::Logger::get("ciclod");
-  auto loaded = loadConfig(configFile_);
-  Config config = std::move(loaded).value();
-  if (port_) config.server.port = *port_;
   auto runtime = startRuntime(config);
   if (!runtime.ok()) {
     std::cerr << "ciclod: " << runtime.error().message << std::endl;

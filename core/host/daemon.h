@@ -11,6 +11,8 @@
 #include <optional>
 #include <string>
 
+#include "host/config.h"
+
 namespace ciclo::host {
 
 class Daemon : public Poco::Util::ServerApplication {
@@ -20,7 +22,7 @@ class Daemon : public Poco::Util::ServerApplication {
   int main(const std::vector<std::string>& args) override;
 
  private:
-  int serve();
+  int serve(Config config);
   void printHelp();
 
   std::string configFile_ = "config/ciclo.yaml";

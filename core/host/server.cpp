@@ -344,7 +344,7 @@ class HttpConnection : public Poco::Net::TCPServerConnection {
     out.set("Cache-Control", "no-store");
     out.set("X-Content-Type-Options", "nosniff");
     for (const auto& [k, v] : response.headers) out.set(k, v);
-    if (!response.body.empty() || response.status >= 200) out.setContentType(response.content_type);
+    if (!response.body.empty()) out.setContentType(response.content_type);
     if (request.method == "HEAD") {
       out.setContentLength64(static_cast<Poco::Int64>(response.body.size()));
       out.send();

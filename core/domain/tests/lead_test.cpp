@@ -229,3 +229,27 @@ TEST(LeadLifecycle, DocumentationPrintsTheTable) {
 
 }  // namespace
 }  // namespace ciclo
+
+namespace ciclo {
+namespace {
+
+TEST(LeadProfile, FieldsCopyAndClearByName) {
+  LeadProfile from;
+  from.email = "a@b.it";
+  from.employees = 12;
+  from.annual_revenue = Money(100, "EUR");
+  LeadProfile to;
+  to.city = "Roma";
+  EXPECT_TRUE(copyProfileField(to, from, "email"));
+  EXPECT_TRUE(copyProfileField(to, from, "employees"));
+  EXPECT_TRUE(copyProfileField(to, from, "annual_revenue"));
+  EXPECT_TRUE(copyProfileField(to, LeadProfile{}, "city"));
+  EXPECT_FALSE(copyProfileField(to, from, "owner")) << "not a profile field";
+  EXPECT_EQ(to.email, "a@b.it");
+  EXPECT_EQ(to.employees, 12);
+  EXPECT_EQ(to.annual_revenue, Money(100, "EUR"));
+  EXPECT_TRUE(to.city.empty());
+}
+
+}  // namespace
+}  // namespace ciclo
