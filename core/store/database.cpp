@@ -80,7 +80,29 @@ struct Connection::SqliteStatement {
 };
 
 Connection::Connection(Backend backend, std::unique_ptr<Poco::Data::Session> session)
-    : backend_(backend), session_(std::move(session)) {}
+    : backend_(backend), session_(std::move(session)) {
+  if (backend_ != Backend::kSqlite) return;
+  // Counts the WAL's frames at each commit. Setting a WAL hook also turns SQLite's automatic
+  // checkpoints off: the store's checkpointer and writer do them (Store::runBatch).
+  sqlite3_wal_hook(
+      Poco::Data::SQLite::Utility::dbHandle(*session_),
+      [](void* self, sqlite3*, const char*, int frames) {
+        static_cast<Connection*>(self)->walFrames_ = frames;
+        return SQLITE_OK;
+      },
+      this);
+}
+
+bool Connection::checkpointWal() {
+  if (backend_ != Backend::kSqlite) return true;
+  sqlite3* db = Poco::Data::SQLite::Utility::dbHandle(*session_);
+  const int rc =
+      sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  if (rc == SQLITE_BUSY) return false;
+  if (rc != SQLITE_OK) Poco::Data::SQLite::Utility::throwException(db, rc);
+  walFrames_ = 0;
+  return true;
+}
 
 Connection::~Connection() {
   // Statements go before their session.
@@ -401,7 +423,6 @@ Status Store::connectAll(const std::string& connector, const std::string& target
         // A group commit dirties many pages; a cache that holds them all keeps SQLite from
         // spilling them to the WAL halfway through the transaction.
         c->exec("PRAGMA cache_size=-65536");
-        c->query("PRAGMA wal_autocheckpoint=0");
       }
     } else {
       c->exec("SET TIME ZONE 'UTC'");
@@ -530,6 +551,16 @@ void Store::runBatch(std::vector<std::shared_ptr<Pending>>& batch) {
     c.exec("COMMIT");
     return Status();
   });
+  // The background checkpointer copies the WAL into the database while the writer appends
+  // to it, so under steady load it never reaches the WAL's end and the WAL would grow without
+  // bound. Past a size, the writer copies the last stretch itself between two batches: the
+  // WAL is then fully copied and the next write starts it again from the beginning.
+  if (committed.ok() && c.walFrames() > config_.sqlite_wal_restart_pages) {
+    (void)guarded("checkpoint", [&] {
+      c.checkpointWal();
+      return Status();
+    });
+  }
   if (!committed.ok()) {
     (void)guarded("rollback", [&] {
       c.exec("ROLLBACK");

@@ -42,6 +42,9 @@ struct StoreConfig {
   std::string sqlite_synchronous = "full";
   int read_connections = 4;
   int max_batch = 256;  // the most requests one group commit carries
+  // SQLite: past this many pages in the WAL, the writer finishes the checkpoint itself so
+  // that the WAL starts again from its beginning (32 MiB at the default page size).
+  int sqlite_wal_restart_pages = 8192;
 };
 
 // One database session; used by one thread at a time. Placeholders are $1, $2, ...
@@ -59,6 +62,13 @@ class Connection {
   std::vector<Row> query(const std::string& sql, Params params = {});
   Poco::Data::Session& session() { return *session_; }
 
+  // SQLite: the frames in the WAL after this connection's last commit (0 elsewhere).
+  int walFrames() const { return walFrames_; }
+  // SQLite: checkpoints what no reader still needs, without waiting; when it reaches the end
+  // of the WAL, the next write starts the WAL again from its beginning. False if another
+  // checkpoint was running.
+  bool checkpointWal();
+
  private:
   struct Prepared;
   struct SqliteStatement;
@@ -68,6 +78,7 @@ class Connection {
 
   Backend backend_;
   std::unique_ptr<Poco::Data::Session> session_;
+  int walFrames_ = 0;
   std::unordered_map<std::string, std::unique_ptr<Prepared>> prepared_;
   std::unordered_map<std::string, std::unique_ptr<SqliteStatement>> sqlite_;
 };
