@@ -266,6 +266,7 @@ Lead newLeadFromCapture(std::string id, const LeadCapture& capture, std::string 
   lead.latest_touch = capture.touch;
   lead.consent = capture.consent;
   lead.owner = capture.owner;
+  lead.persona = capture.persona;
   lead.custom = capture.custom;
   lead.created_at = now;
   lead.updated_at = now;
@@ -278,6 +279,10 @@ MergeReport mergeCapture(Lead& lead, const LeadCapture& capture, Timestamp now) 
   if (lead.owner.empty() && !capture.owner.empty()) {
     lead.owner = capture.owner;
     report.filled.emplace_back("owner");
+  }
+  if (lead.persona.empty() && !capture.persona.empty()) {
+    lead.persona = capture.persona;
+    report.filled.emplace_back("persona");
   }
   if (capture.consent && capture.consent->granted &&
       (!lead.consent || !lead.consent->granted || lead.consent->at < capture.consent->at) &&

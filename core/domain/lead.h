@@ -98,6 +98,7 @@ struct Consent {
   Timestamp at{};
   std::string source;  // e.g. "web_form:demo-request"
   std::string ip;
+  std::string page;  // the page the person agreed on, when captured from one
   bool operator==(const Consent&) const = default;
 };
 
@@ -168,6 +169,7 @@ struct LeadCapture {
   Touch touch;
   std::optional<Consent> consent;  // present only when consent was given
   std::string owner;
+  std::string persona;  // the buyer persona the capturing channel feeds, if it names one
   std::map<std::string, std::string> custom;
 };
 
@@ -196,7 +198,7 @@ Lead newLeadFromCapture(std::string id, const LeadCapture& capture, std::string 
 // - the latest touch always becomes the capture's touch; the first touch never changes;
 // - a consent grant in the capture replaces the lead's consent when it is newer (withdrawal
 //   comes only through unsubscription, never from a form left unticked);
-// - status, score, persona and owner are not changed by a capture (owner only fills a blank).
+// - status and score are not changed by a capture; owner and persona only fill a blank.
 MergeReport mergeCapture(Lead& lead, const LeadCapture& capture, Timestamp now);
 
 // A manual merge of `loser` into `winner`: the winner's values stand, its blanks are filled

@@ -122,6 +122,7 @@ Result<LeadCapture> readCapture(const Request& r, Services& s) {
     input.consent_text = k.text("text", kAnyText, true).value_or("");
     input.consent_source = k.text("source", kAnyText).value_or("api:" + actorOf(r));
     input.consent_ip = k.text("ip", kAnyText).value_or("");
+    input.consent_page = k.text("page", kAnyText).value_or("");
     k.rejectUnknown();
   }
   input.owner = in.text("owner", kAnyText).value_or("");

@@ -95,6 +95,16 @@ class Section : public sdk::ConfigSection {
 
   Section child(const std::string& key) { return Section(take(key), name(key), error_, file_); }
 
+  std::unique_ptr<sdk::ConfigSection> section(const std::string& key) override {
+    return std::make_unique<Section>(take(key), name(key), error_, file_);
+  }
+
+  std::vector<std::string> keys() override {
+    std::vector<std::string> out;
+    for (const auto& kv : node_) out.push_back(kv.first.as<std::string>(""));
+    return out;
+  }
+
   // Reports the first key nobody asked for.
   void finish() override {
     for (const auto& kv : node_) {

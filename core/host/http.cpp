@@ -1,5 +1,7 @@
 #include "host/http.h"
 
+#include "ciclo/plugin.h"
+
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Parser.h>
 
@@ -32,86 +34,6 @@ std::vector<std::string> splitPath(std::string_view path) {
     start = slash + 1;
   }
   return out;
-}
-
-const char* titleFor(int status) {
-  switch (status) {
-    case 400:
-      return "Bad Request";
-    case 401:
-      return "Unauthorized";
-    case 403:
-      return "Forbidden";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 408:
-      return "Request Timeout";
-    case 409:
-      return "Conflict";
-    case 411:
-      return "Length Required";
-    case 413:
-      return "Content Too Large";
-    case 414:
-      return "URI Too Long";
-    case 415:
-      return "Unsupported Media Type";
-    case 422:
-      return "Unprocessable Content";
-    case 429:
-      return "Too Many Requests";
-    case 431:
-      return "Request Header Fields Too Large";
-    case 500:
-      return "Internal Server Error";
-    case 501:
-      return "Not Implemented";
-    case 503:
-      return "Service Unavailable";
-    default:
-      return "Error";
-  }
-}
-
-std::string defaultSlug(int status) {
-  switch (status) {
-    case 400:
-      return "unparseable";
-    case 401:
-      return "unauthorized";
-    case 403:
-      return "forbidden";
-    case 404:
-      return "not-found";
-    case 405:
-      return "method-not-allowed";
-    case 408:
-      return "request-timeout";
-    case 409:
-      return "conflict";
-    case 411:
-      return "length-required";
-    case 413:
-      return "too-large";
-    case 414:
-      return "uri-too-long";
-    case 415:
-      return "unsupported-media-type";
-    case 422:
-      return "invalid";
-    case 429:
-      return "rate-limited";
-    case 431:
-      return "headers-too-large";
-    case 501:
-      return "not-implemented";
-    case 503:
-      return "unavailable";
-    default:
-      return "internal";
-  }
 }
 
 }  // namespace
@@ -236,8 +158,8 @@ int httpStatus(ErrorKind kind) {
 
 Response problemResponse(int status, const std::string& slug, const std::string& detail) {
   Poco::JSON::Object::Ptr o = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
-  o->set("type", "/problems/" + (slug.empty() ? defaultSlug(status) : slug));
-  o->set("title", std::string(titleFor(status)));
+  o->set("type", "/problems/" + (slug.empty() ? sdk::problemSlug(status) : slug));
+  o->set("title", std::string(sdk::problemTitle(status)));
   o->set("status", status);
   o->set("detail", detail);
   Response r = jsonResponse(status, o);
@@ -248,8 +170,8 @@ Response problemResponse(int status, const std::string& slug, const std::string&
 Response problemResponse(const Error& error) {
   const int status = httpStatus(error.kind);
   Poco::JSON::Object::Ptr o = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
-  o->set("type", "/problems/" + (error.slug.empty() ? defaultSlug(status) : error.slug));
-  o->set("title", std::string(titleFor(status)));
+  o->set("type", "/problems/" + (error.slug.empty() ? sdk::problemSlug(status) : error.slug));
+  o->set("title", std::string(sdk::problemTitle(status)));
   o->set("status", status);
   o->set("detail", error.message);
   if (!error.fields.empty()) {

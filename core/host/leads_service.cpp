@@ -81,7 +81,9 @@ LeadProfile profileOf(Services& s, const sdk::LeadInput& in, std::vector<FieldEr
       {"consent_text", &in.consent_text, 5000, true},
       {"consent_source", &in.consent_source, 200, false},
       {"consent_ip", &in.consent_ip, 64, false},
+      {"consent_page", &in.consent_page, 2048, false},
       {"owner", &in.owner, 200, false},
+      {"persona", &in.persona, 200, false},
   };
   shapesOk = true;
   for (const auto& l : limits) {
@@ -196,10 +198,12 @@ Result<LeadCapture> buildCapture(Services& s, const sdk::LeadInput& in, const st
     } else {
       c.consent = Consent{true, in.consent_text, now,
                           in.consent_source.empty() ? in.channel : in.consent_source,
-                          in.consent_ip.empty() ? clientIp : in.consent_ip};
+                          in.consent_ip.empty() ? clientIp : in.consent_ip,
+                          in.consent_page.empty() ? in.page_url : in.consent_page};
     }
   }
   c.owner = in.owner;
+  c.persona = in.persona;
   if (in.custom.size() > kMaxCustomFields) {
     fail("custom", "has more than " + std::to_string(kMaxCustomFields) + " fields");
   } else {

@@ -445,7 +445,9 @@ struct PluginHost::Loaded : sdk::Context,
                                  &in.consent_text,
                                  &in.consent_source,
                                  &in.consent_ip,
-                                 &in.owner}) {
+                                 &in.consent_page,
+                                 &in.owner,
+                                 &in.persona}) {
       out += *f;
       out += '\x1f';
     }

@@ -114,6 +114,7 @@ Poco::JSON::Object::Ptr leadToJson(const Lead& lead) {
     c->set("at", formatTimestamp(lead.consent->at));
     putText(*c, "source", lead.consent->source);
     putText(*c, "ip", lead.consent->ip);
+    putText(*c, "page", lead.consent->page);
     o->set("consent", c);
   } else {
     o->set("consent", Poco::Dynamic::Var());
@@ -180,7 +181,7 @@ Lead leadFromJson(const Poco::JSON::Object& o) {
   if (auto t = o.getObject("latest_touch")) lead.latest_touch = touchFromJson(*t);
   if (auto c = o.getObject("consent")) {
     lead.consent = Consent{c->getValue<bool>("granted"), getText(*c, "text"), getTime(*c, "at"),
-                           getText(*c, "source"), getText(*c, "ip")};
+                           getText(*c, "source"), getText(*c, "ip"), getText(*c, "page")};
   }
   lead.persona = getText(o, "persona");
   lead.score = o.getValue<int>("score");
@@ -309,6 +310,7 @@ std::string leadToJsonText(const Lead& lead) {
     c.text("at", formatTimestamp(lead.consent->at));
     c.optional("source", lead.consent->source);
     c.optional("ip", lead.consent->ip);
+    c.optional("page", lead.consent->page);
     c.close();
     w.raw("consent", consent);
   } else {

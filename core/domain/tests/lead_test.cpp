@@ -155,7 +155,7 @@ TEST(LeadMerge, NewerConsentGrantWinsAndUntickedFormNeverWithdraws) {
   Lead lead = newLeadFromCapture("lead_1", first, "", kT0);
   auto granted = capture("a@b.it", "Anna", kT0 + std::chrono::minutes(5));
   granted.consent = Consent{true, "Yes, send me news", kT0 + std::chrono::minutes(5),
-                            "web_form:demo", "192.0.2.1"};
+                            "web_form:demo", "192.0.2.1", "https://www.example.it/demo"};
   EXPECT_TRUE(mergeCapture(lead, granted, kT0).consent_changed);
   EXPECT_TRUE(
       mergeCapture(lead, capture("a@b.it", "Anna", kT0 + std::chrono::hours(2)), kT0).changed() ==
@@ -163,6 +163,22 @@ TEST(LeadMerge, NewerConsentGrantWinsAndUntickedFormNeverWithdraws) {
   ASSERT_TRUE(lead.consent.has_value());
   EXPECT_TRUE(lead.consent->granted);
   EXPECT_EQ(lead.consent->ip, "192.0.2.1");
+  EXPECT_EQ(lead.consent->page, "https://www.example.it/demo");
+}
+
+TEST(LeadMerge, PersonaFromTheChannelOnlyFillsABlank) {
+  auto first = capture("a@b.it", "Anna", kT0);
+  first.persona = "plant_manager";
+  Lead lead = newLeadFromCapture("lead_1", first, "", kT0);
+  EXPECT_EQ(lead.persona, "plant_manager");
+  auto again = capture("a@b.it", "Anna", kT0);
+  again.persona = "cfo";
+  EXPECT_FALSE(mergeCapture(lead, again, kT0).changed());
+  EXPECT_EQ(lead.persona, "plant_manager");
+  lead.persona.clear();
+  const auto report = mergeCapture(lead, again, kT0);
+  EXPECT_EQ(lead.persona, "cfo");
+  EXPECT_NE(std::find(report.filled.begin(), report.filled.end(), "persona"), report.filled.end());
 }
 
 TEST(LeadMerge, ManualMergeKeepsWinnerFillsBlanksAndClosesLoser) {

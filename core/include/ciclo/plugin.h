@@ -41,6 +41,10 @@ class ConfigSection {
                             long long max) = 0;
   virtual bool boolean(const std::string& key, bool fallback) = 0;
   virtual std::vector<std::string> list(const std::string& key) = 0;
+  // A nested mapping, read the same way (absent: an empty one). Call its finish() too.
+  virtual std::unique_ptr<ConfigSection> section(const std::string& key) = 0;
+  // The keys of this mapping, in the order written.
+  virtual std::vector<std::string> keys() = 0;
   // Records an error for `key` (its full path is added); the daemon does not start.
   virtual void fail(const std::string& key, const std::string& reason) = 0;
   // Reports keys nobody asked for. Call after reading everything.
@@ -96,6 +100,109 @@ class Routes {
                      RouteHandler handler) = 0;
 };
 
+// Problem types (RFC 9457): the title and the default `/problems/<slug>` of a status.
+inline const char* problemTitle(int status) {
+  switch (status) {
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 411:
+      return "Length Required";
+    case 413:
+      return "Content Too Large";
+    case 414:
+      return "URI Too Long";
+    case 415:
+      return "Unsupported Media Type";
+    case 422:
+      return "Unprocessable Content";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Error";
+  }
+}
+
+inline const char* problemSlug(int status) {
+  switch (status) {
+    case 400:
+      return "unparseable";
+    case 401:
+      return "unauthorized";
+    case 403:
+      return "forbidden";
+    case 404:
+      return "not-found";
+    case 405:
+      return "method-not-allowed";
+    case 408:
+      return "request-timeout";
+    case 409:
+      return "conflict";
+    case 411:
+      return "length-required";
+    case 413:
+      return "too-large";
+    case 414:
+      return "uri-too-long";
+    case 415:
+      return "unsupported-media-type";
+    case 422:
+      return "invalid";
+    case 429:
+      return "rate-limited";
+    case 431:
+      return "headers-too-large";
+    case 501:
+      return "not-implemented";
+    case 503:
+      return "unavailable";
+    default:
+      return "internal";
+  }
+}
+
+inline int httpStatus(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::kUnparseable:
+      return 400;
+    case ErrorKind::kInvalid:
+      return 422;
+    case ErrorKind::kUnauthorized:
+      return 401;
+    case ErrorKind::kForbidden:
+      return 403;
+    case ErrorKind::kNotFound:
+      return 404;
+    case ErrorKind::kConflict:
+      return 409;
+    case ErrorKind::kRetryable:
+      return 503;
+    case ErrorKind::kInternal:
+      return 500;
+  }
+  return 500;
+}
+
 // A problem+json answer in the host's format (RFC 9457, CONTRACT.md).
 inline HttpResponse problem(int status, const std::string& slug, const std::string& title,
                             const std::string& detail, const std::vector<FieldError>& fields = {}) {
@@ -112,6 +219,13 @@ inline HttpResponse problem(int status, const std::string& slug, const std::stri
   }
   body += "}";
   return HttpResponse{status, "application/problem+json", body, {}};
+}
+
+// The answer for an error value: its kind's status, its slug or the status's.
+inline HttpResponse problem(const Error& e) {
+  const int status = httpStatus(e.kind);
+  return problem(status, e.slug.empty() ? problemSlug(status) : e.slug, problemTitle(status),
+                 e.message, e.fields);
 }
 
 // ---- events from the outbox, at least once, in order, per subscription
@@ -198,8 +312,9 @@ struct LeadInput {
   std::string partner, channel, page_url;
   std::string utm_source, utm_medium, utm_campaign, utm_term, utm_content;
   bool consent_granted = false;
-  std::string consent_text, consent_source, consent_ip;
+  std::string consent_text, consent_source, consent_ip, consent_page;
   std::string owner;
+  std::string persona;  // the buyer persona this channel feeds: fills a blank only
   std::map<std::string, std::string> custom;
 };
 

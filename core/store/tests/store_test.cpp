@@ -171,7 +171,7 @@ TEST_P(StoreTest, LeadsRoundTripWithOptimisticVersions) {
   Lead l = lead("lead_01", "anna@example.it");
   l.profile.annual_revenue = Money(250000000, "EUR");
   l.profile.employees = 120;
-  l.consent = Consent{true, "news", kT0, "web_form:demo", "203.0.113.9"};
+  l.consent = Consent{true, "news", kT0, "web_form:demo", "203.0.113.9", ""};
   l.custom["budget"] = "50k";
   l.history.push_back({LeadStatus::kNew, LeadStatus::kWorking, LeadCommand::kStartWork,
                        Actor::kPerson, "anna", std::nullopt, "", kT0});
@@ -487,7 +487,7 @@ TEST(LeadJson, TextWriterMatchesTheJsonTree) {
                       {"google", "cpc", "autunno", "carrelli", "ad-1"},
                       kT0};
   full.latest_touch = {LeadSource::kReferral, "", "", "", {}, kT0 + std::chrono::hours(1)};
-  full.consent = Consent{true, "Sì, inviatemi notizie", kT0, "web_form:demo", "203.0.113.9"};
+  full.consent = Consent{true, "Sì, inviatemi notizie", kT0, "web_form:demo", "203.0.113.9", "https://www.example.it/demo?x=1"};
   full.persona = "plant manager";
   full.score = 73;
   full.owner = "marco";
