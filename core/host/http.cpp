@@ -1,12 +1,12 @@
 #include "host/http.h"
 
-#include "ciclo/plugin.h"
-
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Parser.h>
 
 #include <algorithm>
 #include <sstream>
+
+#include "ciclo/plugin.h"
 
 namespace ciclo::host {
 

@@ -196,7 +196,9 @@ Result<LeadCapture> buildCapture(Services& s, const sdk::LeadInput& in, const st
     if (trim(in.consent_text).empty()) {
       fail("consent_text", "is required: the wording the person agreed to");
     } else {
-      c.consent = Consent{true, in.consent_text, now,
+      c.consent = Consent{true,
+                          in.consent_text,
+                          now,
                           in.consent_source.empty() ? in.channel : in.consent_source,
                           in.consent_ip.empty() ? clientIp : in.consent_ip,
                           in.consent_page.empty() ? in.page_url : in.consent_page};

@@ -181,7 +181,7 @@ Lead leadFromJson(const Poco::JSON::Object& o) {
   if (auto t = o.getObject("latest_touch")) lead.latest_touch = touchFromJson(*t);
   if (auto c = o.getObject("consent")) {
     lead.consent = Consent{c->getValue<bool>("granted"), getText(*c, "text"), getTime(*c, "at"),
-                           getText(*c, "source"), getText(*c, "ip"), getText(*c, "page")};
+                           getText(*c, "source"),        getText(*c, "ip"),   getText(*c, "page")};
   }
   lead.persona = getText(o, "persona");
   lead.score = o.getValue<int>("score");

@@ -11,22 +11,21 @@ namespace ciclo::plugins::webform {
 namespace {
 
 bool isKeyChar(char c) {
-  return std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) ||
-         c == '-' || c == '_';
+  return std::islower(static_cast<unsigned char>(c)) ||
+         std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '_';
 }
 
 bool isCustomName(const std::string& s) {
   return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
-           return std::islower(static_cast<unsigned char>(c)) ||
-                  std::isdigit(static_cast<unsigned char>(c)) || c == '_';
-         });
+    return std::islower(static_cast<unsigned char>(c)) ||
+           std::isdigit(static_cast<unsigned char>(c)) || c == '_';
+  });
 }
 
 // A field name as a page may send it: printable ASCII without spaces, at most 64 bytes.
 bool isFieldName(const std::string& s) {
-  return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
-           return c > 0x20 && c < 0x7f;
-         });
+  return !s.empty() && s.size() <= 64 &&
+         std::all_of(s.begin(), s.end(), [](char c) { return c > 0x20 && c < 0x7f; });
 }
 
 bool contains(const std::vector<std::string>& v, const std::string& s) {
@@ -37,14 +36,15 @@ bool contains(const std::vector<std::string>& v, const std::string& s) {
 
 const std::vector<std::string>& canonicalFields() {
   static const std::vector<std::string> names{
-      "email",      "first_name", "last_name",  "phone",        "company",
-      "job_title",  "website",    "country",    "city",         "message",
-      "consent_marketing",        "utm_source", "utm_medium",   "utm_campaign",
-      "utm_term",   "utm_content",             "page_url"};
+      "email",      "first_name",   "last_name", "phone",       "company",           "job_title",
+      "website",    "country",      "city",      "message",     "consent_marketing", "utm_source",
+      "utm_medium", "utm_campaign", "utm_term",  "utm_content", "page_url"};
   return names;
 }
 
-bool isCanonicalField(const std::string& name) { return contains(canonicalFields(), name); }
+bool isCanonicalField(const std::string& name) {
+  return contains(canonicalFields(), name);
+}
 
 std::string Form::sentName(const std::string& canonical) const {
   for (const auto& [sent, target] : fields) {
@@ -63,8 +63,8 @@ std::string originOf(const std::string& url) {
     const std::string scheme = uri.getScheme();
     if ((scheme != "https" && scheme != "http") || uri.getHost().empty()) return {};
     std::string origin = scheme + "://" + uri.getHost();
-    const bool defaultPort = (scheme == "https" && uri.getPort() == 443) ||
-                             (scheme == "http" && uri.getPort() == 80);
+    const bool defaultPort =
+        (scheme == "https" && uri.getPort() == 443) || (scheme == "http" && uri.getPort() == 80);
     if (!defaultPort) origin += ":" + std::to_string(uri.getPort());
     return origin;
   } catch (const Poco::Exception&) {
@@ -101,15 +101,15 @@ std::vector<sdk::FieldError> checkForm(const Form& f) {
            "must be an origin such as https://www.example.it (scheme, host, and a port only "
            "when it is not the default), without a path");
   }
-  for (const auto& [name, url] : {std::pair{"thank_you_url", &f.thank_you_url},
-                                  std::pair{"error_url", &f.error_url}}) {
+  for (const auto& [name, url] :
+       {std::pair{"thank_you_url", &f.thank_you_url}, std::pair{"error_url", &f.error_url}}) {
     if (url->empty()) continue;
     if (url->size() > 2048 || !f.allowsOrigin(originOf(*url)) ||
         url->find_first_of("\r\n\t ") != std::string::npos)
       fail(name, "must be a URL on one of the allowed origins");
   }
-  if (!f.honeypot.empty() && (!isFieldName(f.honeypot) || isCanonicalField(f.honeypot) ||
-                              f.fields.contains(f.honeypot)))
+  if (!f.honeypot.empty() &&
+      (!isFieldName(f.honeypot) || isCanonicalField(f.honeypot) || f.fields.contains(f.honeypot)))
     fail("honeypot", "must be a field name of its own, not one that carries data");
   if (f.min_fill_seconds < 0 || f.min_fill_seconds > 3600)
     fail("min_fill_seconds", "must be between 0 and 3600");
@@ -194,11 +194,23 @@ sdk::Result<Form> formFromJson(const std::string& key, const Poco::JSON::Object&
     const auto n = v.convert<long long>();
     out = n < -1 ? -1 : n > 1'000'000 ? 1'000'000 : static_cast<int>(n);
   };
-  static const std::vector<std::string> kKnown{
-      "key",          "name",         "fields",          "required",   "allowed_origins",
-      "allow_without_origin",         "thank_you_url",   "error_url",  "honeypot",
-      "min_fill_seconds",             "rate_limit",      "consent_text", "persona",
-      "campaign",     "custom_fields", "max_custom_bytes", "from_config"};
+  static const std::vector<std::string> kKnown{"key",
+                                               "name",
+                                               "fields",
+                                               "required",
+                                               "allowed_origins",
+                                               "allow_without_origin",
+                                               "thank_you_url",
+                                               "error_url",
+                                               "honeypot",
+                                               "min_fill_seconds",
+                                               "rate_limit",
+                                               "consent_text",
+                                               "persona",
+                                               "campaign",
+                                               "custom_fields",
+                                               "max_custom_bytes",
+                                               "from_config"};
   for (const auto& [name, value] : o) {
     if (!contains(kKnown, name)) fail(name, "is not a form setting");
   }

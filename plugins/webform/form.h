@@ -39,9 +39,9 @@ struct Form {
   std::string honeypot;  // a field people leave empty; empty: no honeypot
   int min_fill_seconds = 0;
   RateLimit rate_limit;
-  std::string consent_text;  // the wording shown next to the consent box
-  std::string persona;       // the buyer persona this form feeds
-  std::string campaign;      // utm_campaign when the page sends none
+  std::string consent_text;                // the wording shown next to the consent box
+  std::string persona;                     // the buyer persona this form feeds
+  std::string campaign;                    // utm_campaign when the page sends none
   std::vector<std::string> custom_fields;  // extra field names kept as custom data
   int max_custom_bytes = 500;              // per custom field
   bool from_config = false;                // defined in the YAML file, not through the API

@@ -285,8 +285,10 @@ class Webform : public sdk::Plugin {
     settings->set("thank_you_url", form->thank_you_url);
     settings->set("thanks", "Thank you, we received your request.");
     settings->set("failed", "The form could not be sent; please try again.");
-    return HttpResponse{200, "text/javascript; charset=utf-8",
-                        std::string(kEmbedJs) + "(" + toJson(settings) + ");\n", {}};
+    return HttpResponse{200,
+                        "text/javascript; charset=utf-8",
+                        std::string(kEmbedJs) + "(" + toJson(settings) + ");\n",
+                        {}};
   }
 
   HttpResponse submit(const HttpRequest& r) {
@@ -302,20 +304,21 @@ class Webform : public sdk::Plugin {
                           originPresent ? "this form does not accept posts from that origin"
                                         : "this form accepts posts only from its own pages");
     }
-    if (auto wait = limiter_.take(r.client_ip + "|" + form->key, form->rate_limit,
-                                  ctx_->clock().now())) {
+    if (auto wait =
+            limiter_.take(r.client_ip + "|" + form->key, form->rate_limit, ctx_->clock().now())) {
       ctx_->metrics().count("rate_limited");
       HttpResponse response = sdk::problem(429, "too-many-submissions", "Too many requests",
                                            "this form was sent too often from here; wait a "
                                            "little and send it again");
-      response.headers.emplace_back("Retry-After", std::to_string(std::max<long long>(1, wait->count())));
+      response.headers.emplace_back("Retry-After",
+                                    std::to_string(std::max<long long>(1, wait->count())));
       addCors(response, r);
       return response;
     }
 
     const std::string type = mediaType(r.header("Content-Type"));
-    const bool html = type != "application/json" &&
-                      r.header("Accept").find("text/html") != std::string::npos;
+    const bool html =
+        type != "application/json" && r.header("Accept").find("text/html") != std::string::npos;
     HttpResponse response = handleSubmission(*form, r, html);
     addCors(response, r);
     return response;
@@ -374,8 +377,7 @@ class Webform : public sdk::Plugin {
     if (!started.empty()) {
       const auto took = fillTime(form, started);
       if (!took) return trap(form, "forged_token", html);
-      if (*took < std::chrono::seconds(form.min_fill_seconds) &&
-          *took < kStartedTokenLifetime)
+      if (*took < std::chrono::seconds(form.min_fill_seconds) && *took < kStartedTokenLifetime)
         return trap(form, "too_fast", html);
     }
 
@@ -426,12 +428,11 @@ class Webform : public sdk::Plugin {
 
     std::string idempotencyKey = r.header("Idempotency-Key");
     if (idempotencyKey.empty()) idempotencyKey = submissionId;
-    if (idempotencyKey.size() > 200 ||
-        !std::all_of(idempotencyKey.begin(), idempotencyKey.end(),
-                     [](char c) { return c > 0x20 && c < 0x7f; })) {
-      return invalid(form, {{r.header("Idempotency-Key").empty() ? kSubmissionIdField
-                                                                 : "Idempotency-Key",
-                             "must be 1 to 200 printable ASCII characters"}},
+    if (idempotencyKey.size() > 200 || !std::all_of(idempotencyKey.begin(), idempotencyKey.end(),
+                                                    [](char c) { return c > 0x20 && c < 0x7f; })) {
+      return invalid(form,
+                     {{r.header("Idempotency-Key").empty() ? kSubmissionIdField : "Idempotency-Key",
+                       "must be 1 to 200 printable ASCII characters"}},
                      html);
     }
     auto captured = ctx_->leads().capture(
@@ -451,8 +452,8 @@ class Webform : public sdk::Plugin {
     }
     ctx_->metrics().count(captured.value().replayed ? "replayed" : "captured");
     const bool created = captured.value().outcome == "created";
-    return success(form, {created ? 201 : 200, captured.value().lead_id,
-                          created ? "created" : "merged"},
+    return success(form,
+                   {created ? 201 : 200, captured.value().lead_id, created ? "created" : "merged"},
                    html);
   }
 
@@ -499,8 +500,7 @@ class Webform : public sdk::Plugin {
   HttpResponse invalid(const Form& form, const std::vector<sdk::FieldError>& errors, bool html) {
     ctx_->metrics().count("invalid");
     if (!html) {
-      return sdk::problem(422, "invalid", "Invalid input", "The form has invalid fields.",
-                          errors);
+      return sdk::problem(422, "invalid", "Invalid input", "The form has invalid fields.", errors);
     }
     if (!form.error_url.empty()) {
       std::string url = form.error_url;
@@ -524,7 +524,8 @@ class Webform : public sdk::Plugin {
   }
 
   static HttpResponse page(int status, const std::string& title, const std::string& content) {
-    return HttpResponse{status, "text/html; charset=utf-8",
+    return HttpResponse{status,
+                        "text/html; charset=utf-8",
                         "<!doctype html><html><head><meta charset=\"utf-8\"><title>" +
                             htmlEscape(title) + "</title></head><body><h1>" + htmlEscape(title) +
                             "</h1>" + content + "</body></html>\n",
@@ -570,8 +571,10 @@ class Webform : public sdk::Plugin {
     if (!o.ok()) return problemOf(o.error());
     const auto v = o.value()->get("key");
     if (!v.isString())
-      return problemOf({sdk::ErrorKind::kInvalid, "The form has invalid settings.",
-                        {{"/key", "is required: 1 to 64 characters of a-z, 0-9, - and _"}}, {}});
+      return problemOf({sdk::ErrorKind::kInvalid,
+                        "The form has invalid settings.",
+                        {{"/key", "is required: 1 to 64 characters of a-z, 0-9, - and _"}},
+                        {}});
     return store(v.extract<std::string>(), *o.value(), true);
   }
 
@@ -580,8 +583,10 @@ class Webform : public sdk::Plugin {
     if (!o.ok()) return problemOf(o.error());
     const std::string key = r.params.at("form");
     if (o.value()->has("key") && o.value()->get("key").toString() != key)
-      return problemOf({sdk::ErrorKind::kInvalid, "The form has invalid settings.",
-                        {{"/key", "must be the key in the path"}}, {}});
+      return problemOf({sdk::ErrorKind::kInvalid,
+                        "The form has invalid settings.",
+                        {{"/key", "must be the key in the path"}},
+                        {}});
     if (!find(key)) return unknownForm(key);
     return store(key, *o.value(), false);
   }
@@ -603,13 +608,15 @@ class Webform : public sdk::Plugin {
     const std::string doc = toJson(formToJson(*form));
     const std::string now = rfc3339(ctx_->clock().now());
     auto st = ctx_->storage().write([&](sdk::Tx& tx) -> sdk::Status {
-      auto done =
-          create ? tx.exec("INSERT INTO p_webform_forms (form_key, doc, created_at, updated_at) "
-                           "VALUES ($1, $2, $3, $3)",
-                           {key, doc, now})
-                 : tx.exec("UPDATE p_webform_forms SET doc = $2, updated_at = $3 "
-                           "WHERE form_key = $1",
-                           {key, doc, now});
+      auto done = create
+                      ? tx.exec(
+                            "INSERT INTO p_webform_forms (form_key, doc, created_at, updated_at) "
+                            "VALUES ($1, $2, $3, $3)",
+                            {key, doc, now})
+                      : tx.exec(
+                            "UPDATE p_webform_forms SET doc = $2, updated_at = $3 "
+                            "WHERE form_key = $1",
+                            {key, doc, now});
       return done.ok() ? sdk::Status() : sdk::Status(done.error());
     });
     if (!st.ok()) return problemOf(st.error());

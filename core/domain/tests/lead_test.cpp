@@ -154,8 +154,9 @@ TEST(LeadMerge, NewerConsentGrantWinsAndUntickedFormNeverWithdraws) {
   auto first = capture("a@b.it", "Anna", kT0);
   Lead lead = newLeadFromCapture("lead_1", first, "", kT0);
   auto granted = capture("a@b.it", "Anna", kT0 + std::chrono::minutes(5));
-  granted.consent = Consent{true, "Yes, send me news", kT0 + std::chrono::minutes(5),
-                            "web_form:demo", "192.0.2.1", "https://www.example.it/demo"};
+  granted.consent = Consent{
+      true,        "Yes, send me news",          kT0 + std::chrono::minutes(5), "web_form:demo",
+      "192.0.2.1", "https://www.example.it/demo"};
   EXPECT_TRUE(mergeCapture(lead, granted, kT0).consent_changed);
   EXPECT_TRUE(
       mergeCapture(lead, capture("a@b.it", "Anna", kT0 + std::chrono::hours(2)), kT0).changed() ==

@@ -487,7 +487,8 @@ TEST(LeadJson, TextWriterMatchesTheJsonTree) {
                       {"google", "cpc", "autunno", "carrelli", "ad-1"},
                       kT0};
   full.latest_touch = {LeadSource::kReferral, "", "", "", {}, kT0 + std::chrono::hours(1)};
-  full.consent = Consent{true, "Sì, inviatemi notizie", kT0, "web_form:demo", "203.0.113.9", "https://www.example.it/demo?x=1"};
+  full.consent = Consent{true,          "Sì, inviatemi notizie",          kT0, "web_form:demo",
+                         "203.0.113.9", "https://www.example.it/demo?x=1"};
   full.persona = "plant manager";
   full.score = 73;
   full.owner = "marco";

@@ -62,8 +62,7 @@ TEST(Multipart, RefusesMalformedBodies) {
            "", "no boundary here", "--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx",
            "--b\r\nContent-Disposition: form-data\r\n\r\nx\r\n--b--",
            "--b\r\nX-Other: y\r\n\r\nx\r\n--b--",
-           "--b\r\nContent-Disposition: attachment; name=\"a\"\r\n\r\nx\r\n--b--",
-           "--bX\r\n"}) {
+           "--b\r\nContent-Disposition: attachment; name=\"a\"\r\n\r\nx\r\n--b--", "--bX\r\n"}) {
     const auto r = parseMultipart(body, "b");
     EXPECT_FALSE(r.ok()) << body;
   }
@@ -72,7 +71,8 @@ TEST(Multipart, RefusesMalformedBodies) {
 }
 
 TEST(JsonFields, TakesAFlatObject) {
-  const auto f = ok(parseJsonFields(R"({"email":"a@b.it","consent_marketing":true,"n":3,"z":null})"));
+  const auto f =
+      ok(parseJsonFields(R"({"email":"a@b.it","consent_marketing":true,"n":3,"z":null})"));
   ASSERT_EQ(f.size(), 3u);
   EXPECT_EQ(f[1].second, "true");
   EXPECT_EQ(f[2].second, "3");
