@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "ciclo/plugin.h"
+#include "ciclo/text.h"
 
 namespace ciclo::host {
 
@@ -46,26 +47,9 @@ std::string Request::header(std::string_view name) const {
 }
 
 std::string percentDecode(std::string_view s, bool plusIsSpace, bool& ok) {
-  std::string out;
-  out.reserve(s.size());
-  ok = true;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+' && plusIsSpace) {
-      out += ' ';
-    } else if (s[i] == '%') {
-      if (i + 2 >= s.size() || !std::isxdigit(static_cast<unsigned char>(s[i + 1])) ||
-          !std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-        ok = false;
-        return {};
-      }
-      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  if (!isValidUtf8(out)) ok = false;
-  return out;
+  auto decoded = sdk::percentDecode(s, plusIsSpace);
+  ok = decoded && isValidUtf8(*decoded);
+  return ok ? std::move(*decoded) : std::string();
 }
 
 Result<std::map<std::string, std::string>> Request::queryParams() const {
@@ -92,40 +76,7 @@ Result<std::map<std::string, std::string>> Request::queryParams() const {
 }
 
 bool isValidUtf8(std::string_view s) {
-  std::size_t i = 0;
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  while (i < s.size()) {
-    const unsigned char c = p[i];
-    if (c < 0x80) {
-      if (c == 0) return false;  // NUL is never valid in our text
-      ++i;
-      continue;
-    }
-    std::size_t n;
-    std::uint32_t cp;
-    if ((c & 0xE0) == 0xC0) {
-      n = 1;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      n = 2;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      n = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    for (std::size_t k = 1; k <= n; ++k) {
-      if (i + k >= s.size() || (p[i + k] & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (p[i + k] & 0x3F);
-    }
-    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return false;
-    }
-    i += n + 1;
-  }
-  return true;
+  return s.find('\0') == std::string_view::npos && sdk::isValidUtf8(s);  // NUL is never our text
 }
 
 Response jsonResponse(int status, const Poco::JSON::Object::Ptr& body) {
@@ -135,25 +86,7 @@ Response jsonResponse(int status, const Poco::JSON::Object::Ptr& body) {
 }
 
 int httpStatus(ErrorKind kind) {
-  switch (kind) {
-    case ErrorKind::kUnparseable:
-      return 400;
-    case ErrorKind::kInvalid:
-      return 422;
-    case ErrorKind::kUnauthorized:
-      return 401;
-    case ErrorKind::kForbidden:
-      return 403;
-    case ErrorKind::kNotFound:
-      return 404;
-    case ErrorKind::kConflict:
-      return 409;
-    case ErrorKind::kRetryable:
-      return 503;
-    case ErrorKind::kInternal:
-      return 500;
-  }
-  return 500;
+  return sdk::httpStatus(sdkKind(kind));
 }
 
 Response problemResponse(int status, const std::string& slug, const std::string& detail) {

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "ciclo/status.h"
 #include "domain/result.h"
 
 namespace ciclo::host {
@@ -50,6 +51,21 @@ struct Response {
 
 Response jsonResponse(int status, const Poco::JSON::Object::Ptr& body);
 int httpStatus(ErrorKind kind);
+// The SDK's name for an error kind: the two enumerations list the same kinds in one order.
+constexpr sdk::ErrorKind sdkKind(ErrorKind k) {
+  return static_cast<sdk::ErrorKind>(static_cast<int>(k));
+}
+constexpr ErrorKind domainKind(sdk::ErrorKind k) {
+  return static_cast<ErrorKind>(static_cast<int>(k));
+}
+static_assert(sdkKind(ErrorKind::kUnparseable) == sdk::ErrorKind::kUnparseable &&
+              sdkKind(ErrorKind::kInvalid) == sdk::ErrorKind::kInvalid &&
+              sdkKind(ErrorKind::kUnauthorized) == sdk::ErrorKind::kUnauthorized &&
+              sdkKind(ErrorKind::kForbidden) == sdk::ErrorKind::kForbidden &&
+              sdkKind(ErrorKind::kNotFound) == sdk::ErrorKind::kNotFound &&
+              sdkKind(ErrorKind::kConflict) == sdk::ErrorKind::kConflict &&
+              sdkKind(ErrorKind::kRetryable) == sdk::ErrorKind::kRetryable &&
+              sdkKind(ErrorKind::kInternal) == sdk::ErrorKind::kInternal);
 // problem+json for an error value; `slug` defaults from the kind.
 Response problemResponse(const Error& error);
 Response problemResponse(int status, const std::string& slug, const std::string& detail);

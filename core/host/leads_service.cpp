@@ -210,12 +210,7 @@ Result<LeadCapture> buildCapture(Services& s, const sdk::LeadInput& in, const st
     fail("custom", "has more than " + std::to_string(kMaxCustomFields) + " fields");
   } else {
     for (const auto& [key, value] : in.custom) {
-      const bool goodKey =
-          !key.empty() && key.size() <= 64 && std::all_of(key.begin(), key.end(), [](char ch) {
-            return std::islower(static_cast<unsigned char>(ch)) ||
-                   std::isdigit(static_cast<unsigned char>(ch)) || ch == '_';
-          });
-      if (!goodKey) {
+      if (!sdk::isCustomFieldName(key)) {
         fail("custom", "field names are 1 to 64 characters of a-z, 0-9 and _");
         break;
       }

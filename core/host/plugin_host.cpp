@@ -24,18 +24,14 @@ Poco::Logger& hostLog() {
 sdk::Error toSdk(const Error& e) {
   std::vector<sdk::FieldError> fields;
   for (const auto& f : e.fields) fields.push_back({f.field, f.message});
-  return sdk::Error{static_cast<sdk::ErrorKind>(static_cast<int>(e.kind)), e.message, fields,
-                    e.slug};
+  return sdk::Error{sdkKind(e.kind), e.message, fields, e.slug};
 }
 
 Error fromSdk(const sdk::Error& e) {
   std::vector<FieldError> fields;
   for (const auto& f : e.fields) fields.push_back({f.field, f.message});
-  return Error{static_cast<ErrorKind>(static_cast<int>(e.kind)), e.message, fields, e.slug};
+  return Error{domainKind(e.kind), e.message, fields, e.slug};
 }
-
-static_assert(static_cast<int>(sdk::ErrorKind::kInternal) ==
-              static_cast<int>(ErrorKind::kInternal));
 
 }  // namespace
 

@@ -93,15 +93,14 @@ Connection::Connection(Backend backend, std::unique_ptr<Poco::Data::Session> ses
       this);
 }
 
-bool Connection::checkpointWal() {
-  if (backend_ != Backend::kSqlite) return true;
+void Connection::checkpointWal() {
+  if (backend_ != Backend::kSqlite) return;
   sqlite3* db = Poco::Data::SQLite::Utility::dbHandle(*session_);
   const int rc =
       sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-  if (rc == SQLITE_BUSY) return false;
+  if (rc == SQLITE_BUSY) return;
   if (rc != SQLITE_OK) Poco::Data::SQLite::Utility::throwException(db, rc);
   walFrames_ = 0;
-  return true;
 }
 
 Connection::~Connection() {

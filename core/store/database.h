@@ -65,9 +65,9 @@ class Connection {
   // SQLite: the frames in the WAL after this connection's last commit (0 elsewhere).
   int walFrames() const { return walFrames_; }
   // SQLite: checkpoints what no reader still needs, without waiting; when it reaches the end
-  // of the WAL, the next write starts the WAL again from its beginning. False if another
-  // checkpoint was running.
-  bool checkpointWal();
+  // of the WAL, the next write starts the WAL again from its beginning. When another
+  // checkpoint is running it does nothing: the next commit asks again.
+  void checkpointWal();
 
  private:
   struct Prepared;

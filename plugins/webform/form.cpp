@@ -15,13 +15,6 @@ bool isKeyChar(char c) {
          std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '_';
 }
 
-bool isCustomName(const std::string& s) {
-  return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
-    return std::islower(static_cast<unsigned char>(c)) ||
-           std::isdigit(static_cast<unsigned char>(c)) || c == '_';
-  });
-}
-
 // A field name as a page may send it: printable ASCII without spaces, at most 64 bytes.
 bool isFieldName(const std::string& s) {
   return !s.empty() && s.size() <= 64 &&
@@ -125,7 +118,8 @@ std::vector<sdk::FieldError> checkForm(const Form& f) {
     fail("custom_fields", "holds at most " + std::to_string(kMaxCustomFields) + " names");
   for (std::size_t i = 0; i < f.custom_fields.size(); ++i) {
     const auto& n = f.custom_fields[i];
-    if (!isCustomName(n) || isCanonicalField(n) || f.fields.contains(n) || n == f.honeypot)
+    if (!sdk::isCustomFieldName(n) || isCanonicalField(n) || f.fields.contains(n) ||
+        n == f.honeypot)
       fail("custom_fields[" + std::to_string(i) + "]",
            "must be 1 to 64 characters of a-z, 0-9 and _, and not a mapped field");
   }

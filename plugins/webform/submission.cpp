@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cstdint>
 
 namespace ciclo::plugins::webform {
 
@@ -28,69 +27,7 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-bool percentDecode(std::string_view in, std::string& out) {
-  out.clear();
-  out.reserve(in.size());
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    const char c = in[i];
-    if (c == '+') {
-      out += ' ';
-    } else if (c == '%') {
-      if (i + 2 >= in.size()) return false;
-      const int hi = hexValue(in[i + 1]), lo = hexValue(in[i + 2]);
-      if (hi < 0 || lo < 0) return false;
-      out += static_cast<char>(hi * 16 + lo);
-      i += 2;
-    } else {
-      out += c;
-    }
-  }
-  return true;
-}
-
 }  // namespace
-
-bool isValidUtf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    std::size_t n;
-    std::uint32_t cp;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      n = 1;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      n = 2;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      n = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + n >= s.size()) return false;
-    for (std::size_t k = 1; k <= n; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-      return false;
-    i += n + 1;
-  }
-  return true;
-}
 
 std::string mediaType(std::string_view contentType) {
   return lower(trim(contentType.substr(0, contentType.find(';'))));
@@ -133,13 +70,13 @@ sdk::Result<Fields> parseUrlEncoded(std::string_view body) {
     if (out.size() == kMaxFields)
       return unparseable("the form has more than " + std::to_string(kMaxFields) + " fields");
     const auto eq = item.find('=');
-    std::string name, value;
-    if (!percentDecode(item.substr(0, eq), name) ||
-        (eq != std::string_view::npos && !percentDecode(item.substr(eq + 1), value)))
-      return unparseable("the form body has a malformed percent-encoding");
-    if (!isValidUtf8(name) || !isValidUtf8(value))
+    auto name = sdk::percentDecode(item.substr(0, eq), true);
+    auto value = eq == std::string_view::npos ? std::optional<std::string>(std::string())
+                                              : sdk::percentDecode(item.substr(eq + 1), true);
+    if (!name || !value) return unparseable("the form body has a malformed percent-encoding");
+    if (!isValidUtf8(*name) || !isValidUtf8(*value))
       return unparseable("the form body is not valid UTF-8");
-    out.emplace_back(std::move(name), std::move(value));
+    out.emplace_back(std::move(*name), std::move(*value));
   }
   return out;
 }

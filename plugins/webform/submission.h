@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ciclo/plugin.h"
+#include "ciclo/text.h"
 
 namespace ciclo::plugins::webform {
 
@@ -34,7 +35,7 @@ std::vector<std::pair<std::string, std::string>> parameters(std::string_view hea
 // The value of one of them, or "".
 std::string headerParameter(std::string_view headerValue, std::string_view name);
 
-bool isValidUtf8(std::string_view s);
+using sdk::isValidUtf8;
 std::string htmlEscape(std::string_view s);
 std::string urlEncode(std::string_view s);
 

@@ -27,7 +27,6 @@ using sdk::HttpRequest;
 using sdk::HttpResponse;
 
 constexpr std::size_t kMaxBody = 64 * 1024;
-constexpr auto kStartedTokenLifetime = std::chrono::hours(24);
 constexpr char kCrockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 std::string toJson(const Poco::JSON::Object::Ptr& o) {
@@ -77,13 +76,6 @@ HttpResponse problemOf(const sdk::Error& e) {
 HttpResponse jsonAnswer(int status, const Poco::JSON::Object::Ptr& body) {
   return HttpResponse{status, "application/json", toJson(body), {}};
 }
-
-// How a submission ended, before it is put into JSON or a redirect.
-struct Outcome {
-  int status = 201;
-  std::string lead_id;
-  std::string outcome;  // created, merged
-};
 
 class Webform : public sdk::Plugin {
  public:
@@ -195,21 +187,20 @@ class Webform : public sdk::Plugin {
   // on the store, so that a page loaded before a restart still submits.
   sdk::Status loadSigningKey() {
     auto& storage = ctx_->storage();
-    auto st = storage.write([&](sdk::Tx& tx) -> sdk::Status {
+    // The first daemon's key wins; a daemon starting at the same moment reads it back.
+    return storage.write([&](sdk::Tx& tx) -> sdk::Status {
+      auto made = tx.exec(
+          "INSERT INTO p_webform_secrets (name, sealed) VALUES ($1, $2) "
+          "ON CONFLICT (name) DO NOTHING",
+          {"started", ctx_->crypto().seal(ctx_->crypto().randomToken(32))});
+      if (!made.ok()) return made.error();
       auto rows = tx.query("SELECT sealed FROM p_webform_secrets WHERE name = $1", {"started"});
       if (!rows.ok()) return rows.error();
-      if (!rows.value().empty()) {
-        auto opened = ctx_->crypto().open(std::get<std::string>(rows.value()[0][0]));
-        if (!opened.ok()) return opened.error();
-        signingKey_ = opened.value();
-        return sdk::Status();
-      }
-      signingKey_ = ctx_->crypto().randomToken(32);
-      auto done = tx.exec("INSERT INTO p_webform_secrets (name, sealed) VALUES ($1, $2)",
-                          {"started", ctx_->crypto().seal(signingKey_)});
-      return done.ok() ? sdk::Status() : sdk::Status(done.error());
+      auto opened = ctx_->crypto().open(std::get<std::string>(rows.value().at(0).at(0)));
+      if (!opened.ok()) return opened.error();
+      signingKey_ = opened.value();
+      return sdk::Status();
     });
-    return st;
   }
 
   std::string startedToken(const Form& form) {
@@ -377,8 +368,7 @@ class Webform : public sdk::Plugin {
     if (!started.empty()) {
       const auto took = fillTime(form, started);
       if (!took) return trap(form, "forged_token", html);
-      if (*took < std::chrono::seconds(form.min_fill_seconds) && *took < kStartedTokenLifetime)
-        return trap(form, "too_fast", html);
+      if (*took < std::chrono::seconds(form.min_fill_seconds)) return trap(form, "too_fast", html);
     }
 
     for (const auto& name : form.required) {
@@ -451,10 +441,7 @@ class Webform : public sdk::Plugin {
       return invalid(form, named, html);
     }
     ctx_->metrics().count(captured.value().replayed ? "replayed" : "captured");
-    const bool created = captured.value().outcome == "created";
-    return success(form,
-                   {created ? 201 : 200, captured.value().lead_id, created ? "created" : "merged"},
-                   html);
+    return success(form, captured.value().lead_id, captured.value().outcome == "created", html);
   }
 
   // The name a field has on the page, from the name the lead capture gave it.
@@ -466,22 +453,23 @@ class Webform : public sdk::Plugin {
     return field;
   }
 
-  HttpResponse success(const Form& form, const Outcome& o, bool html) {
+  // A capture that matched an existing lead - changed or not - is "merged" for a form.
+  HttpResponse success(const Form& form, const std::string& leadId, bool created, bool html) {
     if (html) {
       if (!form.thank_you_url.empty()) return redirect(form.thank_you_url);
       return page(200, "Thank you", "<p>Thank you, we received your request.</p>");
     }
     Poco::JSON::Object::Ptr body = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
-    body->set("lead_id", o.lead_id);
-    body->set("outcome", o.outcome);
-    return jsonAnswer(o.status, body);
+    body->set("lead_id", leadId);
+    body->set("outcome", created ? "created" : "merged");
+    return jsonAnswer(created ? 201 : 200, body);
   }
 
   // A bot gets what a person would, and nothing is created.
   HttpResponse trap(const Form& form, const std::string& why, bool html) {
     ctx_->metrics().count("trapped");
     ctx_->metrics().count("trapped_" + why);
-    return success(form, {201, decoyLeadId(), "created"}, html);
+    return success(form, decoyLeadId(), true, html);
   }
 
   // Shaped like a lead id (a ULID: time, then randomness), and the id of no lead.
@@ -582,7 +570,8 @@ class Webform : public sdk::Plugin {
     auto o = body(r);
     if (!o.ok()) return problemOf(o.error());
     const std::string key = r.params.at("form");
-    if (o.value()->has("key") && o.value()->get("key").toString() != key)
+    const auto sent = o.value()->get("key");
+    if (!sent.isEmpty() && (!sent.isString() || sent.extract<std::string>() != key))
       return problemOf({sdk::ErrorKind::kInvalid,
                         "The form has invalid settings.",
                         {{"/key", "must be the key in the path"}},

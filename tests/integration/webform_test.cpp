@@ -277,6 +277,13 @@ TEST_P(Webform, OperatorsManageFormsThroughTheAdminApi) {
   EXPECT_NE(invalid.body.find("/allowed_origins/0"), std::string::npos) << invalid.body;
   EXPECT_EQ(daemon_->call("PUT", "/v1/forms/demo", admin(), body).status, 422)
       << "the key in the body differs from the path";
+  for (const char* key : {"null", "5", "{}"}) {
+    EXPECT_EQ(
+        daemon_->call("PUT", "/v1/forms/fiera", admin(), std::string(R"({"key":)") + key + "}")
+            .status,
+        422)
+        << key;
+  }
   EXPECT_EQ(daemon_
                 ->call("PUT", "/v1/forms/demo", admin(),
                        R"({"allowed_origins":["https://a.it"],"consent_text":"x"})")
@@ -303,6 +310,30 @@ TEST_P(Webform, OperatorsManageFormsThroughTheAdminApi) {
       form("email=v%40example.it", {{"Origin", "https://fiera.example.it"}}, kUrlEncoded, "fiera")
           .status,
       404);
+}
+
+// The host checks its own routes against docs/openapi.yaml; the plugin's, marked
+// x-ciclo-plugin, are checked here against the daemon that loads it.
+TEST_P(Webform, EveryDocumentedRouteOfThePluginIsServed) {
+  auto paths = json(daemon_->request("GET", "/v1/openapi.json").body)->getObject("paths");
+  int checked = 0;
+  for (const auto& [pattern, item] : *paths) {
+    for (const auto& [method, op] : *item.extract<Poco::JSON::Object::Ptr>()) {
+      if (method == "parameters") continue;
+      auto operation = op.extract<Poco::JSON::Object::Ptr>();
+      if (operation->optValue<std::string>("x-ciclo-plugin", "") != "webform") continue;
+      std::string path = pattern;
+      if (auto at = path.find("{form}"); at != std::string::npos) path.replace(at, 6, "demo");
+      std::string upper = method;
+      for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      auto r = daemon_->call(upper, path, admin(), "");
+      EXPECT_NE(r.status, 405) << upper << " " << pattern;
+      EXPECT_EQ(r.body.find("there is nothing at this path"), std::string::npos)
+          << upper << " " << pattern;
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, 8);
 }
 
 CICLO_ON_BOTH_BACKENDS(Webform);

@@ -21,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -317,6 +318,13 @@ struct LeadInput {
   std::string persona;  // the buyer persona this channel feeds: fills a blank only
   std::map<std::string, std::string> custom;
 };
+
+// A custom field's name: 1 to 64 characters of a-z, 0-9 and _.
+inline bool isCustomFieldName(std::string_view name) {
+  return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
 
 struct CaptureResult {
   std::string lead_id;
