@@ -12,6 +12,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libphonenumber-dev libidn2-dev
   postgresql sqlite3 wrk curl procps python3
+  clang-14 libclang-rt-14-dev
+  chromium
 )
 # Node.js runs only test clients; a machine may have it from elsewhere already.
 command -v node >/dev/null || packages+=(nodejs)

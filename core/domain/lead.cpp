@@ -284,9 +284,11 @@ MergeReport mergeCapture(Lead& lead, const LeadCapture& capture, Timestamp now) 
     lead.persona = capture.persona;
     report.filled.emplace_back("persona");
   }
+  // A grant replaces a withdrawal, or an older grant of other wording; the same wording
+  // granted again keeps its first proof.
   if (capture.consent && capture.consent->granted &&
-      (!lead.consent || !lead.consent->granted || lead.consent->at < capture.consent->at) &&
-      lead.consent != capture.consent) {
+      (!lead.consent || !lead.consent->granted ||
+       (lead.consent->text != capture.consent->text && lead.consent->at < capture.consent->at))) {
     lead.consent = capture.consent;
     report.consent_changed = true;
   }

@@ -179,7 +179,8 @@ Result<std::string> Crypto::standardWebhookSignature(std::string_view secret, st
 
 Status Crypto::verifyStandardWebhook(std::string_view secret, std::string_view id,
                                      std::string_view timestamp, std::string_view signatures,
-                                     std::string_view body, std::chrono::seconds tolerance) {
+                                     std::string_view body, std::chrono::seconds tolerance,
+                                     Timestamp now) {
   const Error unauthorized{
       ErrorKind::kUnauthorized, "the webhook signature is missing, wrong or stale", {}, {}};
   if (id.empty() || timestamp.empty() || signatures.empty() || timestamp.size() > 12)
@@ -189,10 +190,9 @@ Status Crypto::verifyStandardWebhook(std::string_view secret, std::string_view i
     if (c < '0' || c > '9') return unauthorized;
     ts = ts * 10 + (c - '0');
   }
-  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
-  if (ts > now + tolerance.count() || ts < now - tolerance.count()) return unauthorized;
+  const auto secs =
+      std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  if (ts > secs + tolerance.count() || ts < secs - tolerance.count()) return unauthorized;
   auto expected = standardWebhookSignature(secret, id, ts, body);
   if (!expected.ok()) return unauthorized;
   const std::string_view want = std::string_view(expected.value()).substr(3);  // after "v1,"

@@ -45,10 +45,11 @@ class Crypto {
                                                       std::string_view body);
   // Verifies a Standard Webhooks request: any one "v1,<sig>" of the space-separated list
   // matching is enough, compared in constant time; the timestamp (Unix seconds) must be
-  // within `tolerance` of now, either way. Failures are kUnauthorized.
+  // within `tolerance` of `now`, either way. Failures are kUnauthorized.
   static Status verifyStandardWebhook(std::string_view secret, std::string_view id,
                                       std::string_view timestamp, std::string_view signatures,
-                                      std::string_view body, std::chrono::seconds tolerance);
+                                      std::string_view body, std::chrono::seconds tolerance,
+                                      Timestamp now);
 
  private:
   std::array<std::uint8_t, 32> key_;

@@ -2,6 +2,7 @@
 
 #include <Poco/JSON/Array.h>
 
+#include "ciclo/text.h"
 #include "host/adapters.h"
 #include "host/http.h"
 #include "store/journal.h"
@@ -23,13 +24,6 @@ Poco::JSON::Array::Ptr names(const std::vector<std::string>& v) {
   Poco::JSON::Array::Ptr a = new Poco::JSON::Array;
   for (const auto& n : v) a->add(n);
   return a;
-}
-
-bool oneLine(const std::string& s) {
-  return isValidUtf8(s) && std::none_of(s.begin(), s.end(), [](char c) {
-           const auto u = static_cast<unsigned char>(c);
-           return u < 0x20 || u == 0x7f;
-         });
 }
 
 bool text(const std::string& s) {
@@ -90,7 +84,7 @@ LeadProfile profileOf(Services& s, const sdk::LeadInput& in, std::vector<FieldEr
     if (l.value->size() > l.max) {
       fail(l.name, "must be at most " + std::to_string(l.max) + " bytes");
       shapesOk = false;
-    } else if (!(l.multiline ? text(*l.value) : oneLine(*l.value))) {
+    } else if (!(l.multiline ? text(*l.value) : sdk::isOneLine(*l.value))) {
       fail(l.name,
            l.multiline ? "must be text without control characters" : "must be one line of text");
       shapesOk = false;
@@ -257,11 +251,18 @@ PreparedCapture prepareCapture(Services& s, LeadCapture capture) {
 }
 
 Captured captureLead(Services& s, store::Connection& c, const PreparedCapture& prepared,
-                     const std::string& actor) {
+                     const std::string& actor, const std::string& into) {
   const LeadCapture& capture = prepared.capture;
   const Timestamp now = s.clock.now();
   std::optional<Lead> existing;
-  if (!capture.profile.email.empty()) existing = store::findLeadByEmail(c, capture.profile.email);
+  if (!into.empty()) {
+    existing = store::findLead(c, into);
+    if (existing && existing->status == LeadStatus::kDisqualified &&
+        existing->disqualify_reason == DisqualifyReason::kDuplicate)
+      existing.reset();
+  }
+  if (!existing && !capture.profile.email.empty())
+    existing = store::findLeadByEmail(c, capture.profile.email);
   if (!existing && !capture.profile.phone.empty())
     existing = store::findLeadByPhone(c, capture.profile.phone);
   if (existing) {

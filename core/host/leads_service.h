@@ -39,9 +39,10 @@ struct Captured {
   std::string doc;  // the lead's JSON document as stored
   CaptureOutcome outcome;
 };
-// In the writer's transaction.
+// In the writer's transaction. With `into`, the capture merges into that lead while it
+// exists as itself (not merged away); else into the lead with the same email, else phone.
 Captured captureLead(Services& s, store::Connection& c, const PreparedCapture& prepared,
-                     const std::string& actor);
+                     const std::string& actor, const std::string& into = {});
 
 // A timeline entry on the record and, with an event type, the event, in the caller's
 // transaction.

@@ -188,9 +188,12 @@ struct PluginHost::Loaded : sdk::Context,
 
   // sdk::Storage
   struct TxImpl : sdk::Tx {
+    Loaded& plugin;
     store::Connection& c;
     const std::string& prefix;
-    TxImpl(store::Connection& conn, const std::string& p) : c(conn), prefix(p) {}
+    const bool writable;
+    TxImpl(Loaded& l, store::Connection& conn, bool w)
+        : plugin(l), c(conn), prefix(l.tablePrefix), writable(w) {}
     static store::Params convert(std::vector<sdk::SqlValue>& params) {
       store::Params out;
       for (auto& p : params) {
@@ -226,7 +229,25 @@ struct PluginHost::Loaded : sdk::Context,
       }
       return rows;
     }
+    sdk::Result<sdk::CaptureResult> capture(const sdk::PreparedLead& lead,
+                                            const std::string& into) override {
+      if (!writable)
+        return sdk::Error{sdk::ErrorKind::kInternal, "a capture needs a write transaction", {}, {}};
+      const auto* prepared = dynamic_cast<const PreparedLeadImpl*>(&lead);
+      if (!prepared)
+        return sdk::Error{sdk::ErrorKind::kInternal, "the capture was not prepared here", {}, {}};
+      auto captured = captureLead(plugin.host.s_, c, prepared->capture, plugin.actor(), into);
+      return sdk::CaptureResult{captured.lead.id, std::string(toString(captured.outcome)),
+                                std::move(captured.doc), false};
+    }
   };
+
+  struct PreparedLeadImpl : sdk::PreparedLead {
+    PreparedCapture capture;
+    explicit PreparedLeadImpl(PreparedCapture p) : capture(std::move(p)) {}
+  };
+
+  std::string actor() const { return "plugin:" + spec.name; }
 
   const std::string& prefix() const override { return tablePrefix; }
 
@@ -260,7 +281,7 @@ struct PluginHost::Loaded : sdk::Context,
 
   sdk::Status runWork(bool write, const std::function<sdk::Status(sdk::Tx&)>& work) {
     auto body = [&](store::Connection& c) -> Status {
-      TxImpl tx(c, tablePrefix);
+      TxImpl tx(*this, c, write);
       sdk::Status st;
       try {
         st = work(tx);
@@ -376,11 +397,19 @@ struct PluginHost::Loaded : sdk::Context,
     return view;
   }
 
-  sdk::Result<sdk::CaptureResult> capture(const sdk::LeadInput& input,
-                                          const std::string& key) override {
+  sdk::Result<std::shared_ptr<const sdk::PreparedLead>> prepare(
+      const sdk::LeadInput& input) override {
     auto capture =
         buildCapture(host.s_, input, input.consent_ip, [](const std::string& f) { return f; });
     if (!capture.ok()) return toSdk(capture.error());
+    return std::shared_ptr<const sdk::PreparedLead>(std::make_shared<const PreparedLeadImpl>(
+        prepareCapture(host.s_, std::move(capture).value())));
+  }
+
+  sdk::Result<sdk::CaptureResult> capture(const sdk::LeadInput& input,
+                                          const std::string& key) override {
+    auto lead = prepare(input);
+    if (!lead.ok()) return lead.error();
     std::optional<Idempotency> idem;
     if (!key.empty()) {
       if (key.size() > 255)
@@ -388,10 +417,10 @@ struct PluginHost::Loaded : sdk::Context,
             sdk::ErrorKind::kInvalid, "an idempotency key is at most 255 bytes", {}, {}};
       idem = Idempotency{"plugin:" + spec.name + ":capture", key, sha256Hex(canonical(input))};
     }
-    const PreparedCapture prepared = prepareCapture(host.s_, std::move(capture).value());
+    const PreparedCapture& prepared = static_cast<const PreparedLeadImpl&>(*lead.value()).capture;
     Response response =
         writeIdempotent(host.s_, idem, [&](store::Connection& c) -> Result<Response> {
-          auto captured = captureLead(host.s_, c, prepared, "plugin:" + spec.name);
+          auto captured = captureLead(host.s_, c, prepared, actor());
           return Response{captured.outcome == CaptureOutcome::kCreated ? 201 : 200,
                           "application/json",
                           captured.doc.substr(0, captured.doc.size() - 1) + ",\"outcome\":\"" +
@@ -511,8 +540,8 @@ struct PluginHost::Loaded : sdk::Context,
                                     const std::string& timestamp, const std::string& signatures,
                                     const std::string& body,
                                     std::chrono::seconds tolerance) override {
-    Status st =
-        host::Crypto::verifyStandardWebhook(secret, id, timestamp, signatures, body, tolerance);
+    Status st = host::Crypto::verifyStandardWebhook(secret, id, timestamp, signatures, body,
+                                                    tolerance, host.s_.clock.now());
     return st.ok() ? sdk::Status() : sdk::Status(toSdk(st.error()));
   }
   std::string seal(const std::string& plaintext) override { return host.crypto_.seal(plaintext); }

@@ -50,9 +50,11 @@ class ConnectionRegistry {
   };
   using Handle = std::list<Entry>::iterator;
 
-  Handle add(const StreamSocket& s) {
+  // A new connection owes its first request at once: it is reading, not idle, so that
+  // shedding idle connections never cuts one off before it was served.
+  Handle add(const StreamSocket& s, Clock::time_point deadline) {
     std::lock_guard lock(mutex_);
-    entries_.push_front(Entry{s, State::kIdle, Clock::time_point::max(), false});
+    entries_.push_front(Entry{s, State::kReading, deadline, false});
     return entries_.begin();
   }
   void set(Handle h, State state, Clock::time_point deadline) {
@@ -185,16 +187,15 @@ class HttpConnection : public Poco::Net::TCPServerConnection {
     using State = ConnectionRegistry::State;
     auto& srv = server_;
     Poco::Net::HTTPServerSession session(socket(), srv.params);
+    const auto deadline = std::chrono::milliseconds(srv.config.request_deadline_ms);
     // Declared after the session so that it is removed before the session closes the socket.
     struct Registration {
       ConnectionRegistry& registry;
       ConnectionRegistry::Handle handle;
       ~Registration() { registry.remove(handle); }
-    } reg{srv.registry, srv.registry.add(socket())};
-    const auto deadline = std::chrono::milliseconds(srv.config.request_deadline_ms);
+    } reg{srv.registry, srv.registry.add(socket(), Clock::now() + deadline)};
     const Poco::Net::SocketAddress peer = socket().peerAddress();
 
-    srv.registry.set(reg.handle, State::kIdle, Clock::now() + deadline);
     while (!srv.stopping && session.hasMoreRequests()) {
       const auto started = Clock::now();
       srv.registry.set(reg.handle, State::kReading, started + deadline);

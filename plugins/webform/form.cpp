@@ -6,14 +6,11 @@
 #include <algorithm>
 #include <cctype>
 
+#include "json.h"
+
 namespace ciclo::plugins::webform {
 
 namespace {
-
-bool isKeyChar(char c) {
-  return std::islower(static_cast<unsigned char>(c)) ||
-         std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '_';
-}
 
 // A field name as a page may send it: printable ASCII without spaces, at most 64 bytes.
 bool isFieldName(const std::string& s) {
@@ -70,8 +67,7 @@ std::vector<sdk::FieldError> checkForm(const Form& f) {
   auto fail = [&](std::string field, std::string message) {
     errors.push_back({std::move(field), std::move(message)});
   };
-  if (f.key.empty() || f.key.size() > 64 || !std::all_of(f.key.begin(), f.key.end(), isKeyChar))
-    fail("key", "must be 1 to 64 characters of a-z, 0-9, - and _");
+  if (!sdk::isKey(f.key)) fail("key", "must be 1 to 64 characters of a-z, 0-9, - and _");
   if (f.name.size() > 200) fail("name", "must be at most 200 bytes");
   for (const auto& [sent, canonical] : f.fields) {
     if (!isFieldName(sent)) {
@@ -271,7 +267,7 @@ sdk::Result<Form> formFromJson(const std::string& key, const Poco::JSON::Object&
 }
 
 Poco::JSON::Object::Ptr formToJson(const Form& f) {
-  Poco::JSON::Object::Ptr o = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  JsonObject o = jsonObject();
   auto list = [](const std::vector<std::string>& v) {
     Poco::JSON::Array::Ptr a = new Poco::JSON::Array;
     for (const auto& s : v) a->add(s);
@@ -279,7 +275,7 @@ Poco::JSON::Object::Ptr formToJson(const Form& f) {
   };
   o->set("key", f.key);
   o->set("name", f.name);
-  Poco::JSON::Object::Ptr fields = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  JsonObject fields = jsonObject();
   for (const auto& [sent, canonical] : f.fields) fields->set(sent, canonical);
   o->set("fields", fields);
   o->set("required", list(f.required));
@@ -289,7 +285,7 @@ Poco::JSON::Object::Ptr formToJson(const Form& f) {
   o->set("error_url", f.error_url);
   o->set("honeypot", f.honeypot);
   o->set("min_fill_seconds", f.min_fill_seconds);
-  Poco::JSON::Object::Ptr rate = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  JsonObject rate = jsonObject();
   rate->set("per_minute", f.rate_limit.per_minute);
   rate->set("burst", f.rate_limit.burst);
   o->set("rate_limit", rate);

@@ -7,13 +7,14 @@
 
 #include <algorithm>
 #include <atomic>
-#include <ctime>
 #include <map>
 #include <shared_mutex>
 #include <sstream>
 
 #include "ciclo/plugin.h"
+#include "ciclo/text.h"
 #include "form.h"
+#include "json.h"
 #include "rate_limiter.h"
 #include "submission.h"
 
@@ -29,12 +30,6 @@ using sdk::HttpResponse;
 constexpr std::size_t kMaxBody = 64 * 1024;
 constexpr char kCrockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
-std::string toJson(const Poco::JSON::Object::Ptr& o) {
-  std::ostringstream out;
-  o->stringify(out);
-  return out.str();
-}
-
 std::string base64Url(const std::string& bytes) {
   std::ostringstream out;
   Poco::Base64Encoder encoder(out, Poco::BASE64_URL_ENCODING | Poco::BASE64_NO_PADDING);
@@ -43,38 +38,10 @@ std::string base64Url(const std::string& bytes) {
   return out.str();
 }
 
-std::string rfc3339(TimePoint t) {
-  const auto ms = t.time_since_epoch().count();
-  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(ms % 1000));
-  return buf;
-}
-
-std::string trimmed(const std::string& s) {
-  const auto b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return {};
-  return s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1);
-}
-
 bool truthy(const std::string& value) {
-  std::string v = trimmed(value);
+  std::string v = sdk::trimmed(value);
   std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return std::tolower(c); });
   return v == "true" || v == "on" || v == "1" || v == "yes";
-}
-
-HttpResponse problemOf(const sdk::Error& e) {
-  HttpResponse r = sdk::problem(e);
-  if (r.status == 503) r.headers.emplace_back("Retry-After", "1");
-  return r;
-}
-
-HttpResponse jsonAnswer(int status, const Poco::JSON::Object::Ptr& body) {
-  return HttpResponse{status, "application/json", toJson(body), {}};
 }
 
 class Webform : public sdk::Plugin {
@@ -270,7 +237,7 @@ class Webform : public sdk::Plugin {
   HttpResponse embed(const HttpRequest& r) {
     const FormPtr form = find(r.params.at("form"));
     if (!form) return unknownForm(r.params.at("form"));
-    Poco::JSON::Object::Ptr settings = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    JsonObject settings = jsonObject();
     settings->set("form", form->key);
     settings->set("started", startedToken(*form));
     settings->set("thank_you_url", form->thank_you_url);
@@ -320,7 +287,7 @@ class Webform : public sdk::Plugin {
     if (!parsed.ok()) {
       if (parsed.error().kind == sdk::ErrorKind::kInvalid)
         return invalid(form, parsed.error().fields, html);
-      return problemOf(parsed.error());
+      return sdk::problem(parsed.error());
     }
 
     sdk::LeadInput in;
@@ -330,7 +297,7 @@ class Webform : public sdk::Plugin {
     bool trapped = false;
     for (auto& [sent, value] : parsed.value()) {
       if (!form.honeypot.empty() && sent == form.honeypot) {
-        trapped = trapped || !trimmed(value).empty();
+        trapped = trapped || !sdk::trimmed(value).empty();
         continue;
       }
       if (sent == kSubmissionIdField) {
@@ -373,7 +340,7 @@ class Webform : public sdk::Plugin {
 
     for (const auto& name : form.required) {
       auto it = values.find(name);
-      if (it == values.end() || trimmed(it->second).empty())
+      if (it == values.end() || sdk::trimmed(it->second).empty())
         errors.push_back({form.sentName(name), "is required"});
     }
     if (!errors.empty()) return invalid(form, errors, html);
@@ -389,7 +356,7 @@ class Webform : public sdk::Plugin {
     in.company = value("company");
     in.job_title = value("job_title");
     in.website = value("website");
-    in.country = trimmed(value("country"));
+    in.country = sdk::trimmed(value("country"));
     std::transform(in.country.begin(), in.country.end(), in.country.begin(),
                    [](unsigned char c) { return std::toupper(c); });
     in.city = value("city");
@@ -430,14 +397,14 @@ class Webform : public sdk::Plugin {
     if (!captured.ok()) {
       const auto& e = captured.error();
       if (e.kind == sdk::ErrorKind::kConflict) {  // the same submission, still in flight
-        HttpResponse busy = problemOf(e);
+        HttpResponse busy = sdk::problem(e);
         busy.headers.emplace_back("Retry-After", "1");
         return busy;
       }
-      if (e.kind != sdk::ErrorKind::kInvalid) return problemOf(e);
+      if (e.kind != sdk::ErrorKind::kInvalid) return sdk::problem(e);
       std::vector<sdk::FieldError> named;
       for (const auto& f : e.fields) named.push_back({sentFieldName(form, f.field), f.message});
-      if (named.empty()) return problemOf(e);  // e.g. the key was used for another submission
+      if (named.empty()) return sdk::problem(e);  // e.g. the key was used for another submission
       return invalid(form, named, html);
     }
     ctx_->metrics().count(captured.value().replayed ? "replayed" : "captured");
@@ -459,7 +426,7 @@ class Webform : public sdk::Plugin {
       if (!form.thank_you_url.empty()) return redirect(form.thank_you_url);
       return page(200, "Thank you", "<p>Thank you, we received your request.</p>");
     }
-    Poco::JSON::Object::Ptr body = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    JsonObject body = jsonObject();
     body->set("lead_id", leadId);
     body->set("outcome", created ? "created" : "merged");
     return jsonAnswer(created ? 201 : 200, body);
@@ -528,7 +495,7 @@ class Webform : public sdk::Plugin {
       std::shared_lock lock(formsMutex_);
       for (const auto& [key, form] : forms_) data->add(formToJson(*form));
     }
-    Poco::JSON::Object::Ptr body = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    JsonObject body = jsonObject();
     body->set("data", data);
     return jsonAnswer(200, body);
   }
@@ -539,63 +506,49 @@ class Webform : public sdk::Plugin {
     return jsonAnswer(200, formToJson(*form));
   }
 
-  static sdk::Result<Poco::JSON::Object::Ptr> body(const HttpRequest& r) {
-    if (!isValidUtf8(r.body))
-      return sdk::Error{sdk::ErrorKind::kUnparseable, "the body is not valid UTF-8", {}, {}};
-    try {
-      Poco::JSON::Parser parser;
-      parser.setDepth(8);
-      auto v = parser.parse(r.body);
-      if (v.type() != typeid(Poco::JSON::Object::Ptr))
-        return sdk::Error{sdk::ErrorKind::kUnparseable, "the body must be a JSON object", {}, {}};
-      return v.extract<Poco::JSON::Object::Ptr>();
-    } catch (const Poco::Exception&) {
-      return sdk::Error{sdk::ErrorKind::kUnparseable, "the body is not valid JSON", {}, {}};
-    }
-  }
-
   HttpResponse createForm(const HttpRequest& r) {
-    auto o = body(r);
-    if (!o.ok()) return problemOf(o.error());
+    auto o = parseJsonObject(r.body, 8);
+    if (!o.ok()) return sdk::problem(o.error());
     const auto v = o.value()->get("key");
     if (!v.isString())
-      return problemOf({sdk::ErrorKind::kInvalid,
-                        "The form has invalid settings.",
-                        {{"/key", "is required: 1 to 64 characters of a-z, 0-9, - and _"}},
-                        {}});
+      return sdk::problem({sdk::ErrorKind::kInvalid,
+                           "The form has invalid settings.",
+                           {{"/key", "is required: 1 to 64 characters of a-z, 0-9, - and _"}},
+                           {}});
     return store(v.extract<std::string>(), *o.value(), true);
   }
 
   HttpResponse replaceForm(const HttpRequest& r) {
-    auto o = body(r);
-    if (!o.ok()) return problemOf(o.error());
+    auto o = parseJsonObject(r.body, 8);
+    if (!o.ok()) return sdk::problem(o.error());
     const std::string key = r.params.at("form");
     const auto sent = o.value()->get("key");
     if (!sent.isEmpty() && (!sent.isString() || sent.extract<std::string>() != key))
-      return problemOf({sdk::ErrorKind::kInvalid,
-                        "The form has invalid settings.",
-                        {{"/key", "must be the key in the path"}},
-                        {}});
+      return sdk::problem({sdk::ErrorKind::kInvalid,
+                           "The form has invalid settings.",
+                           {{"/key", "must be the key in the path"}},
+                           {}});
     if (!find(key)) return unknownForm(key);
     return store(key, *o.value(), false);
   }
 
   HttpResponse store(const std::string& key, const Poco::JSON::Object& o, bool create) {
     auto parsed = formFromJson(key, o);
-    if (!parsed.ok()) return problemOf(parsed.error());
+    if (!parsed.ok()) return sdk::problem(parsed.error());
     auto form = std::make_shared<Form>(std::move(parsed.value()));
     std::lock_guard writing(writeMutex_);  // one admin change at a time
     if (const FormPtr existing = find(key)) {
       if (create)
-        return problemOf({sdk::ErrorKind::kConflict, "there is already a form " + key, {}, {}});
+        return sdk::problem({sdk::ErrorKind::kConflict, "there is already a form " + key, {}, {}});
       if (existing->from_config)
-        return problemOf({sdk::ErrorKind::kConflict,
-                          "form " + key + " is defined in the configuration file; change it there",
-                          {},
-                          {}});
+        return sdk::problem(
+            {sdk::ErrorKind::kConflict,
+             "form " + key + " is defined in the configuration file; change it there",
+             {},
+             {}});
     }
     const std::string doc = toJson(formToJson(*form));
-    const std::string now = rfc3339(ctx_->clock().now());
+    const std::string now = sdk::rfc3339(ctx_->clock().now());
     auto st = ctx_->storage().write([&](sdk::Tx& tx) -> sdk::Status {
       auto done = create
                       ? tx.exec(
@@ -608,7 +561,7 @@ class Webform : public sdk::Plugin {
                             {key, doc, now});
       return done.ok() ? sdk::Status() : sdk::Status(done.error());
     });
-    if (!st.ok()) return problemOf(st.error());
+    if (!st.ok()) return sdk::problem(st.error());
     {
       std::unique_lock lock(formsMutex_);
       forms_[key] = form;
@@ -622,15 +575,15 @@ class Webform : public sdk::Plugin {
     const FormPtr existing = find(key);
     if (!existing) return unknownForm(key);
     if (existing->from_config)
-      return problemOf({sdk::ErrorKind::kConflict,
-                        "form " + key + " is defined in the configuration file; remove it there",
-                        {},
-                        {}});
+      return sdk::problem({sdk::ErrorKind::kConflict,
+                           "form " + key + " is defined in the configuration file; remove it there",
+                           {},
+                           {}});
     auto st = ctx_->storage().write([&](sdk::Tx& tx) -> sdk::Status {
       auto done = tx.exec("DELETE FROM p_webform_forms WHERE form_key = $1", {key});
       return done.ok() ? sdk::Status() : sdk::Status(done.error());
     });
-    if (!st.ok()) return problemOf(st.error());
+    if (!st.ok()) return sdk::problem(st.error());
     {
       std::unique_lock lock(formsMutex_);
       forms_.erase(key);

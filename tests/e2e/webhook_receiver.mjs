@@ -3,12 +3,14 @@
 // the statuses the test plans.
 //   node webhook_receiver.mjs PORT_FILE
 // Control: POST /_control {"secret": "whsec_...", "plan": [500, 200]} sets the secret and the
-// next answers (then 200); GET /_received lists what arrived.
+// next answers (then 200); {"secrets": {"/path": "whsec_..."}} gives a path its own secret;
+// GET /_received lists what arrived.
 import http from "node:http";
 import fs from "node:fs";
 import { Webhook } from "standardwebhooks";
 
 let secret = null;
+let secrets = {};
 let plan = [];
 const received = [];
 
@@ -20,6 +22,7 @@ const server = http.createServer((req, res) => {
     if (req.url === "/_control" && req.method === "POST") {
       const control = JSON.parse(body);
       if (control.secret !== undefined) secret = control.secret;
+      if (control.secrets !== undefined) secrets = { ...secrets, ...control.secrets };
       if (control.plan !== undefined) plan = control.plan;
       res.writeHead(204).end();
       return;
@@ -32,7 +35,7 @@ const server = http.createServer((req, res) => {
     let error = null;
     let event = null;
     try {
-      event = new Webhook(secret).verify(body, req.headers);
+      event = new Webhook(secrets[req.url] ?? secret).verify(body, req.headers);
       verified = true;
     } catch (e) {
       error = String(e && e.message ? e.message : e);

@@ -7,58 +7,11 @@
 #include <fstream>
 #include <thread>
 
+#include "e2e/receiver.h"
 #include "integration/fixture.h"
 
 namespace ciclo::testing {
 namespace {
-
-class Receiver {
- public:
-  Receiver() {
-    dir_ = makeTempDir("ciclo-receiver-");
-    const std::string script = std::string(CICLO_E2E_DIR) + "/webhook_receiver.mjs";
-    process_ = Poco::Process::launch("node", {script, dir_ + "port"}, std::string(CICLO_E2E_DIR),
-                                     nullptr, nullptr, nullptr);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (std::chrono::steady_clock::now() < deadline) {
-      std::ifstream in(dir_ + "port");
-      if (in >> port_ && port_ > 0) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-  }
-  ~Receiver() {
-    if (process_) {
-      Poco::Process::kill(*process_);
-      process_->wait();
-    }
-  }
-  int port() const { return port_; }
-  std::string url(const std::string& path = "/hook") const {
-    return "http://127.0.0.1:" + std::to_string(port_) + path;
-  }
-
-  void control(const std::string& json) const { httpCall(port_, "POST", "/_control", json); }
-  Poco::JSON::Array::Ptr received() const {
-    auto r = httpCall(port_, "GET", "/_received", "");
-    Poco::JSON::Parser parser;
-    return parser.parse(r.body).extract<Poco::JSON::Array::Ptr>();
-  }
-  // Waits until `n` deliveries arrived; returns them.
-  Poco::JSON::Array::Ptr waitFor(std::size_t n, int seconds = 20) const {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-    auto got = received();
-    while (got->size() < n && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      got = received();
-    }
-    return got;
-  }
-
- private:
-  std::string dir_;
-  int port_ = 0;
-  std::optional<Poco::ProcessHandle> process_;
-};
 
 class Webhooks : public DaemonTest {
  protected:

@@ -5,9 +5,13 @@
 #include <Poco/JSON/Parser.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <map>
 #include <memory>
+#include <random>
 
+#include "host/crypto.h"
 #include "support/daemon.h"
 
 namespace ciclo::testing {
@@ -20,6 +24,51 @@ inline Poco::JSON::Object::Ptr json(const std::string& text) {
     ADD_FAILURE() << "not a JSON object: " << text.substr(0, 300);
     return new Poco::JSON::Object;
   }
+}
+
+// A fresh Standard Webhooks secret, as a partner or a subscriber is given one.
+inline std::string makeWebhookSecret() {
+  std::random_device rd;
+  std::string bytes(32, '\0');
+  for (auto& b : bytes) b = static_cast<char>(rd());
+  return "whsec_" + host::Crypto::base64(bytes);
+}
+
+inline long long unixNow() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Calls every operation docs/openapi.yaml marks `x-ciclo-plugin: <plugin>` (the host checks
+// its own routes against the document; a plugin's are checked against the daemon that loads
+// it), with the path's {names} taken from `values`. Each must be served: no 405, no "nothing
+// at this path". Returns how many operations were called.
+inline int callDocumentedPluginRoutes(Daemon& daemon, const std::string& key,
+                                      const std::string& plugin,
+                                      const std::map<std::string, std::string>& values) {
+  auto paths = json(daemon.request("GET", "/v1/openapi.json").body)->getObject("paths");
+  int called = 0;
+  for (const auto& [pattern, item] : *paths) {
+    for (const auto& [method, op] : *item.extract<Poco::JSON::Object::Ptr>()) {
+      if (method == "parameters") continue;
+      auto operation = op.extract<Poco::JSON::Object::Ptr>();
+      if (operation->optValue<std::string>("x-ciclo-plugin", "") != plugin) continue;
+      std::string path = pattern;
+      for (const auto& [name, value] : values) {
+        if (auto at = path.find("{" + name + "}"); at != std::string::npos)
+          path.replace(at, name.size() + 2, value);
+      }
+      std::string upper = method;
+      for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      auto r = daemon.call(upper, path, key, "");
+      EXPECT_NE(r.status, 405) << upper << " " << pattern;
+      EXPECT_EQ(r.body.find("there is nothing at this path"), std::string::npos)
+          << upper << " " << pattern;
+      ++called;
+    }
+  }
+  return called;
 }
 
 class DaemonTest : public ::testing::TestWithParam<TestBackend> {
@@ -46,6 +95,19 @@ class DaemonTest : public ::testing::TestWithParam<TestBackend> {
     return daemon_->call("POST", path, writer_, body, headers);
   }
   HttpResult get(const std::string& path) { return daemon_->call("GET", path, reader_); }
+
+  // The store's records, without the event consumers' positions: those move in the
+  // background after earlier writes, whatever the request under test did.
+  std::string recordsDump() {
+    std::string dump = dumpDatabase(daemon_->storeUrl());
+    const std::string section = "== consumer_positions\n";
+    if (auto from = dump.find(section); from != std::string::npos) {
+      const auto start = from + section.size();
+      const auto end = dump.find("\n== ", start);
+      dump.erase(start, end == std::string::npos ? std::string::npos : end + 1 - start);
+    }
+    return dump;
+  }
 
   std::unique_ptr<Daemon> daemon_;
   std::string writer_, reader_;

@@ -167,6 +167,20 @@ TEST(LeadMerge, NewerConsentGrantWinsAndUntickedFormNeverWithdraws) {
   EXPECT_EQ(lead.consent->page, "https://www.example.it/demo");
 }
 
+TEST(LeadMerge, TheSameWordingGrantedAgainKeepsItsFirstProof) {
+  auto first = capture("a@b.it", "Anna", kT0);
+  first.consent = Consent{true, "Yes, send me news", kT0, "referral:acme", "", ""};
+  Lead lead = newLeadFromCapture("lead_1", first, "", kT0);
+  auto again = first;
+  again.consent->at = kT0 + std::chrono::hours(1);
+  EXPECT_FALSE(mergeCapture(lead, again, kT0 + std::chrono::hours(1)).changed());
+  EXPECT_EQ(lead.consent->at, kT0);
+  auto reworded = again;
+  reworded.consent->text = "Yes, send me news and offers";
+  EXPECT_TRUE(mergeCapture(lead, reworded, kT0 + std::chrono::hours(1)).consent_changed);
+  EXPECT_EQ(lead.consent->text, "Yes, send me news and offers");
+}
+
 TEST(LeadMerge, PersonaFromTheChannelOnlyFillsABlank) {
   auto first = capture("a@b.it", "Anna", kT0);
   first.persona = "plant_manager";

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include "ciclo/plugin.h"
+#include "ciclo/text.h"
+
 namespace ciclo::host {
 namespace {
 
@@ -42,6 +45,29 @@ TEST(Clock, MovesForwardOnlyWhenAsked) {
   const auto before = clock.now();
   clock.advanceForTest(std::chrono::hours(25));
   EXPECT_GE(clock.now() - before, std::chrono::hours(25));
+}
+
+// The SDK's helpers agree with the host's own, so plugins write what the host writes.
+TEST(Sdk, TimestampsKeysAndTextAsTheHostHasThem) {
+  using std::chrono::milliseconds;
+  for (const long long ms : {0LL, 1614265330123LL, 1795449422157LL, 4102444799999LL}) {
+    const Timestamp t{milliseconds(ms)};
+    EXPECT_EQ(sdk::rfc3339(t), formatTimestamp(t));
+  }
+  EXPECT_TRUE(sdk::isKey("demo-request_2"));
+  EXPECT_FALSE(sdk::isKey(""));
+  EXPECT_FALSE(sdk::isKey("Demo"));
+  EXPECT_FALSE(sdk::isKey(std::string(65, 'a')));
+  EXPECT_EQ(sdk::trimmed(" \t a b \r\n"), "a b");
+  EXPECT_EQ(sdk::trimmed(" \n "), "");
+  EXPECT_TRUE(sdk::isOneLine("Anna Maria \xC3\xA8"));
+  EXPECT_FALSE(sdk::isOneLine("a\nb"));
+  EXPECT_FALSE(sdk::isOneLine(std::string("a\0b", 3)));
+  EXPECT_FALSE(sdk::isOneLine("\xC3"));
+  const auto busy = sdk::problem(sdk::Error{sdk::ErrorKind::kRetryable, "busy", {}, {}});
+  EXPECT_EQ(busy.status, 503);
+  ASSERT_EQ(busy.headers.size(), 1u);
+  EXPECT_EQ(busy.headers[0], (std::pair<std::string, std::string>{"Retry-After", "1"}));
 }
 
 }  // namespace

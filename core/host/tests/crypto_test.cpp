@@ -40,6 +40,40 @@ TEST(Crypto, StandardWebhookSignatureMatchesTheSpecificationExample) {
   EXPECT_FALSE(Crypto::standardWebhookSignature("MfKQ9r8G", "m", 1, "{}").ok());
 }
 
+TEST(Crypto, StandardWebhookVerificationTakesAnyListedSignatureWithinTolerance) {
+  const std::string secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+  const std::string id = "msg_p5jXN8AQM9LWM0D4loKWxJek";
+  const std::string body = R"({"test": 2432232314})";
+  const std::string good = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
+  const Timestamp at{std::chrono::seconds(1614265330)};
+  const auto five = std::chrono::minutes(5);
+  auto verify = [&](const std::string& ts, const std::string& sigs, const std::string& b,
+                    Timestamp now) {
+    return Crypto::verifyStandardWebhook(secret, id, ts, sigs, b, five, now).ok();
+  };
+  EXPECT_TRUE(verify("1614265330", good, body, at));
+  EXPECT_TRUE(verify("1614265330", "v1,b2xkLWtleQ== " + good, body, at)) << "rotation";
+  EXPECT_TRUE(verify("1614265330", "v2,abc " + good + " v1a,xyz", body, at));
+  EXPECT_TRUE(verify("1614265330", good, body, at + five)) << "at the edge";
+  EXPECT_TRUE(verify("1614265330", good, body, at - five));
+  EXPECT_FALSE(verify("1614265330", good, body, at + five + std::chrono::seconds(1))) << "stale";
+  EXPECT_FALSE(verify("1614265330", good, body, at - five - std::chrono::seconds(1)))
+      << "from the future";
+  EXPECT_FALSE(verify("1614265330", good, body + " ", at)) << "tampered body";
+  EXPECT_FALSE(verify("1614265331", good, body, at)) << "tampered timestamp";
+  EXPECT_FALSE(verify("1614265330", "v1," + good.substr(3, 20), body, at)) << "truncated";
+  EXPECT_FALSE(verify("1614265330", good.substr(3), body, at)) << "no version";
+  EXPECT_FALSE(verify("", good, body, at));
+  EXPECT_FALSE(verify("-1614265330", good, body, at));
+  EXPECT_FALSE(verify("16142653300000000", good, body, at));
+  EXPECT_FALSE(verify("1614265330", "", body, at));
+  EXPECT_FALSE(
+      Crypto::verifyStandardWebhook("whsec_b3RoZXI=", id, "1614265330", good, body, five, at).ok())
+      << "another secret";
+  EXPECT_FALSE(
+      Crypto::verifyStandardWebhook(secret, "msg_other", "1614265330", good, body, five, at).ok());
+}
+
 TEST(Crypto, MasterKeyComesFromTextOrAFileMadeOnce) {
   OpenSslRandom random;
   const std::string file =

@@ -16,6 +16,7 @@
 #include <cctype>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <map>
 #include <memory>
@@ -222,11 +223,14 @@ inline HttpResponse problem(int status, const std::string& slug, const std::stri
   return HttpResponse{status, "application/problem+json", body, {}};
 }
 
-// The answer for an error value: its kind's status, its slug or the status's.
+// The answer for an error value: its kind's status, its slug or the status's. A retryable
+// error says when to retry.
 inline HttpResponse problem(const Error& e) {
   const int status = httpStatus(e.kind);
-  return problem(status, e.slug.empty() ? problemSlug(status) : e.slug, problemTitle(status),
-                 e.message, e.fields);
+  HttpResponse r = problem(status, e.slug.empty() ? problemSlug(status) : e.slug,
+                           problemTitle(status), e.message, e.fields);
+  if (status == 503) r.headers.emplace_back("Retry-After", "1");
+  return r;
 }
 
 // ---- events from the outbox, at least once, in order, per subscription
@@ -261,6 +265,20 @@ class Clock {
   virtual ~Clock() = default;
   virtual std::chrono::sys_time<std::chrono::milliseconds> now() const = 0;
 };
+
+// RFC 3339 UTC with milliseconds, as the host writes timestamps ("2026-11-23T16:17:02.157Z").
+inline std::string rfc3339(std::chrono::sys_time<std::chrono::milliseconds> t) {
+  const auto days = std::chrono::floor<std::chrono::days>(t);
+  const std::chrono::year_month_day date{days};
+  const std::chrono::hh_mm_ss time{t - days};
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ",
+                static_cast<int>(date.year()), static_cast<unsigned>(date.month()),
+                static_cast<unsigned>(date.day()), static_cast<int>(time.hours().count()),
+                static_cast<int>(time.minutes().count()), static_cast<int>(time.seconds().count()),
+                static_cast<int>(time.subseconds().count()));
+  return buf;
+}
 
 class Logger {
  public:
@@ -319,6 +337,14 @@ struct LeadInput {
   std::map<std::string, std::string> custom;
 };
 
+// A key naming a plugin's record in URLs and configuration (a form, a partner): 1 to 64
+// characters of a-z, 0-9, - and _.
+inline bool isKey(std::string_view key) {
+  return !key.empty() && key.size() <= 64 && std::all_of(key.begin(), key.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+  });
+}
+
 // A custom field's name: 1 to 64 characters of a-z, 0-9 and _.
 inline bool isCustomFieldName(std::string_view name) {
   return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
@@ -333,10 +359,19 @@ struct CaptureResult {
   bool replayed = false;  // an earlier capture with the same key answered
 };
 
+// A capture checked and made ready outside the writer (Leads::prepare), to be carried out in
+// a Storage::write transaction (Tx::capture) together with the plugin's own rows.
+class PreparedLead {
+ public:
+  virtual ~PreparedLead() = default;
+};
+
 class Leads {
  public:
   virtual ~Leads() = default;
   virtual Result<LeadView> get(const std::string& id) = 0;
+  // Normalises and checks `input` as capture() does, without writing anything.
+  virtual Result<std::shared_ptr<const PreparedLead>> prepare(const LeadInput& input) = 0;
   // leads.capture(): creates the lead or merges into the one with the same email or phone,
   // committing the lead, its timeline entry and its event together. With a non-empty
   // `idempotency_key` (scoped to the plugin), a repeat returns the first result.
@@ -380,6 +415,10 @@ class Tx {
   virtual Result<std::size_t> exec(const std::string& sql, std::vector<SqlValue> params = {}) = 0;
   virtual Result<std::vector<SqlRow>> query(const std::string& sql,
                                             std::vector<SqlValue> params = {}) = 0;
+  // Carries out a prepared capture in this (write) transaction, with its timeline entry and
+  // event: merges into the lead `into` when given and it still exists as itself, else into
+  // the lead with the same email or phone, else creates the lead.
+  virtual Result<CaptureResult> capture(const PreparedLead& lead, const std::string& into) = 0;
 };
 
 class Storage {

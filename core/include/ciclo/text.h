@@ -2,6 +2,7 @@
 // Ciclo plugin SDK: text as it arrives from outside - UTF-8 checks and percent-decoding,
 // the same code the host reads its own requests with.
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -45,6 +46,20 @@ inline bool isValidUtf8(std::string_view s) {
     i += n + 1;
   }
   return true;
+}
+
+// One line of text: well-formed UTF-8 without control characters.
+inline bool isOneLine(std::string_view s) {
+  return isValidUtf8(s) && std::none_of(s.begin(), s.end(), [](char c) {
+           return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+         });
+}
+
+// `s` without leading and trailing spaces, tabs and line ends.
+inline std::string trimmed(std::string_view s) {
+  const auto b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string_view::npos) return {};
+  return std::string(s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1));
 }
 
 // %XX escapes and, with `plusIsSpace` (forms, query strings), '+' as a space. nullopt for a
