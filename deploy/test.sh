@@ -18,3 +18,7 @@ if [ "${CICLO_SKIP_SANITIZERS:-0}" != 1 ]; then
   ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-sanitize --output-on-failure -j2 --timeout 900
 fi
+
+# The libFuzzer targets (form bodies, CSV, webhook signatures), 60 s each under ASan and UBSan.
+# tests/fuzz/run.sh SECONDS runs them longer.
+bash tests/fuzz/run.sh "${CICLO_FUZZ_SECONDS:-60}"
