@@ -44,22 +44,10 @@ constexpr std::size_t kAnyText = 1 << 20;
 
 // The profile fields of a lead body into `out`; `present` gets the names that had a value.
 void readProfile(JsonInput& in, sdk::LeadInput& out, std::vector<std::string>& present) {
-  struct Field {
-    const char* name;
-    std::string sdk::LeadInput::*member;
-  };
-  static constexpr Field kFields[] = {
-      {"email", &sdk::LeadInput::email},           {"phone", &sdk::LeadInput::phone},
-      {"first_name", &sdk::LeadInput::first_name}, {"last_name", &sdk::LeadInput::last_name},
-      {"job_title", &sdk::LeadInput::job_title},   {"company", &sdk::LeadInput::company},
-      {"website", &sdk::LeadInput::website},       {"industry", &sdk::LeadInput::industry},
-      {"country", &sdk::LeadInput::country},       {"city", &sdk::LeadInput::city},
-      {"needs", &sdk::LeadInput::needs},
-  };
-  for (const auto& f : kFields) {
-    if (auto v = in.text(f.name, kAnyText, true)) {
-      out.*f.member = *v;
-      present.emplace_back(f.name);
+  for (const std::string_view name : sdk::kProfileTextFields) {
+    if (auto v = in.text(std::string(name), kAnyText, true)) {
+      *sdk::profileText(out, name) = *v;
+      present.emplace_back(name);
     }
   }
   if (auto employees = in.integer("employees", std::numeric_limits<long long>::min() / 2,

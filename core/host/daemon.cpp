@@ -4,7 +4,10 @@
 #include <Poco/Logger.h>
 #include <Poco/Util/HelpFormatter.h>
 #include <Poco/Util/IntValidator.h>
+#include <unistd.h>
 
+#include <atomic>
+#include <csignal>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -15,12 +18,15 @@
 #include "host/config.h"
 #include "host/crypto.h"
 #include "host/events.h"
+#include "host/lead_import.h"
 #include "host/logging.h"
 #include "host/plugin_host.h"
+#include "host/progress.h"
 #include "host/scheduler.h"
 #include "host/server.h"
 #include "host/webhooks.h"
 #include "store/access.h"
+#include "store/import_store.h"
 
 namespace ciclo::host {
 
@@ -54,6 +60,23 @@ void Daemon::defineOptions(Poco::Util::OptionSet& options) {
                         .required(false)
                         .repeatable(false)
                         .argument("LIST"));
+  options.addOption(Option("source", "", "import leads: the list's name (channel import:NAME)")
+                        .required(false)
+                        .repeatable(false)
+                        .argument("NAME"));
+  options.addOption(Option("partner", "", "import leads: the partner the list came from")
+                        .required(false)
+                        .repeatable(false)
+                        .argument("KEY"));
+  options.addOption(Option("report", "", "import leads: the error report (default FILE.errors.csv)")
+                        .required(false)
+                        .repeatable(false)
+                        .argument("FILE"));
+  options.addOption(Option("batch", "", "import leads: rows per transaction (default 1000)")
+                        .required(false)
+                        .repeatable(false)
+                        .argument("N")
+                        .validator(new Poco::Util::IntValidator(1, 10000)));
 }
 
 void Daemon::handleOption(const std::string& name, const std::string& value) {
@@ -65,13 +88,18 @@ void Daemon::handleOption(const std::string& name, const std::string& value) {
   if (name == "port-file") portFile_ = value;
   if (name == "name") keyName_ = value;
   if (name == "scopes") keyScopes_ = value;
+  if (name == "source") import_.source = value;
+  if (name == "partner") import_.partner = value;
+  if (name == "report") import_.report = value;
+  if (name == "batch") import_.batch = static_cast<std::size_t>(std::stoi(value));
 }
 
 void Daemon::printHelp() {
   Poco::Util::HelpFormatter help(options());
   help.setCommand(commandName());
   help.setUsage(
-      "[OPTIONS] [migrate | apikey create --name N --scopes a,b | apikey list | apikey revoke ID]");
+      "[OPTIONS] [migrate | apikey create --name N --scopes a,b | apikey list | apikey revoke ID"
+      " | import leads FILE --source NAME [--partner KEY] [--report FILE] | import list]");
   help.setHeader("Ciclo lead-to-cash integration hub daemon.");
   help.format(std::cout);
 }
@@ -192,8 +220,99 @@ int Daemon::main(const std::vector<std::string>& args) {
     std::cout << "revoked " << args[2] << std::endl;
     return EXIT_OK;
   }
+  if (command == "import" && args.size() == 3 && args[1] == "leads") {
+    import_.file = args[2];
+    return importLeads(*rt.services);
+  }
+  if (command == "import" && args.size() == 2 && args[1] == "list") {
+    std::vector<store::LeadImport> imports;
+    Status st = rt.store->read([&](store::Connection& c) {
+      imports = store::listLeadImports(c);
+      return Status();
+    });
+    if (!st.ok()) {
+      std::cerr << "ciclod: " << st.error().message << std::endl;
+      return EXIT_UNAVAILABLE;
+    }
+    for (const auto& i : imports) {
+      std::cout << i.id << "\t" << i.file_name << "\t" << i.source << "\t"
+                << (i.partner.empty() ? "-" : i.partner) << "\t" << i.status << "\t"
+                << i.records_done - 1 << " rows\t" << i.created << " created, " << i.merged
+                << " merged, " << i.unchanged << " unchanged, " << i.rejected << " rejected\t"
+                << formatTimestamp(i.started_at) << "\n";
+    }
+    return EXIT_OK;
+  }
   std::cerr << "ciclod: unknown command; see --help" << std::endl;
   return EXIT_USAGE;
+}
+
+namespace {
+
+std::atomic<bool> importStop{false};
+
+// The first SIGINT or SIGTERM stops the import after the batch in progress; a second one
+// ends the process at once (the import resumes from its last committed batch either way).
+void onImportSignal(int) {
+  importStop = true;
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+}
+
+}  // namespace
+
+int Daemon::importLeads(Services& services) {
+  if (import_.source.empty()) {
+    std::cerr << "ciclod: import leads needs --source NAME, the list's name" << std::endl;
+    return EXIT_USAGE;
+  }
+  const bool terminal = ::isatty(STDERR_FILENO) == 1;
+  ProgressMeter meter(std::cerr, terminal, "import", "rows");
+  std::signal(SIGINT, onImportSignal);
+  std::signal(SIGTERM, onImportSignal);
+  ImportProgress last;
+  const auto started = std::chrono::steady_clock::now();
+  ImportObserver observer{
+      [](const std::string& warning) { std::cerr << "ciclod: import: " << warning << std::endl; },
+      [&](const ImportProgress& p) {
+        last = p;
+        meter.update(p.records, p.total_bytes ? double(p.bytes) / double(p.total_bytes) : 1);
+      }};
+  auto done = host::importLeads(services, import_, observer, importStop);
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  if (!done.ok()) {
+    if (last.records > 0) meter.finish(last.records, double(last.bytes) / double(last.total_bytes));
+    std::cerr << "ciclod: import: " << done.error().message << std::endl;
+    return done.error().kind == ErrorKind::kInvalid    ? EXIT_DATAERR
+           : done.error().kind == ErrorKind::kConflict ? EXIT_TEMPFAIL
+                                                       : EXIT_UNAVAILABLE;
+  }
+  const ImportSummary& summary = done.value();
+  const auto& i = summary.import;
+  if (summary.already_done) {
+    std::cout << import_.file << " was imported already as " << i.id << " on "
+              << formatTimestamp(i.started_at) << ": " << i.records_done - 1 << " rows, "
+              << i.created << " created, " << i.merged << " merged, " << i.unchanged
+              << " unchanged, " << i.rejected << " rejected; nothing to do" << std::endl;
+    return EXIT_OK;
+  }
+  meter.finish(i.records_done - 1, summary.interrupted && last.total_bytes
+                                       ? double(last.bytes) / double(last.total_bytes)
+                                       : 1);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (summary.interrupted) {
+    std::cout << "interrupted after row " << i.records_done << " (" << i.id
+              << "); run the same command again to resume" << std::endl;
+    return EXIT_TEMPFAIL;
+  }
+  std::cout << (summary.resumed ? "resumed and finished " : "imported ") << i.records_done - 1
+            << " rows from " << import_.file << " as " << i.id << " in "
+            << ProgressMeter::duration(seconds) << ": " << i.created << " created, " << i.merged
+            << " merged, " << i.unchanged << " unchanged, " << i.rejected << " rejected"
+            << (i.rejected ? " (see " + summary.report + ")" : std::string()) << std::endl;
+  return EXIT_OK;
 }
 
 int Daemon::serve(Config config) {

@@ -5,6 +5,9 @@
 //   ciclod migrate                                            apply pending migrations
 //   ciclod apikey create --name NAME --scopes a,b             print a new key once
 //   ciclod apikey list | apikey revoke KEY_ID
+//   ciclod import leads FILE --source NAME [--partner KEY] [--report FILE] [--batch N]
+//                                                             import a lead list (resumable)
+//   ciclod import list                                        the imports and their totals
 
 #include <Poco/Util/ServerApplication.h>
 
@@ -12,6 +15,7 @@
 #include <string>
 
 #include "host/config.h"
+#include "host/lead_import.h"
 
 namespace ciclo::host {
 
@@ -23,6 +27,7 @@ class Daemon : public Poco::Util::ServerApplication {
 
  private:
   int serve(Config config);
+  int importLeads(Services& services);
   void printHelp();
 
   std::string configFile_ = "config/ciclo.yaml";
@@ -30,6 +35,7 @@ class Daemon : public Poco::Util::ServerApplication {
   std::string portFile_;
   std::string keyName_;
   std::string keyScopes_;
+  ImportRequest import_;
   bool checkConfig_ = false;
   bool help_ = false;
 };

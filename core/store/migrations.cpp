@@ -160,6 +160,34 @@ const std::vector<Migration>& migrations() {
                 applied_at TEXT NOT NULL,
                 PRIMARY KEY (plugin, version)))",
        }},
+      {5,
+       "bulk imports of lead lists, resumable, with their rejected rows",
+       {
+           // One file under one list name and partner is one import; records_done is the
+           // last CSV record committed (the header is record 1).
+           R"(CREATE TABLE lead_imports (
+                id TEXT PRIMARY KEY,
+                file_sha256 TEXT NOT NULL,
+                file_name TEXT NOT NULL,
+                source TEXT NOT NULL,
+                partner TEXT NOT NULL,
+                status TEXT NOT NULL,
+                records_done BIGINT NOT NULL,
+                created BIGINT NOT NULL,
+                merged BIGINT NOT NULL,
+                unchanged BIGINT NOT NULL,
+                rejected BIGINT NOT NULL,
+                started_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL,
+                UNIQUE (file_sha256, source, partner)))",
+           R"(CREATE TABLE lead_import_rejections (
+                import_id TEXT NOT NULL,
+                record BIGINT NOT NULL,
+                line BIGINT NOT NULL,
+                errors TEXT NOT NULL,
+                fields TEXT NOT NULL,
+                PRIMARY KEY (import_id, record)))",
+       }},
   };
   return all;
 }

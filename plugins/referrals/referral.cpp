@@ -99,12 +99,9 @@ Referral referralFromRow(const std::vector<std::string>& header,
   for (std::size_t i = 0; i < header.size() && i < row.size(); ++i) {
     const std::string& name = header[i];
     if (name == "consent_marketing") {
-      std::string v = sdk::trimmed(row[i]);
-      std::transform(v.begin(), v.end(), v.begin(),
-                     [](unsigned char c) { return std::tolower(c); });
-      if (v == "true" || v == "1" || v == "yes" || v == "y" || v == "si" || v == "s\xc3\xac") {
-        consent = true;
-      } else if (!(v.empty() || v == "false" || v == "0" || v == "no" || v == "n")) {
+      if (const auto yes = sdk::parseYesNo(row[i])) {
+        consent = *yes;
+      } else {
         r.errors.push_back({name, "must be true or false"});
       }
     } else if (std::string* field = target(r, name)) {

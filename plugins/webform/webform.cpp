@@ -38,11 +38,7 @@ std::string base64Url(const std::string& bytes) {
   return out.str();
 }
 
-bool truthy(const std::string& value) {
-  std::string v = sdk::trimmed(value);
-  std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return std::tolower(c); });
-  return v == "true" || v == "on" || v == "1" || v == "yes";
-}
+bool truthy(const std::string& value) { return sdk::parseYesNo(value).value_or(false); }
 
 class Webform : public sdk::Plugin {
  public:

@@ -7,7 +7,9 @@
 
 #include <cstddef>
 #include <istream>
+#include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ciclo::sdk {
@@ -155,5 +157,41 @@ class CsvReader {
   std::size_t number_ = 0;
   std::size_t line_ = 1;
 };
+
+// One record, RFC 4180: a field is quoted when it holds the delimiter, a quote, a line end or
+// space at either end; lines end in CRLF.
+inline void writeCsvRecord(std::ostream& out, const std::vector<std::string>& fields,
+                           char delimiter = ',') {
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    const std::string& f = fields[i];
+    if (i > 0) out << delimiter;
+    const bool quote = f.find_first_of(std::string{'"', '\r', '\n', delimiter}) != f.npos ||
+                       (!f.empty() && (f.front() == ' ' || f.back() == ' '));
+    if (!quote) {
+      out << f;
+      continue;
+    }
+    out << '"';
+    for (char c : f) {
+      if (c == '"') out << '"';
+      out << c;
+    }
+    out << '"';
+  }
+  out << "\r\n";
+}
+
+// A cell a spreadsheet shows as text, never runs as a formula: one that begins with =, +, -,
+// @, a tab or a carriage return gets a leading apostrophe (OWASP, CSV injection) - unless it
+// is digits and punctuation alone, such as a phone "+39 02 1234" or an amount "-12.50":
+// without letters or quotes a formula can name no function, cell or command.
+inline std::string spreadsheetSafe(std::string_view cell) {
+  if (cell.empty() || std::string_view("=+-@\t\r").find(cell.front()) == std::string_view::npos)
+    return std::string(cell);
+  const bool number =
+      cell.size() > 1 && (cell.front() == '+' || cell.front() == '-') &&
+      cell.substr(1).find_first_not_of("0123456789 ().,/+-") == std::string_view::npos;
+  return number ? std::string(cell) : "'" + std::string(cell);
+}
 
 }  // namespace ciclo::sdk

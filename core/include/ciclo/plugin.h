@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <optional>
@@ -336,6 +337,22 @@ struct LeadInput {
   std::string persona;  // the buyer persona this channel feeds: fills a blank only
   std::map<std::string, std::string> custom;
 };
+
+// The profile fields that are text, by their names in the API, feeds and imports.
+inline constexpr std::string_view kProfileTextFields[] = {
+    "email",   "phone",    "first_name", "last_name", "job_title", "company",
+    "website", "industry", "country",    "city",      "needs"};
+
+// The member holding the profile text field `name`, or nullptr.
+inline std::string* profileText(LeadInput& in, std::string_view name) {
+  std::string* members[] = {&in.email,     &in.phone,   &in.first_name, &in.last_name,
+                            &in.job_title, &in.company, &in.website,    &in.industry,
+                            &in.country,   &in.city,    &in.needs};
+  for (std::size_t i = 0; i < std::size(kProfileTextFields); ++i) {
+    if (kProfileTextFields[i] == name) return members[i];
+  }
+  return nullptr;
+}
 
 // A key naming a plugin's record in URLs and configuration (a form, a partner): 1 to 64
 // characters of a-z, 0-9, - and _.

@@ -62,6 +62,19 @@ inline std::string trimmed(std::string_view s) {
   return std::string(s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1));
 }
 
+// A yes/no answer as forms, spreadsheets and partners write it, in any case: true, 1, yes, y,
+// on, si, sì; false, 0, no, n, off or blank. nullopt for anything else.
+inline std::optional<bool> parseYesNo(std::string_view value) {
+  std::string v = trimmed(value);
+  std::transform(v.begin(), v.end(), v.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (v == "true" || v == "1" || v == "yes" || v == "y" || v == "on" || v == "si" ||
+      v == "s\xc3\xac" || v == "s\xc3\x8c")
+    return true;
+  if (v.empty() || v == "false" || v == "0" || v == "no" || v == "n" || v == "off") return false;
+  return std::nullopt;
+}
+
 // %XX escapes and, with `plusIsSpace` (forms, query strings), '+' as a space. nullopt for a
 // malformed escape. The result is bytes: check it with isValidUtf8() before using it as text.
 inline std::optional<std::string> percentDecode(std::string_view s, bool plusIsSpace) {

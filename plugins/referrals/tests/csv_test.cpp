@@ -94,5 +94,41 @@ TEST(Csv, NulAndBinaryBytesDoNotConfuseTheReader) {
   EXPECT_EQ(rows[1].fields.at(0).size(), 3u);
 }
 
+TEST(Csv, WrittenRecordsReadBackAsTheyWere) {
+  const std::vector<std::vector<std::string>> records{
+      {"plain", "with,comma", "with \"quotes\"", "two\r\nlines", " padded ", ""},
+      {"", "", "", "", "", "x"}};
+  std::ostringstream out;
+  for (const auto& r : records) writeCsvRecord(out, r);
+  EXPECT_TRUE(
+      out.str().starts_with("plain,\"with,comma\",\"with \"\"quotes\"\"\",\"two\r\nlines\","
+                            "\" padded \",\r\n"))
+      << out.str();
+  const auto rows = readAll(out.str(), ',');
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].fields, records[0]);
+  EXPECT_EQ(rows[1].fields, records[1]);
+
+  std::ostringstream semi;
+  writeCsvRecord(semi, {"a;b", "c,d"}, ';');
+  EXPECT_EQ(semi.str(), "\"a;b\";c,d\r\n");
+}
+
+TEST(Csv, CellsAreMadeSafeForSpreadsheets) {
+  EXPECT_EQ(spreadsheetSafe("=HYPERLINK(\"http://x\")"), "'=HYPERLINK(\"http://x\")");
+  EXPECT_EQ(spreadsheetSafe("@SUM(A1)"), "'@SUM(A1)");
+  EXPECT_EQ(spreadsheetSafe("+cmd|' /C calc'!A0"), "'+cmd|' /C calc'!A0");
+  EXPECT_EQ(spreadsheetSafe("-2+3+cmd|' /C calc'!A0"), "'-2+3+cmd|' /C calc'!A0");
+  EXPECT_EQ(spreadsheetSafe("\t=1"), "'\t=1");
+  EXPECT_EQ(spreadsheetSafe("\r=1"), "'\r=1");
+  EXPECT_EQ(spreadsheetSafe("+"), "'+");
+  // Numbers stay numbers: phones and amounts.
+  EXPECT_EQ(spreadsheetSafe("+39 02 8088 1234"), "+39 02 8088 1234");
+  EXPECT_EQ(spreadsheetSafe("-12.50"), "-12.50");
+  EXPECT_EQ(spreadsheetSafe("+1 (555) 010-0000"), "+1 (555) 010-0000");
+  EXPECT_EQ(spreadsheetSafe("Ada"), "Ada");
+  EXPECT_EQ(spreadsheetSafe(""), "");
+}
+
 }  // namespace
 }  // namespace ciclo::sdk
