@@ -81,6 +81,15 @@ sdk::Result<Fields> parseUrlEncoded(std::string_view body) {
   return out;
 }
 
+Fields queryParameters(std::string_view url) {
+  const auto q = url.find('?');
+  if (q == std::string_view::npos) return {};
+  auto query = url.substr(q + 1);
+  query = query.substr(0, query.find('#'));
+  auto parsed = parseUrlEncoded(query);
+  return parsed.ok() ? std::move(parsed).value() : Fields();
+}
+
 sdk::Result<Fields> parseMultipart(std::string_view body, std::string_view boundary) {
   // RFC 7578 / RFC 2046: --boundary CRLF headers CRLF CRLF content CRLF --boundary ... --
   if (boundary.empty() || boundary.size() > 70)

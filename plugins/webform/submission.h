@@ -30,6 +30,9 @@ sdk::Result<Fields> parseUrlEncoded(std::string_view body);
 sdk::Result<Fields> parseMultipart(std::string_view body, std::string_view boundary);
 sdk::Result<Fields> parseJsonFields(std::string_view body);
 
+// The query parameters of a URL; none when it has no query or the query is malformed.
+Fields queryParameters(std::string_view url);
+
 // The parameters of a header value such as `form-data; name="email"`, names in lower case.
 std::vector<std::pair<std::string, std::string>> parameters(std::string_view headerValue);
 // The value of one of them, or "".

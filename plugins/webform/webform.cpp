@@ -364,12 +364,21 @@ class Webform : public sdk::Plugin {
       const std::string referer = r.header("Referer");
       if (referer.size() <= 2048 && !originOf(referer).empty()) in.page_url = referer;
     }
-    in.utm_source = value("utm_source");
-    in.utm_medium = value("utm_medium");
-    in.utm_campaign = value("utm_campaign");
+    // Without JavaScript the UTM fields are not in the form, but in the page's address.
+    const Fields pageQuery = queryParameters(in.page_url);
+    auto utm = [&](const char* name) {
+      std::string v = value(name);
+      for (auto it = pageQuery.begin(); v.empty() && it != pageQuery.end(); ++it) {
+        if (it->first == name) v = it->second;
+      }
+      return v;
+    };
+    in.utm_source = utm("utm_source");
+    in.utm_medium = utm("utm_medium");
+    in.utm_campaign = utm("utm_campaign");
     if (in.utm_campaign.empty()) in.utm_campaign = form.campaign;
-    in.utm_term = value("utm_term");
-    in.utm_content = value("utm_content");
+    in.utm_term = utm("utm_term");
+    in.utm_content = utm("utm_content");
     in.consent_granted = truthy(value("consent_marketing"));
     if (in.consent_granted) {
       in.consent_text = form.consent_text;

@@ -37,6 +37,13 @@ TEST(UrlEncoded, RefusesWhatCannotBeRead) {
   EXPECT_FALSE(parseUrlEncoded(many).ok()) << "10,000 fields";
 }
 
+TEST(UrlEncoded, QueryParametersOfAPageAddress) {
+  EXPECT_EQ(queryParameters("https://x.example/p?utm_source=news&utm_medium=e%2Bmail#top"),
+            (Fields{{"utm_source", "news"}, {"utm_medium", "e+mail"}}));
+  EXPECT_TRUE(queryParameters("https://x.example/p").empty());
+  EXPECT_TRUE(queryParameters("https://x.example/p?bad=%zz").empty());
+}
+
 TEST(Multipart, ReadsTextPartsAndRefusesFiles) {
   const std::string body =
       "--XyZ\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\nanna@example.it\r\n"
