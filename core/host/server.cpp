@@ -10,6 +10,7 @@
 #include <Poco/Net/TCPServer.h>
 #include <Poco/Net/TCPServerConnection.h>
 #include <Poco/Net/TCPServerConnectionFactory.h>
+#include <Poco/String.h>
 #include <Poco/ThreadPool.h>
 
 #include <atomic>
@@ -211,13 +212,22 @@ class HttpConnection : public Poco::Net::TCPServerConnection {
         const auto q = uri.find('?');
         request.path = uri.substr(0, q);
         request.query = q == std::string::npos ? std::string() : uri.substr(q + 1);
+        int lengths = 0;
         for (const auto& [k, v] : in) {
           // Poco tolerates header lines without a colon or with spaces in the name; RFC 9112
           // says to refuse them, since proxies may read them differently (request smuggling).
           if (k.empty() || !std::all_of(k.begin(), k.end(), isTokenChar)) {
             throw Poco::Net::MessageException("invalid header field name");
           }
+          lengths += Poco::icompare(k, "Content-Length") == 0;
           request.headers.emplace_back(k, v);
+        }
+        // Where a body ends must be read one way only: one Content-Length, and no transfer
+        // coding but chunked (RFC 9112 section 6).
+        if (lengths > 1) throw Poco::Net::MessageException("Content-Length given twice");
+        if (in.has("Transfer-Encoding") &&
+            Poco::icompare(in.get("Transfer-Encoding"), "chunked") != 0) {
+          throw Poco::Net::MessageException("a transfer coding other than chunked");
         }
         if (in.getVersion() == Poco::Net::HTTPMessage::HTTP_1_1 && !in.has("Host")) {
           throw Poco::Net::MessageException("HTTP/1.1 requires a Host header");

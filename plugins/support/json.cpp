@@ -28,14 +28,35 @@ sdk::Result<JsonObject> parseJsonObject(const std::string& body, int depth) {
   };
   if (!sdk::isValidUtf8(body)) return unparseable("the body is not valid UTF-8");
   try {
-    Poco::JSON::Parser parser;
+    Poco::JSON::Parser parser(new UniqueNamesHandler);
     parser.setDepth(depth);
     auto v = parser.parse(body);
     if (v.type() != typeid(JsonObject)) return unparseable("the body must be a JSON object");
     return v.extract<JsonObject>();
   } catch (const Poco::Exception&) {
-    return unparseable("the body is not valid JSON");
+    return unparseable("the body is not valid JSON, or an object in it names a member twice");
   }
+}
+
+void UniqueNamesHandler::reset() {
+  names_.clear();
+  ParseHandler::reset();
+}
+
+void UniqueNamesHandler::startObject() {
+  names_.emplace_back();
+  ParseHandler::startObject();
+}
+
+void UniqueNamesHandler::endObject() {
+  names_.pop_back();
+  ParseHandler::endObject();
+}
+
+void UniqueNamesHandler::key(const std::string& k) {
+  if (!names_.empty() && !names_.back().insert(k).second)
+    throw Poco::JSON::JSONException("an object names a member twice");
+  ParseHandler::key(k);
 }
 
 }  // namespace ciclo::plugins

@@ -3,8 +3,11 @@
 // request body as an object, and writing answers.
 
 #include <Poco/JSON/Object.h>
+#include <Poco/JSON/ParseHandler.h>
 
+#include <set>
 #include <string>
+#include <vector>
 
 #include "ciclo/plugin.h"
 
@@ -17,7 +20,23 @@ JsonObject jsonObject();
 std::string toJson(const JsonObject& o);
 sdk::HttpResponse jsonAnswer(int status, const JsonObject& body);
 
-// `body` as a JSON object nested at most `depth` deep; kUnparseable (400) otherwise.
+// `body` as a JSON object nested at most `depth` deep; kUnparseable (400) otherwise, and for
+// an object that names a member twice.
 sdk::Result<JsonObject> parseJsonObject(const std::string& body, int depth);
+
+// Builds what Poco's parser reads, refusing (JSONException) an object that names a member
+// twice: RFC 8259 leaves its meaning to each reader, and two readers taking different copies
+// of a value is how checks are slipped past.
+class UniqueNamesHandler : public Poco::JSON::ParseHandler {
+ public:
+  explicit UniqueNamesHandler(bool preserveOrder = false) : ParseHandler(preserveOrder) {}
+  void reset() override;
+  void startObject() override;
+  void endObject() override;
+  void key(const std::string& k) override;
+
+ private:
+  std::vector<std::set<std::string>> names_;
+};
 
 }  // namespace ciclo::plugins

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "json.h"
+
 namespace ciclo::plugins::webform {
 
 namespace {
@@ -157,14 +159,15 @@ sdk::Result<Fields> parseJsonFields(std::string_view body) {
   if (!isValidUtf8(body)) return unparseable("the body is not valid UTF-8");
   Poco::JSON::Object::Ptr object;
   try {
-    Poco::JSON::Parser parser(new Poco::JSON::ParseHandler(true));  // keeps the order sent
+    Poco::JSON::Parser parser(new UniqueNamesHandler(true));  // keeps the order sent
     parser.setDepth(8);
     auto value = parser.parse(std::string(body));
     if (value.type() != typeid(Poco::JSON::Object::Ptr))
       return unparseable("the body must be a JSON object");
     object = value.extract<Poco::JSON::Object::Ptr>();
   } catch (const Poco::Exception&) {
-    return unparseable("the body is not valid JSON, or holds a number out of range");
+    return unparseable(
+        "the body is not valid JSON, holds a number out of range or names a field twice");
   }
   if (object->size() > kMaxFields)
     return unparseable("the form has more than " + std::to_string(kMaxFields) + " fields");

@@ -95,6 +95,13 @@ TEST(JsonFields, TakesAFlatObject) {
   }
 }
 
+TEST(JsonFields, RefusesAnObjectNamingAFieldTwice) {
+  auto twice = parseJsonFields(R"({"email":"a@example.it","email":"b@example.it"})");
+  ASSERT_FALSE(twice.ok());
+  EXPECT_EQ(twice.error().kind, sdk::ErrorKind::kUnparseable);
+  EXPECT_TRUE(parseJsonFields(R"({"email":"a@example.it","nome":"A"})").ok());
+}
+
 TEST(Headers, MediaTypeAndParameters) {
   EXPECT_EQ(mediaType(" Application/X-WWW-Form-Urlencoded ; charset=UTF-8"),
             "application/x-www-form-urlencoded");
