@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# Lead-creation benchmark: ciclod on SQLite (synchronous FULL, every 2xx committed) against a
-# bare Poco server that parses the JSON and stores nothing, both driven by wrk at 64
-# connections in the same run. Prints requests/s, p50 and p99 for each, and the ratio.
+# Capture benchmarks, in one run on this machine, all against ciclod on SQLite (synchronous
+# FULL: every 2xx committed) and driven by wrk:
+#   ceiling    a bare Poco server that parses the JSON and stores nothing (the baseline)
+#   leads      POST /v1/leads at 64 connections, one new lead each
+#   forms      a landing page's form, urlencoded, one new lead each, at 64 connections; then
+#              at half the rate it peaked at, for the latency a normal day sees
+#   referrals  signed partner batches of 100 new referrals, at 8 connections
+# Prints requests/s, p50 and p99 for each, leads/s for the batches, and the ratios.
 #   tests/bench/run.sh [BUILD_DIR] [SECONDS]
 # CICLO_BENCH_READERS sets store.read_connections for ciclod (default 4, as shipped).
 set -euo pipefail
@@ -12,19 +17,22 @@ work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 
 wait_for() { for _ in $(seq 1 300); do [ -s "$1" ] && return 0; sleep 0.1; done; echo "timed out waiting for $1" >&2; return 1; }
-drive() {  # PORT LABEL
-  wrk -t2 -c64 -d"${seconds}s" --latency -s tests/bench/post_lead.lua "http://127.0.0.1:$1" >"$work/$2.wrk" 2>&1
-  grep RESULT "$work/$2.wrk" | sed "s/^RESULT/$2/"
+drive() {  # PORT LABEL SCRIPT CONNECTIONS
+  wrk -t2 -c"$4" -d"${seconds}s" --latency -s "tests/bench/$3" "http://127.0.0.1:$1" >"$work/$2.wrk" 2>&1
+  grep RESULT "$work/$2.wrk" | sed "s/^RESULT/$2/" | tee "$work/$2.result"
 }
+rps() { sed -E 's/.*rps=([0-9]+).*/\1/' "$work/$1.result"; }
 
 "$build/tests/bench/ceiling_server" "$work/ceiling.port" &
 wait_for "$work/ceiling.port"
-CICLO_BENCH_RUN=ceiling drive "$(cat "$work/ceiling.port")" ceiling | tee "$work/ceiling.result"
+CICLO_BENCH_RUN=ceiling drive "$(cat "$work/ceiling.port")" ceiling post_lead.lua 64
 kill %1; wait %1 2>/dev/null || true
 
+secret="whsec_$(head -c 24 /dev/urandom | base64)"
 cat >"$work/ciclo.yaml" <<YAML
 server:
   listen: 127.0.0.1:0
+  trusted_proxies: [127.0.0.1]
 store:
   url: sqlite:$work/ciclo.db
   sqlite_synchronous: full
@@ -35,16 +43,44 @@ secrets:
 log:
   level: warning
   requests: true
+plugins:
+  - name: webform
+    path: $build/plugins/webform.so
+    config:
+      forms:
+        bench:
+          fields: {nome: first_name, azienda: company}
+          required: [email]
+          allowed_origins: [https://bench.example]
+          min_fill_seconds: 0
+          rate_limit: {per_minute: 60000, burst: 100000}
+          consent_text: Yes, send me news.
+  - name: referrals
+    path: $build/plugins/referrals.so
+    config:
+      partners:
+        bench:
+          name: Bench Partner
+          secrets: ["$secret"]
 YAML
 key=$("$build/ciclod" --config "$work/ciclo.yaml" apikey create --name bench --scopes leads:write 2>/dev/null)
 "$build/ciclod" --config "$work/ciclo.yaml" --port-file "$work/ciclod.port" 2>"$work/ciclod.log" &
 wait_for "$work/ciclod.port" || { cat "$work/ciclod.log" >&2; exit 1; }
 port=$(cat "$work/ciclod.port")
-CICLO_BENCH_KEY=$key CICLO_BENCH_RUN=$RANDOM drive "$port" ciclod | tee "$work/ciclod.result"
-curl -s "http://127.0.0.1:$port/metrics" | grep -E '^ciclo_store_(commits|writes)_total' | tr '\n' ' '; echo
-sync_level=$(sqlite3 "$work/ciclo.db" 'PRAGMA journal_mode;')
-echo "sqlite journal_mode=$sync_level synchronous=full"
 
-c=$(sed -E 's/.*rps=([0-9]+).*/\1/' "$work/ceiling.result")
-s=$(sed -E 's/.*rps=([0-9]+).*/\1/' "$work/ciclod.result")
-awk -v s="$s" -v c="$c" 'BEGIN { printf "ratio ciclod/ceiling = %.2f\n", s / c }'
+CICLO_BENCH_KEY=$key CICLO_BENCH_RUN=$RANDOM drive "$port" leads post_lead.lua 64
+CICLO_BENCH_RUN=$RANDOM drive "$port" forms post_form.lua 64
+# Half the peak: each of the 64 connections waits so that together they offer half the rate.
+delay=$(awk -v r="$(rps forms)" 'BEGIN { d = 2 * 64 * 1000 / r; printf "%d", (d < 1 ? 1 : d) }')
+CICLO_BENCH_RUN=$RANDOM CICLO_BENCH_DELAY_MS=$delay drive "$port" forms_half_peak post_form.lua 64
+# Enough signed batches for the run at 40,000 leads/s, signed just before it.
+python3 tests/bench/make_batches.py "$secret" $((seconds * 400)) 100 "$RANDOM" >"$work/batches.tsv"
+CICLO_BENCH_BATCHES=$work/batches.tsv CICLO_BENCH_THREADS=2 drive "$port" referral_batches post_referrals.lua 8
+curl -s "http://127.0.0.1:$port/metrics" | grep -E '^ciclo_store_(commits|writes)_total' | tr '\n' ' '; echo
+echo "sqlite journal_mode=$(sqlite3 "$work/ciclo.db" 'PRAGMA journal_mode;') synchronous=full"
+
+c=$(rps ceiling)
+awk -v s="$(rps leads)" -v c="$c" 'BEGIN { printf "ratio leads/ceiling = %.2f\n", s / c }'
+awk -v s="$(rps forms)" -v c="$c" 'BEGIN { printf "ratio forms/ceiling = %.2f\n", s / c }'
+echo "forms at half the peak ($delay ms between requests per connection): $(sed 's/^forms_half_peak //' "$work/forms_half_peak.result")"
+awk -v b="$(rps referral_batches)" 'BEGIN { printf "referral batches of 100: %.0f leads/s\n", b * 100 }'
