@@ -38,7 +38,9 @@ std::string base64Url(const std::string& bytes) {
   return out.str();
 }
 
-bool truthy(const std::string& value) { return sdk::parseYesNo(value).value_or(false); }
+bool truthy(const std::string& value) {
+  return sdk::parseYesNo(value).value_or(false);
+}
 
 class Webform : public sdk::Plugin {
  public:
