@@ -2,11 +2,7 @@
 -- from an allowed origin. CICLO_BENCH_RUN tags the emails; CICLO_BENCH_DELAY_MS, when set,
 -- makes each connection wait that long between requests (a fixed offered rate). Visitors
 -- come through a trusted proxy, each from an address of their own (X-Forwarded-For).
-local threads = 0
-function setup(thread)
-  thread:set("tid", threads)
-  threads = threads + 1
-end
+dofile("tests/bench/common.lua")
 
 function init(args)
   n = 0
@@ -28,11 +24,4 @@ function request()
      ["Accept"] = "application/json",
      ["X-Forwarded-For"] = string.format("10.%d.%d.%d", tid, math.floor(n / 256) % 256, n % 256)},
     body)
-end
-
-done = function(summary, latency, requests)
-  io.write(string.format("RESULT rps=%.0f p50_ms=%.2f p99_ms=%.2f errors=%d non2xx=%d\n",
-    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    summary.errors.status))
 end

@@ -1,11 +1,7 @@
 -- wrk script: signed referral batches read from CICLO_BENCH_BATCHES (one per line: webhook-id,
 -- timestamp, signature and body, tab-separated; made by make_batches.py), each thread taking
 -- every n-th line so that no batch is sent twice.
-local threads = 0
-function setup(thread)
-  thread:set("tid", threads)
-  threads = threads + 1
-end
+dofile("tests/bench/common.lua")
 
 function init(args)
   batches = {}
@@ -29,11 +25,4 @@ function request()
     n = #batches
   end
   return batches[n]
-end
-
-done = function(summary, latency, requests)
-  io.write(string.format("RESULT rps=%.0f p50_ms=%.2f p99_ms=%.2f errors=%d non2xx=%d\n",
-    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    summary.errors.status))
 end
