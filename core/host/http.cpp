@@ -8,6 +8,7 @@
 
 #include "ciclo/plugin.h"
 #include "ciclo/text.h"
+#include "support/json.h"
 
 namespace ciclo::host {
 
@@ -163,7 +164,7 @@ Result<Poco::JSON::Object::Ptr> parseJsonObject(const std::string& body) {
   if (!isValidUtf8(body))
     return Error{ErrorKind::kUnparseable, "the body is not valid UTF-8", {}, {}};
   try {
-    Poco::JSON::Parser parser;
+    Poco::JSON::Parser parser(new plugins::UniqueNamesHandler);
     parser.setDepth(32);
     auto value = parser.parse(body);
     if (value.type() != typeid(Poco::JSON::Object::Ptr)) {
@@ -171,10 +172,10 @@ Result<Poco::JSON::Object::Ptr> parseJsonObject(const std::string& body) {
     }
     return value.extract<Poco::JSON::Object::Ptr>();
   } catch (const Poco::Exception&) {
-    // Poco's parser also stops at numbers beyond a double's range (1e999): those are refused
-    // here as unreadable too.
+    // Poco's parser also stops at numbers beyond a double's range (1e999), and the handler
+    // at an object naming a member twice: those are refused here as unreadable too.
     return Error{ErrorKind::kUnparseable,
-                 "the body is not valid JSON, or holds a number out of range",
+                 "the body is not valid JSON, holds a number out of range or names a member twice",
                  {},
                  {}};
   }

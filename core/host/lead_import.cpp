@@ -1,9 +1,6 @@
 #include "host/lead_import.h"
 
 #include <Poco/DigestEngine.h>
-#include <Poco/JSON/Array.h>
-#include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
 #include <Poco/Path.h>
 #include <Poco/SHA2Engine.h>
 #include <sys/stat.h>
@@ -13,7 +10,6 @@
 #include <cstring>
 #include <fstream>
 #include <map>
-#include <sstream>
 
 #include "ciclo/csv.h"
 #include "ciclo/text.h"
@@ -104,31 +100,15 @@ Result<std::vector<Column>> readHeader(const sdk::CsvRecord& header,
   return columns;
 }
 
-struct Row {
-  std::int64_t record = 0;
-  std::int64_t line = 0;
-  std::vector<std::string> fields;
-};
-
-std::string errorsJson(const std::vector<FieldError>& errors) {
-  Poco::JSON::Array a;
+// What is wrong with a row, as the report says it: "Email: is not an email address; ...".
+std::string describe(const std::vector<FieldError>& errors) {
+  std::string out;
   for (const auto& e : errors) {
-    Poco::JSON::Object::Ptr o = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
-    o->set("field", e.field);
-    o->set("message", e.message);
-    a.add(o);
+    if (!out.empty()) out += "; ";
+    if (!e.field.empty()) out += e.field + ": ";
+    out += e.message;
   }
-  std::ostringstream out;
-  a.stringify(out);
-  return out.str();
-}
-
-std::string fieldsJson(const std::vector<std::string>& fields) {
-  Poco::JSON::Array a;
-  for (const auto& f : fields) a.add(sdk::isValidUtf8(f) ? f : std::string("(not UTF-8)"));
-  std::ostringstream out;
-  a.stringify(out);
-  return out.str();
+  return out;
 }
 
 // The error report: the rejected rows as they were read, after their record and line numbers
@@ -151,18 +131,8 @@ class Report {
   }
 
   void add(const store::ImportRejection& r) {
-    std::vector<std::string> cells{std::to_string(r.record), std::to_string(r.line)};
-    std::string errors;
-    const auto errorList = Poco::JSON::Parser().parse(r.errors).extract<Poco::JSON::Array::Ptr>();
-    for (const auto& e : *errorList) {
-      const auto o = e.extract<Poco::JSON::Object::Ptr>();
-      const auto field = o->getValue<std::string>("field");
-      errors += (errors.empty() ? "" : "; ") + (field.empty() ? "" : field + ": ") +
-                o->getValue<std::string>("message");
-    }
-    cells.push_back(errors);
-    const auto fields = Poco::JSON::Parser().parse(r.fields).extract<Poco::JSON::Array::Ptr>();
-    for (const auto& f : *fields) cells.push_back(f.extract<std::string>());
+    std::vector<std::string> cells{std::to_string(r.record), std::to_string(r.line), r.errors};
+    cells.insert(cells.end(), r.fields.begin(), r.fields.end());
     write(cells);
   }
 
@@ -206,11 +176,11 @@ class Importer {
       : s_(s), request_(request), columns_(std::move(columns)), import_(import) {}
 
   // A data row into a capture, or what is wrong with it.
-  Result<PreparedCapture> prepare(const Row& row) const {
+  Result<PreparedCapture> prepare(const std::vector<std::string>& fields) const {
     std::vector<FieldError> errors;
-    if (row.fields.size() != columns_.size()) {
+    if (fields.size() != columns_.size()) {
       return Error::invalid(
-          "", {{"", "has " + std::to_string(row.fields.size()) + " fields; the header has " +
+          "", {{"", "has " + std::to_string(fields.size()) + " fields; the header has " +
                         std::to_string(columns_.size())}});
     }
     sdk::LeadInput in;
@@ -220,7 +190,7 @@ class Importer {
     in.consent_source = in.channel;
     for (std::size_t i = 0; i < columns_.size(); ++i) {
       const Column& col = columns_[i];
-      const std::string& value = row.fields[i];
+      const std::string& value = fields[i];
       switch (col.kind) {
         case Kind::kProfile:
           *sdk::profileText(in, col.name) = value;
@@ -335,16 +305,6 @@ class Importer {
 
 }  // namespace
 
-const std::vector<std::string>& importColumns() {
-  static const std::vector<std::string> names = [] {
-    std::vector<std::string> n;
-    for (const auto& [name, kind] : namedColumns()) n.push_back(name);
-    n.emplace_back("custom.<name>");
-    return n;
-  }();
-  return names;
-}
-
 Result<ImportSummary> importLeads(Services& s, const ImportRequest& request,
                                   const ImportObserver& observer, const std::atomic<bool>& stop) {
   if (!sdk::isKey(request.source))
@@ -386,9 +346,13 @@ Result<ImportSummary> importLeads(Services& s, const ImportRequest& request,
   Report report(summary.report, columns.value());
   if (auto opened = report.open(); !opened.ok()) return opened.error();
   store::LeadImport& import = summary.import;
-  if (found) {
+  if (found) {  // resumed: the report again, from the rows rejected so far
     import = *found;
     summary.resumed = true;
+    st = s.store.read([&](store::Connection& c) {
+      store::forEachImportRejection(c, import.id, [&](const auto& r) { report.add(r); });
+      return Status();
+    });
   } else {
     const Timestamp now = s.clock.now();
     import = {s.ids.next("imp"),
@@ -408,16 +372,8 @@ Result<ImportSummary> importLeads(Services& s, const ImportRequest& request,
       store::insertLeadImport(c, import);
       return Status();
     });
-    if (!st.ok()) return st.error();
   }
-
-  if (summary.resumed) {
-    st = s.store.read([&](store::Connection& c) {
-      store::forEachImportRejection(c, import.id, [&](const auto& r) { report.add(r); });
-      return Status();
-    });
-    if (!st.ok()) return st.error();
-  }
+  if (!st.ok()) return st.error();
 
   Importer importer(s, request, columns.value(), import);
   ImportProgress at{0, 0, totalBytes};
@@ -437,18 +393,17 @@ Result<ImportSummary> importLeads(Services& s, const ImportRequest& request,
     std::int64_t last = import.records_done;
     while (captures.size() + rejections.size() < request.batch && (more = reader.next(record))) {
       last = static_cast<std::int64_t>(record.number);
-      Row row{last, static_cast<std::int64_t>(record.line), record.fields};
+      const auto line = static_cast<std::int64_t>(record.line);
       if (!record.error.empty()) {
-        rejections.push_back(
-            {row.record, row.line, errorsJson({{"", record.error}}), fieldsJson(row.fields)});
+        rejections.push_back({last, line, record.error, std::move(record.fields)});
         continue;
       }
-      auto prepared = importer.prepare(row);
+      auto prepared = importer.prepare(record.fields);
       if (prepared.ok()) {
         captures.push_back(std::move(prepared).value());
       } else {
         rejections.push_back(
-            {row.record, row.line, errorsJson(prepared.error().fields), fieldsJson(row.fields)});
+            {last, line, describe(prepared.error().fields), std::move(record.fields)});
       }
     }
     if (last == import.records_done) break;

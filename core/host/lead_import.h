@@ -45,9 +45,6 @@ struct ImportObserver {
   std::function<void(const ImportProgress&)> progress;  // after every committed batch
 };
 
-// The columns an import understands, for the help text and the documentation.
-const std::vector<std::string>& importColumns();
-
 // kInvalid for a request or a file that cannot be imported (nothing is changed then);
 // kConflict when another process is importing the same file; another kind when the store or
 // the report fails (what was committed stays, and the import resumes from there).

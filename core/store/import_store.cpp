@@ -1,8 +1,31 @@
 #include "store/import_store.h"
 
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Parser.h>
+
+#include <sstream>
+
+#include "ciclo/text.h"
+
 namespace ciclo::store {
 
 namespace {
+
+// A record's fields as a JSON array; bytes that are not UTF-8 cannot be kept as JSON text.
+std::string fieldsToJson(const std::vector<std::string>& fields) {
+  Poco::JSON::Array a;
+  for (const auto& f : fields) a.add(sdk::isValidUtf8(f) ? f : std::string("(not UTF-8)"));
+  std::ostringstream out;
+  a.stringify(out);
+  return out.str();
+}
+
+std::vector<std::string> fieldsFromJson(const std::string& json) {
+  std::vector<std::string> out;
+  const auto a = Poco::JSON::Parser().parse(json).extract<Poco::JSON::Array::Ptr>();
+  for (const auto& f : *a) out.push_back(f.extract<std::string>());
+  return out;
+}
 
 constexpr const char* kColumns =
     "id, file_sha256, file_name, source, partner, status, records_done, created, merged, "
@@ -67,7 +90,7 @@ void insertImportRejection(Connection& c, const std::string& importId, const Imp
   c.exec(
       "INSERT INTO lead_import_rejections (import_id, record, line, errors, fields) VALUES ($1, "
       "$2, $3, $4, $5)",
-      {importId, r.record, r.line, r.errors, r.fields});
+      {importId, r.record, r.line, r.errors, fieldsToJson(r.fields)});
 }
 
 void forEachImportRejection(Connection& c, const std::string& importId,
@@ -80,7 +103,7 @@ void forEachImportRejection(Connection& c, const std::string& importId,
         "record > $2 ORDER BY record LIMIT 1000",
         {importId, after});
     for (const auto& r : rows) {
-      fn({integer(r[0]), integer(r[1]), text(r[2]), text(r[3])});
+      fn({integer(r[0]), integer(r[1]), text(r[2]), fieldsFromJson(text(r[3]))});
       after = integer(r[0]);
     }
     if (rows.size() < 1000) return;

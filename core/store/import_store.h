@@ -30,8 +30,8 @@ struct LeadImport {
 struct ImportRejection {
   std::int64_t record = 0;
   std::int64_t line = 0;
-  std::string errors;  // JSON array of {"field","message"}
-  std::string fields;  // JSON array of the record's fields as read
+  std::string errors;               // what is wrong, as the report says it
+  std::vector<std::string> fields;  // the record's fields as read
 };
 
 std::optional<LeadImport> findLeadImport(Connection& c, const std::string& fileSha256,

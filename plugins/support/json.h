@@ -26,7 +26,8 @@ sdk::Result<JsonObject> parseJsonObject(const std::string& body, int depth);
 
 // Builds what Poco's parser reads, refusing (JSONException) an object that names a member
 // twice: RFC 8259 leaves its meaning to each reader, and two readers taking different copies
-// of a value is how checks are slipped past.
+// of a value is how checks are slipped past. The host reads its own request bodies with it
+// too, so that every JSON body Ciclo takes follows the same rule.
 class UniqueNamesHandler : public Poco::JSON::ParseHandler {
  public:
   explicit UniqueNamesHandler(bool preserveOrder = false) : ParseHandler(preserveOrder) {}

@@ -8,6 +8,7 @@
 
 #include "store/access.h"
 #include "store/database.h"
+#include "store/import_store.h"
 #include "store/journal.h"
 #include "store/lead_store.h"
 #include "support/test_db.h"
@@ -204,6 +205,41 @@ TEST_P(StoreTest, LeadsRoundTripWithOptimisticVersions) {
   EXPECT_TRUE(first);
   EXPECT_FALSE(second) << "a stale version must not overwrite";
   EXPECT_EQ(back->version, 2);
+}
+
+TEST_P(StoreTest, AnImportMovesOnOnlyFromTheProgressItRead) {
+  LeadImport i{"imp_01", "ab12", "list.csv", "fair", "", "running", 1, 0, 0, 0, 0, kT0, kT0};
+  const std::vector<std::string> fields{"not-an-email", "caf\xc3\xa9", "\xff"};
+  bool moved = false, stale = true;
+  std::optional<LeadImport> back;
+  std::vector<ImportRejection> rejected;
+  ASSERT_TRUE(
+      store_
+          ->write([&](Connection& c) {
+            insertLeadImport(c, i);
+            insertImportRejection(c, i.id, {3, 4, "Email: is not an email address", fields});
+            LeadImport next = i;
+            next.records_done = 1001;
+            next.created = 999;
+            next.rejected = 1;
+            moved = updateLeadImport(c, next, 1);
+            // A second importer that read the same starting point is refused.
+            stale = updateLeadImport(c, next, 1);
+            back = findLeadImport(c, "ab12", "fair", "");
+            forEachImportRejection(c, i.id, [&](const auto& r) { rejected.push_back(r); });
+            return Status();
+          })
+          .ok());
+  EXPECT_TRUE(moved);
+  EXPECT_FALSE(stale);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->records_done, 1001);
+  EXPECT_EQ(back->created, 999);
+  ASSERT_EQ(rejected.size(), 1u);
+  EXPECT_EQ(rejected[0].line, 4);
+  EXPECT_EQ(rejected[0].errors, "Email: is not an email address");
+  EXPECT_EQ(rejected[0].fields,
+            (std::vector<std::string>{"not-an-email", "caf\xc3\xa9", "(not UTF-8)"}));
 }
 
 TEST_P(StoreTest, ListFiltersAndPagesByCursor) {
