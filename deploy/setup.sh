@@ -10,7 +10,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates clang-format
   libpoco-dev libyaml-cpp-dev libssl-dev libcurl4-openssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libphonenumber-dev libidn2-dev
+  libphonenumber-dev libidn2-dev libjemalloc-dev
   postgresql sqlite3 wrk curl procps python3
   clang-14 libclang-rt-14-dev
   chromium

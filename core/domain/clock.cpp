@@ -10,13 +10,30 @@ std::string formatTimestamp(Timestamp t) {
   const auto day = floor<days>(t);
   const year_month_day ymd{day};
   const hh_mm_ss hms{t - day};
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ",
-                static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
-                static_cast<unsigned>(ymd.day()), static_cast<int>(hms.hours().count()),
-                static_cast<int>(hms.minutes().count()), static_cast<int>(hms.seconds().count()),
-                static_cast<int>(hms.subseconds().count()));
-  return buf;
+  const int year = static_cast<int>(ymd.year());
+  if (year < 0 || year > 9999) {  // outside RFC 3339's four digits; never a real event
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%d-%02u-%02uT%02d:%02d:%02d.%03dZ", year,
+                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                  static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
+                  static_cast<int>(hms.seconds().count()),
+                  static_cast<int>(hms.subseconds().count()));
+    return buf;
+  }
+  // Fixed-width fields written digit by digit: this runs several times for every write.
+  std::string out = "0000-00-00T00:00:00.000Z";
+  auto put = [&out](std::size_t end, unsigned value) {
+    for (std::size_t i = end; value != 0; --i, value /= 10)
+      out[i] = static_cast<char>('0' + value % 10);
+  };
+  put(3, static_cast<unsigned>(year));
+  put(6, static_cast<unsigned>(ymd.month()));
+  put(9, static_cast<unsigned>(ymd.day()));
+  put(12, static_cast<unsigned>(hms.hours().count()));
+  put(15, static_cast<unsigned>(hms.minutes().count()));
+  put(18, static_cast<unsigned>(hms.seconds().count()));
+  put(22, static_cast<unsigned>(hms.subseconds().count()));
+  return out;
 }
 
 namespace {

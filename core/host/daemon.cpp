@@ -338,11 +338,8 @@ int Daemon::serve(Config config) {
   EventDispatcher events(*rt.store, rt.clock);
   Webhooks webhooks(*rt.services, crypto);
   webhooks.addRoutes(api.router());
-  events.subscribe("webhooks", {}, [&webhooks](const store::Event& e) {
-    Status fannedOut = webhooks.fanOut(e);
-    webhooks.wake();
-    return fannedOut;
-  });
+  events.subscribe("webhooks", {},
+                   [&webhooks](const store::Event& e) { return webhooks.fanOut(e); });
   api.addMetricsSource([&] {
     const auto counts = webhooks.counts();
     std::ostringstream out;

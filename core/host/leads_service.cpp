@@ -239,7 +239,7 @@ void recordChange(Services& s, store::Connection& c, const std::string& recordId
 }
 
 PreparedCapture prepareCapture(Services& s, LeadCapture capture) {
-  PreparedCapture p{std::move(capture), {}, {}, {}};
+  PreparedCapture p{std::move(capture), {}, {}, {}, s.ids.next("evt")};
   p.candidate = newLeadFromCapture(s.ids.next("lead"), p.capture,
                                    leadCompanyDomain(p.capture.profile), s.clock.now());
   p.candidate.version = 1;
@@ -297,7 +297,7 @@ Captured captureLead(Services& s, store::Connection& c, const PreparedCapture& p
   store::appendTimeline(c, {0, lead.id, at, "lead.captured", actor,
                             "captured from " + std::string(toString(lead.first_touch.source)),
                             prepared.createdEntry});
-  store::appendEvent(c, {0, s.ids.next("evt"), "lead.captured", lead.id, lead.first_touch.partner,
+  store::appendEvent(c, {0, prepared.eventId, "lead.captured", lead.id, lead.first_touch.partner,
                          at, "{\"lead\":" + doc + ",\"outcome\":\"created\"}"});
   return {std::move(lead), std::move(doc), CaptureOutcome::kCreated};
 }

@@ -31,6 +31,7 @@ struct PreparedCapture {
   Lead candidate;
   std::string candidateDoc;
   std::string createdEntry;  // the timeline entry's data if the capture creates the lead
+  std::string eventId;       // the lead.captured event's id if the capture creates the lead
 };
 PreparedCapture prepareCapture(Services& s, LeadCapture capture);
 

@@ -218,8 +218,8 @@ Status Webhooks::fanOut(const store::Event& event) {
         std::find(e.event_types.begin(), e.event_types.end(), event.type) != e.event_types.end();
     if (typeMatches && (e.partner.empty() || e.partner == event.partner)) matching.push_back(e.id);
   }
-  if (matching.empty()) return Status();  // most events: no writer needed
-  return s_.store.write([&](store::Connection& c) -> Status {
+  if (matching.empty()) return Status();  // most events: no writer needed, nothing to send
+  Status queued = s_.store.write([&](store::Connection& c) -> Status {
     const std::string now = formatTimestamp(s_.clock.now());
     for (const auto& endpoint : matching) {
       c.exec(
@@ -231,6 +231,8 @@ Status Webhooks::fanOut(const store::Event& event) {
     }
     return Status();
   });
+  if (queued.ok()) wake();
+  return queued;
 }
 
 void Webhooks::start() {

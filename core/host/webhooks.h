@@ -26,7 +26,8 @@ class Webhooks {
   ~Webhooks();
 
   void addRoutes(Router& router);
-  // The fan-out consumer: one pending delivery per matching active endpoint, idempotent.
+  // The fan-out consumer: one pending delivery per matching active endpoint, idempotent;
+  // wakes the sender when it queued one.
   Status fanOut(const store::Event& event);
   void start();
   void stop();

@@ -5,6 +5,7 @@
 // and every caller is answered only after that transaction is durably committed.
 // Poco exceptions stop here and become Status values.
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -122,10 +123,12 @@ class Store {
   Stats stats() const;
 
  private:
+  // One write in the queue. Its caller sleeps on `done` alone, so that a commit wakes exactly
+  // the callers whose work it carried (an int: the futex word itself, no proxy).
   struct Pending {
     Work work;
     Status result;
-    bool done = false;
+    std::atomic<int> done{0};
   };
 
   Store(Backend backend, const StoreConfig& config);
@@ -141,7 +144,6 @@ class Store {
 
   mutable std::mutex mutex_;
   std::condition_variable queued_;
-  std::condition_variable committed_;
   std::deque<std::shared_ptr<Pending>> queue_;
   bool stopping_ = false;
   Stats stats_;

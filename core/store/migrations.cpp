@@ -188,6 +188,16 @@ const std::vector<Migration>& migrations() {
                 fields TEXT NOT NULL,
                 PRIMARY KEY (import_id, record)))",
        }},
+      {6,
+       "lead lookups by email or phone read their answer in id order from the index",
+       {
+           // A capture looks for the oldest live lead with the email (else phone): with the
+           // id in the index, that is the first entry, not a sort of every match.
+           "CREATE INDEX leads_email_id ON leads (email, id) WHERE email IS NOT NULL",
+           "DROP INDEX leads_email",
+           "CREATE INDEX leads_phone_id ON leads (phone, id) WHERE phone IS NOT NULL",
+           "DROP INDEX leads_phone",
+       }},
   };
   return all;
 }

@@ -11,6 +11,16 @@ TEST(Timestamps, FormatAsRfc3339UtcWithMilliseconds) {
   EXPECT_EQ(formatTimestamp(Timestamp{}), "1970-01-01T00:00:00.000Z");
 }
 
+TEST(Timestamps, FormatEveryFieldAtItsWidthAndRoundTrip) {
+  // Every field at its widest, at its narrowest, and a day before the epoch.
+  for (const std::string text : {"9999-12-31T23:59:59.999Z", "0001-01-01T00:00:00.000Z",
+                                 "1969-12-31T23:59:59.001Z", "2026-02-28T09:05:07.040Z"}) {
+    Timestamp t;
+    ASSERT_TRUE(parseTimestamp(text, t)) << text;
+    EXPECT_EQ(formatTimestamp(t), text);
+  }
+}
+
 TEST(Timestamps, ParseZuluOffsetsAndFractions) {
   Timestamp t;
   ASSERT_TRUE(parseTimestamp("2023-11-14T22:13:20.123Z", t));
