@@ -493,7 +493,8 @@ Status Store::write(Work work) {
     queue_.push_back(pending);
   }
   queued_.notify_one();
-  while (pending->done.load(std::memory_order_acquire) == 0) pending->done.wait(0);
+  std::unique_lock lock(pending->mutex);
+  pending->committed.wait(lock, [&] { return pending->done; });
   return pending->result;
 }
 
@@ -516,8 +517,11 @@ void Store::writerLoop() {
       stats_.writes += batch.size();
     }
     for (auto& p : batch) {
-      p->done.store(1, std::memory_order_release);
-      p->done.notify_one();
+      {
+        std::lock_guard lock(p->mutex);
+        p->done = true;
+      }
+      p->committed.notify_one();
     }
     if (commitListener_) commitListener_();
     batch.clear();

@@ -5,7 +5,6 @@
 // and every caller is answered only after that transaction is durably committed.
 // Poco exceptions stop here and become Status values.
 
-#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -123,12 +122,15 @@ class Store {
   Stats stats() const;
 
  private:
-  // One write in the queue. Its caller sleeps on `done` alone, so that a commit wakes exactly
-  // the callers whose work it carried (an int: the futex word itself, no proxy).
+  // One write in the queue. Its caller sleeps on a condition of its own, so that a commit
+  // wakes exactly the callers whose work it carried. (Not std::atomic::wait: libstdc++ spins
+  // on sched_yield before it sleeps, which with many callers costs more than the futex.)
   struct Pending {
     Work work;
     Status result;
-    std::atomic<int> done{0};
+    std::mutex mutex;
+    std::condition_variable committed;
+    bool done = false;
   };
 
   Store(Backend backend, const StoreConfig& config);
