@@ -6,7 +6,9 @@
 #include <dlfcn.h>
 
 #include <atomic>
+#include <mutex>
 #include <set>
+#include <unordered_set>
 
 #include "host/adapters.h"
 #include "host/leads_service.h"
@@ -154,6 +156,25 @@ struct PluginHost::Loaded : sdk::Context,
   Loaded(PluginHost& h, PluginSpec s)
       : host(h), spec(std::move(s)), tablePrefix("p_" + spec.name + "_") {}
 
+  // checkPluginSql, once per statement text: a plugin runs the same few statements for
+  // every request, and looking the text up costs far less than reading it again.
+  std::mutex checkedMutex;
+  std::unordered_set<std::string> checkedSql;
+  Status checkSql(const std::string& sql) {
+    {
+      std::lock_guard lock(checkedMutex);
+      if (checkedSql.contains(sql)) return Status();
+    }
+    Status st = checkPluginSql(sql, tablePrefix);
+    if (st.ok()) {
+      constexpr std::size_t kMaxChecked = 1024;  // statements built from data stay bounded
+      std::lock_guard lock(checkedMutex);
+      if (checkedSql.size() >= kMaxChecked) checkedSql.clear();
+      checkedSql.insert(sql);
+    }
+    return st;
+  }
+
   // sdk::Context
   const std::string& pluginName() const override { return spec.name; }
   sdk::ConfigSection& config() override { return *configSection; }
@@ -208,12 +229,12 @@ struct PluginHost::Loaded : sdk::Context,
     }
     sdk::Result<std::size_t> exec(const std::string& sql,
                                   std::vector<sdk::SqlValue> params) override {
-      if (auto st = checkPluginSql(sql, prefix); !st.ok()) return toSdk(st.error());
+      if (auto st = plugin.checkSql(sql); !st.ok()) return toSdk(st.error());
       return c.exec(sql, convert(params));  // store errors propagate to the host's guard
     }
     sdk::Result<std::vector<sdk::SqlRow>> query(const std::string& sql,
                                                 std::vector<sdk::SqlValue> params) override {
-      if (auto st = checkPluginSql(sql, prefix); !st.ok()) return toSdk(st.error());
+      if (auto st = plugin.checkSql(sql); !st.ok()) return toSdk(st.error());
       std::vector<sdk::SqlRow> rows;
       for (auto& row : c.query(sql, convert(params))) {
         sdk::SqlRow out;

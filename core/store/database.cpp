@@ -470,8 +470,10 @@ void Store::close() {
 void Store::checkpointLoop() {
   std::unique_lock lock(mutex_);
   for (;;) {
-    const bool stop =
-        checkpointWake_.wait_for(lock, std::chrono::milliseconds(250), [&] { return stopping_; });
+    checkpointWake_.wait_for(lock, std::chrono::milliseconds(250),
+                             [&] { return stopping_ || checkpointDue_; });
+    const bool stop = stopping_;
+    checkpointDue_ = false;
     lock.unlock();
     // PASSIVE copies what no reader still needs and never blocks the writer or readers.
     (void)guarded("checkpoint", [&] {
@@ -566,6 +568,19 @@ void Store::runBatch(std::vector<std::shared_ptr<Pending>>& batch) {
   // to it, so under steady load it never reaches the WAL's end and the WAL would grow without
   // bound. Past a size, the writer copies the last stretch itself between two batches: the
   // WAL is then fully copied and the next write starts it again from the beginning.
+  // The checkpointer is also woken each time another quarter of that size has accumulated,
+  // so that under load it keeps up and the writer finds little left to copy.
+  if (committed.ok() && checkpointer_) {
+    const int reached = c.walFrames() / std::max(1, config_.sqlite_wal_restart_pages / 4);
+    if (reached > walQuarterSignalled_) {
+      {
+        std::lock_guard lock(mutex_);
+        checkpointDue_ = true;
+      }
+      checkpointWake_.notify_one();
+    }
+    walQuarterSignalled_ = reached;
+  }
   if (committed.ok() && c.walFrames() > config_.sqlite_wal_restart_pages) {
     (void)guarded("checkpoint", [&] {
       c.checkpointWal();

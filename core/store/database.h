@@ -158,6 +158,8 @@ class Store {
   std::unique_ptr<Connection> checkpointer_;
   std::thread checkpointThread_;
   std::condition_variable checkpointWake_;
+  bool checkpointDue_ = false;   // under mutex_
+  int walQuarterSignalled_ = 0;  // writer thread only
 
   std::mutex readersMutex_;
   std::condition_variable readerFree_;

@@ -192,6 +192,8 @@ TEST_P(Plugins, KeepTheirOwnTablesAndReachOutOnlyThroughTheConnector) {
   EXPECT_EQ(peek.status, 409);
   EXPECT_NE(peek.body.find("only its own tables (p_echo_...), not leads"), std::string::npos)
       << peek.body;
+  // The host remembers the statements it allowed, never one it refused.
+  EXPECT_EQ(daemon_->call("GET", "/v1/echo/peek", reader_).status, 409);
   // The connector refuses loopback: the daemon's own port is not reachable from a plugin.
   auto fetched = json(daemon_
                           ->call("POST",
