@@ -497,44 +497,53 @@ class Referrals : public sdk::Plugin {
     return kept.ok() ? sdk::Status() : sdk::Status(kept.error());
   }
 
-  // {"results": [...]}: one result per item, in order; feeds name their rows.
+  // {"results": [...]}: one result per item, in order; feeds name their rows. Written
+  // directly: it is built in the writer's transaction, with the delivery it answers.
   static std::string report(const Delivery& d, const std::string& feedId,
                             const std::vector<Item>& items) {
-    auto fieldsOf = [&](const std::vector<sdk::FieldError>& list, std::size_t index) {
-      Poco::JSON::Array::Ptr a = new Poco::JSON::Array;
-      for (const auto& e : list) {
-        JsonObject o = jsonObject();
+    using sdk::jsonString;
+    auto fields = [&](std::string& out, const std::vector<sdk::FieldError>& list,
+                      std::size_t index) {
+      out += '[';
+      for (std::size_t k = 0; k < list.size(); ++k) {
+        const auto& e = list[k];
         std::string field = e.field;
         if (!d.feed) {
           field = "/referrals/" + std::to_string(index) + (field.empty() ? "" : "/" + field);
         } else if (field.empty()) {
           field = "row";
         }
-        o->set("field", field);
-        o->set("message", e.message);
-        a->add(o);
+        out += k ? ",{\"field\":" : "{\"field\":";
+        out += jsonString(field);
+        out += ",\"message\":";
+        out += jsonString(e.message);
+        out += '}';
       }
-      return a;
+      out += ']';
     };
-    Poco::JSON::Array::Ptr results = new Poco::JSON::Array;
+    auto orNull = [](const std::string& s) {
+      return s.empty() ? std::string("null") : jsonString(s);
+    };
+    std::string out = "{";
+    if (d.feed) out += "\"feed_id\":" + jsonString(feedId) + ",";
+    out += "\"results\":[";
+    out.reserve(items.size() * 160);
     for (std::size_t i = 0; i < items.size(); ++i) {
       const Item& item = items[i];
-      JsonObject o = jsonObject();
-      if (d.feed) o->set("row", item.row);
-      o->set("external_id", item.referral.external_id.empty()
-                                ? Poco::Dynamic::Var()
-                                : Poco::Dynamic::Var(item.referral.external_id));
-      o->set("lead_id",
-             item.lead_id.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(item.lead_id));
-      o->set("outcome", item.outcome);
-      o->set("errors", fieldsOf(item.referral.errors, i));
-      o->set("warnings", fieldsOf(item.referral.warnings, i));
-      results->add(o);
+      if (i) out += ',';
+      out += '{';
+      if (d.feed) out += "\"row\":" + std::to_string(item.row) + ",";
+      out += "\"external_id\":" + orNull(item.referral.external_id);
+      out += ",\"lead_id\":" + orNull(item.lead_id);
+      out += ",\"outcome\":" + jsonString(item.outcome);
+      out += ",\"errors\":";
+      fields(out, item.referral.errors, i);
+      out += ",\"warnings\":";
+      fields(out, item.referral.warnings, i);
+      out += '}';
     }
-    JsonObject body = jsonObject();
-    if (d.feed) body->set("feed_id", feedId);
-    body->set("results", results);
-    return toJson(body);
+    out += "]}";
+    return out;
   }
 
   void count(const std::vector<Item>& items) {
