@@ -439,15 +439,23 @@ struct PluginHost::Loaded : sdk::Context,
       idem = Idempotency{"plugin:" + spec.name + ":capture", key, sha256Hex(canonical(input))};
     }
     const PreparedCapture& prepared = static_cast<const PreparedLeadImpl&>(*lead.value()).capture;
+    std::optional<Captured> fresh;  // the capture, when this call carried it out
     Response response =
         writeIdempotent(host.s_, idem, [&](store::Connection& c) -> Result<Response> {
           auto captured = captureLead(host.s_, c, prepared, actor());
-          return Response{captured.outcome == CaptureOutcome::kCreated ? 201 : 200,
-                          "application/json",
-                          captured.doc.substr(0, captured.doc.size() - 1) + ",\"outcome\":\"" +
-                              std::string(toString(captured.outcome)) + "\"}",
-                          {}};
+          Response r{captured.outcome == CaptureOutcome::kCreated ? 201 : 200,
+                     "application/json",
+                     captured.doc.substr(0, captured.doc.size() - 1) + ",\"outcome\":\"" +
+                         std::string(toString(captured.outcome)) + "\"}",
+                     {}};
+          fresh = std::move(captured);
+          return r;
         });
+    if (fresh && response.status < 400) {
+      return sdk::CaptureResult{fresh->lead.id, std::string(toString(fresh->outcome)),
+                                std::move(fresh->doc), false};
+    }
+    // A replayed answer, or a problem: read from the answer itself.
     auto body = parseJsonObject(response.body);
     if (!body.ok())
       return sdk::Error{sdk::ErrorKind::kInternal, "the capture's answer is unreadable", {}, {}};
