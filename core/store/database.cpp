@@ -477,6 +477,7 @@ void Store::checkpointLoop() {
     lock.unlock();
     // PASSIVE copies what no reader still needs and never blocks the writer or readers.
     (void)guarded("checkpoint", [&] {
+      std::lock_guard pass(checkpointPass_);
       checkpointer_->query(stop ? "PRAGMA wal_checkpoint(TRUNCATE)"
                                 : "PRAGMA wal_checkpoint(PASSIVE)");
       return Status();
@@ -569,10 +570,11 @@ void Store::runBatch(std::vector<std::shared_ptr<Pending>>& batch) {
   // bound. Past a size, the writer copies the last stretch itself between two batches: the
   // WAL is then fully copied and the next write starts it again from the beginning.
   // The checkpointer is also woken each time another quarter of that size has accumulated,
-  // so that under load it keeps up and the writer finds little left to copy.
+  // so that under load it keeps up and the writer finds little left to copy - but not past
+  // that size, where it would hold the checkpoint lock the writer's own pass needs.
   if (committed.ok() && checkpointer_) {
     const int reached = c.walFrames() / std::max(1, config_.sqlite_wal_restart_pages / 4);
-    if (reached > walQuarterSignalled_) {
+    if (reached > walQuarterSignalled_ && reached < 4) {
       {
         std::lock_guard lock(mutex_);
         checkpointDue_ = true;
@@ -583,6 +585,9 @@ void Store::runBatch(std::vector<std::shared_ptr<Pending>>& batch) {
   }
   if (committed.ok() && c.walFrames() > config_.sqlite_wal_restart_pages) {
     (void)guarded("checkpoint", [&] {
+      // A background pass holds SQLite's checkpoint lock: wait for it to end rather than
+      // find the lock taken at every commit while the WAL grows.
+      std::lock_guard pass(checkpointPass_);
       c.checkpointWal();
       return Status();
     });

@@ -158,6 +158,7 @@ class Store {
   std::unique_ptr<Connection> checkpointer_;
   std::thread checkpointThread_;
   std::condition_variable checkpointWake_;
+  std::mutex checkpointPass_;    // held by each checkpoint pass, background or writer's
   bool checkpointDue_ = false;   // under mutex_
   int walQuarterSignalled_ = 0;  // writer thread only
 
