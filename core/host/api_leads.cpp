@@ -120,11 +120,6 @@ Result<LeadCapture> readCapture(const Request& r, Services& s) {
   return buildCapture(s, input, r.client_ip, pointerOf);
 }
 
-// `{...}` + `,"key":value}`: adds members to a serialised object without parsing it again.
-std::string withMembers(const std::string& object, const std::string& members) {
-  return object.substr(0, object.size() - 1) + "," + members + "}";
-}
-
 Poco::JSON::Array::Ptr names(const std::vector<std::string>& v) {
   Poco::JSON::Array::Ptr a = new Poco::JSON::Array;
   for (const auto& n : v) a->add(n);
@@ -152,11 +147,7 @@ Response createLead(Request& r, Services& s) {
   return writeIdempotent(s, idem.value(), [&](store::Connection& c) -> Result<Response> {
     auto captured = captureLead(s, c, prepared, actorOf(r));
     const bool created = captured.outcome == CaptureOutcome::kCreated;
-    Response response{created ? 201 : 200,
-                      "application/json",
-                      withMembers(captured.doc, "\"outcome\":\"" +
-                                                    std::string(toString(captured.outcome)) + "\""),
-                      {}};
+    Response response{created ? 201 : 200, "application/json", captureAnswer(captured), {}};
     if (created) response.headers.emplace_back("Location", "/v1/leads/" + captured.lead.id);
     return response;
   });

@@ -228,6 +228,11 @@ std::string leadCompanyDomain(const LeadProfile& p) {
   return domain;
 }
 
+std::string captureAnswer(const Captured& captured) {
+  return captured.doc.substr(0, captured.doc.size() - 1) + ",\"outcome\":\"" +
+         std::string(toString(captured.outcome)) + "\"}";
+}
+
 void recordChange(Services& s, store::Connection& c, const std::string& recordId,
                   const std::string& kind, const std::string& actor, const std::string& summary,
                   const std::string& data, const std::string& eventType,

@@ -45,6 +45,9 @@ struct Captured {
 Captured captureLead(Services& s, store::Connection& c, const PreparedCapture& prepared,
                      const std::string& actor, const std::string& into = {});
 
+// What a capture answers: the lead's document with `"outcome"` added, without parsing it.
+std::string captureAnswer(const Captured& captured);
+
 // A timeline entry on the record and, with an event type, the event, in the caller's
 // transaction.
 void recordChange(Services& s, store::Connection& c, const std::string& recordId,

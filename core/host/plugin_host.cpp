@@ -443,10 +443,10 @@ struct PluginHost::Loaded : sdk::Context,
     Response response =
         writeIdempotent(host.s_, idem, [&](store::Connection& c) -> Result<Response> {
           auto captured = captureLead(host.s_, c, prepared, actor());
+          // The answer's body is only kept for a replay under the same key.
           Response r{captured.outcome == CaptureOutcome::kCreated ? 201 : 200,
                      "application/json",
-                     captured.doc.substr(0, captured.doc.size() - 1) + ",\"outcome\":\"" +
-                         std::string(toString(captured.outcome)) + "\"}",
+                     idem ? captureAnswer(captured) : std::string(),
                      {}};
           fresh = std::move(captured);
           return r;

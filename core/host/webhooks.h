@@ -31,7 +31,6 @@ class Webhooks {
   Status fanOut(const store::Event& event);
   void start();
   void stop();
-  void wake();
 
   struct Counts {
     std::uint64_t succeeded = 0, retried = 0, failed = 0;
@@ -39,6 +38,7 @@ class Webhooks {
   Counts counts() const;
 
  private:
+  void wake();  // the sender: a delivery is due now
   struct Due;
   struct Subscriber {
     std::string id, partner;

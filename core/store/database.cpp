@@ -565,33 +565,7 @@ void Store::runBatch(std::vector<std::shared_ptr<Pending>>& batch) {
     c.exec("COMMIT");
     return Status();
   });
-  // The background checkpointer copies the WAL into the database while the writer appends
-  // to it, so under steady load it never reaches the WAL's end and the WAL would grow without
-  // bound. Past a size, the writer copies the last stretch itself between two batches: the
-  // WAL is then fully copied and the next write starts it again from the beginning.
-  // The checkpointer is also woken each time another quarter of that size has accumulated,
-  // so that under load it keeps up and the writer finds little left to copy - but not past
-  // that size, where it would hold the checkpoint lock the writer's own pass needs.
-  if (committed.ok() && checkpointer_) {
-    const int reached = c.walFrames() / std::max(1, config_.sqlite_wal_restart_pages / 4);
-    if (reached > walQuarterSignalled_ && reached < 4) {
-      {
-        std::lock_guard lock(mutex_);
-        checkpointDue_ = true;
-      }
-      checkpointWake_.notify_one();
-    }
-    walQuarterSignalled_ = reached;
-  }
-  if (committed.ok() && c.walFrames() > config_.sqlite_wal_restart_pages) {
-    (void)guarded("checkpoint", [&] {
-      // A background pass holds SQLite's checkpoint lock: wait for it to end rather than
-      // find the lock taken at every commit while the WAL grows.
-      std::lock_guard pass(checkpointPass_);
-      c.checkpointWal();
-      return Status();
-    });
-  }
+  if (committed.ok()) keepWalBounded(c);
   if (!committed.ok()) {
     (void)guarded("rollback", [&] {
       c.exec("ROLLBACK");
@@ -601,6 +575,36 @@ void Store::runBatch(std::vector<std::shared_ptr<Pending>>& batch) {
       if (p->result.ok()) p->result = Error::retryable("the change could not be committed; retry");
     }
   }
+}
+
+// The background checkpointer copies the WAL into the database while the writer appends to
+// it, so under steady load it never reaches the WAL's end and the WAL would grow without
+// bound. Past a size, the writer copies the last stretch itself between two batches: the WAL
+// is then fully copied and the next write starts it again from the beginning. Below that size
+// the checkpointer is woken at each further quarter of it, so that it keeps up and the writer
+// finds little left to copy; not past it, where it would hold the checkpoint lock that the
+// writer's own pass needs.
+void Store::keepWalBounded(Connection& c) {
+  if (!checkpointer_) return;  // SQLite only
+  constexpr int kWakes = 4;
+  const int restartAt = config_.sqlite_wal_restart_pages;
+  const int reached = c.walFrames() / std::max(1, restartAt / kWakes);
+  if (reached > walWakesSignalled_ && reached < kWakes) {
+    {
+      std::lock_guard lock(mutex_);
+      checkpointDue_ = true;
+    }
+    checkpointWake_.notify_one();
+  }
+  walWakesSignalled_ = reached;
+  if (c.walFrames() <= restartAt) return;
+  (void)guarded("checkpoint", [&] {
+    // A background pass holds SQLite's checkpoint lock: wait for it to end rather than find
+    // the lock taken at every commit while the WAL grows.
+    std::lock_guard pass(checkpointPass_);
+    c.checkpointWal();
+    return Status();
+  });
 }
 
 std::unique_ptr<Connection> Store::acquireReader() {

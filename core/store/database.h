@@ -66,7 +66,7 @@ class Connection {
   int walFrames() const { return walFrames_; }
   // SQLite: checkpoints what no reader still needs, without waiting; when it reaches the end
   // of the WAL, the next write starts the WAL again from its beginning. When another
-  // checkpoint is running it does nothing: the next commit asks again.
+  // process's checkpoint is running it does nothing: the next commit asks again.
   void checkpointWal();
 
  private:
@@ -137,6 +137,7 @@ class Store {
   Status connectAll(const std::string& connector, const std::string& target);
   void writerLoop();
   void runBatch(std::vector<std::shared_ptr<Pending>>& batch);
+  void keepWalBounded(Connection& c);  // after each commit, on the writer
   std::unique_ptr<Connection> acquireReader();
   void releaseReader(std::unique_ptr<Connection> c);
 
@@ -158,9 +159,9 @@ class Store {
   std::unique_ptr<Connection> checkpointer_;
   std::thread checkpointThread_;
   std::condition_variable checkpointWake_;
-  std::mutex checkpointPass_;    // held by each checkpoint pass, background or writer's
-  bool checkpointDue_ = false;   // under mutex_
-  int walQuarterSignalled_ = 0;  // writer thread only
+  std::mutex checkpointPass_;   // held by each checkpoint pass, background or writer's
+  bool checkpointDue_ = false;  // under mutex_
+  int walWakesSignalled_ = 0;   // writer thread only
 
   std::mutex readersMutex_;
   std::condition_variable readerFree_;

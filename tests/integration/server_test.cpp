@@ -117,6 +117,50 @@ TEST(Daemon, IdleAndSlowClientsNeverStopANewClientFromBeingServed) {
   EXPECT_EQ(d.stop(), 0);
 }
 
+TEST(Daemon, AKeepAliveConnectionServesRequestsInTurnAndClosesWhenIdle) {
+  DaemonOptions options;
+  options.server_yaml = "  keep_alive_timeout_ms: 400\n";
+  Daemon d(options);
+  ASSERT_TRUE(d.start()) << d.log();
+  Poco::Net::StreamSocket s;
+  s.connect(Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(d.port())));
+  s.setReceiveTimeout(Poco::Timespan(10, 0));
+  // Two requests in one write: the second is already read into the session's buffer when the
+  // first has been answered, and must be served from there.
+  const std::string twice =
+      "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n";
+  s.sendBytes(twice.data(), static_cast<int>(twice.size()));
+  std::string received;
+  char buf[4096];
+  auto answers = [&] {
+    std::size_t n = 0;
+    for (auto at = received.find("HTTP/1.1 200"); at != std::string::npos;
+         at = received.find("HTTP/1.1 200", at + 1))
+      ++n;
+    return n;
+  };
+  while (answers() < 2 || received.find("\"ready\"") == std::string::npos) {
+    const int n = s.receiveBytes(buf, sizeof buf);
+    ASSERT_GT(n, 0) << "closed after " << received;
+    received.append(buf, static_cast<std::size_t>(n));
+  }
+  // A third request on the same connection, then nothing: the server closes it once the
+  // keep-alive timeout has passed, not before.
+  const std::string again = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+  s.sendBytes(again.data(), static_cast<int>(again.size()));
+  received.clear();
+  while (answers() < 1) {
+    const int n = s.receiveBytes(buf, sizeof buf);
+    ASSERT_GT(n, 0) << "closed before the third answer";
+    received.append(buf, static_cast<std::size_t>(n));
+  }
+  const auto idleSince = std::chrono::steady_clock::now();
+  EXPECT_EQ(s.receiveBytes(buf, sizeof buf), 0) << "the idle connection is closed";
+  EXPECT_GE(std::chrono::steady_clock::now() - idleSince, std::chrono::milliseconds(300));
+  EXPECT_EQ(d.stop(), 0);
+}
+
 TEST(Daemon, IdleConnectionsAreShedWhenThePoolIsBusy) {
   DaemonOptions options;
   options.server_yaml = "  keep_alive_timeout_ms: 60000\n";
