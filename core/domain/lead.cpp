@@ -216,6 +216,15 @@ bool copyProfileField(LeadProfile& to, const LeadProfile& from, std::string_view
   return false;
 }
 
+std::optional<bool> isProfileFieldKnown(const LeadProfile& profile, std::string_view field) {
+  for (const auto& f : kTextFields) {
+    if (f.name == field) return !(profile.*f.member).empty();
+  }
+  if (field == "employees") return profile.employees.has_value();
+  if (field == "annual_revenue") return profile.annual_revenue.has_value();
+  return std::nullopt;
+}
+
 namespace {
 
 template <typename T>

@@ -128,6 +128,18 @@ struct LeadProfile {
 // Sets one profile field of `to` to its value in `from`, by its name ("email", "employees",
 // ...); false when the name is not a profile field. Clearing is copying from an empty profile.
 bool copyProfileField(LeadProfile& to, const LeadProfile& from, std::string_view field);
+// Whether a profile field has a value, by its name; nullopt when the name is not a field.
+std::optional<bool> isProfileFieldKnown(const LeadProfile& profile, std::string_view field);
+
+// How well a lead fits a buyer persona (domain/persona.h): the share of the persona's
+// criteria weight it meets, 0..100, and which criteria those were.
+struct PersonaMatch {
+  std::string persona;               // the persona's key
+  int score = 0;                     // 0..100
+  std::vector<std::string> matched;  // the names of the criteria met, in the persona's order
+  std::vector<std::string> unmatched;
+  bool operator==(const PersonaMatch&) const = default;
+};
 
 struct Lead {
   std::string id;
@@ -138,7 +150,10 @@ struct Lead {
   Touch first_touch;
   Touch latest_touch;
   std::optional<Consent> consent;
+  // The buyer persona: the best one profiling matched (with `persona_match`), else the one
+  // the capturing channel named, else none.
   std::string persona;
+  std::optional<PersonaMatch> persona_match;
   int score = 0;
   std::string owner;
   std::optional<DisqualifyReason> disqualify_reason;

@@ -182,4 +182,54 @@ std::vector<FieldError> checkPersona(const Persona& p) {
   return errors;
 }
 
+Profiled profileLead(const ProfilingRules& rules, Lead& lead) {
+  Profiled out;
+  if (rules.personas.empty()) return out;
+  auto best = bestPersona(rules.personas, lead.profile, lead.first_touch.source);
+  if (best) {
+    if (lead.persona != best->persona || lead.persona_match != best) {
+      lead.persona = best->persona;
+      lead.persona_match = std::move(best);
+      out.changed = true;
+    }
+  } else if (lead.persona_match) {  // matched before, fits no longer
+    lead.persona.clear();
+    lead.persona_match.reset();
+    out.changed = true;
+  }
+
+  const bool open =
+      lead.status != LeadStatus::kQualified && lead.status != LeadStatus::kDisqualified;
+  if (lead.persona.empty()) {
+    const auto& rule = rules.unfit;
+    const bool fromSource =
+        rule.sources.empty() || std::find(rule.sources.begin(), rule.sources.end(),
+                                          lead.first_touch.source) != rule.sources.end();
+    const bool judged = std::all_of(
+        rule.when_known.begin(), rule.when_known.end(),
+        [&](const std::string& f) { return isProfileFieldKnown(lead.profile, f).value_or(false); });
+    // A person who took the lead in hand (started work, reactivated it) decides for it.
+    const bool inHand =
+        std::any_of(lead.history.begin(), lead.history.end(),
+                    [](const StatusChange& h) { return h.actor == Actor::kPerson; });
+    if (rule.discard && open && fromSource && judged && !inHand)
+      out.verdict = ProfilingVerdict::kDiscard;
+  } else if (lead.status == LeadStatus::kDisqualified && !lead.history.empty()) {
+    const auto& last = lead.history.back();
+    if (last.to == LeadStatus::kDisqualified && last.actor == Actor::kSystem &&
+        last.reason == DisqualifyReason::kNoFit)
+      out.verdict = ProfilingVerdict::kReactivate;
+  }
+  return out;
+}
+
+std::vector<FieldError> checkUnfitRule(const UnfitRule& rule) {
+  std::vector<FieldError> errors;
+  for (std::size_t i = 0; i < rule.when_known.size(); ++i) {
+    if (!isProfileFieldKnown(LeadProfile{}, rule.when_known[i]))
+      errors.push_back({"when_known[" + std::to_string(i) + "]", "is not a profile field"});
+  }
+  return errors;
+}
+
 }  // namespace ciclo

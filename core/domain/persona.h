@@ -38,13 +38,6 @@ struct Persona {
   int min_score = 50;  // 0..100: below it the lead does not fit this persona
 };
 
-struct PersonaMatch {
-  std::string persona;               // the persona's key
-  int score = 0;                     // 0..100
-  std::vector<std::string> matched;  // the names of the criteria met, in the persona's order
-  std::vector<std::string> unmatched;
-};
-
 PersonaMatch matchPersona(const Persona& persona, const LeadProfile& profile, LeadSource source);
 
 // The persona with the highest score among those whose minimum the lead reaches, meeting
@@ -57,5 +50,43 @@ std::optional<PersonaMatch> bestPersona(const std::vector<Persona>& personas,
 std::vector<FieldError> checkPersona(const Persona& persona);
 
 std::optional<PersonaCriterion::Kind> personaCriterionKindFrom(std::string_view name);
+
+// What happens to a lead that fits no persona ("contact scartato", phase 1b). By default it
+// is kept. With `discard`, it is disqualified as no_fit by the system - but only once the
+// profile says enough to judge (every field in `when_known` has a value) and only for leads
+// from `sources` (all when empty): a visitor who left just an email is not judged yet. A
+// lead a person has taken in hand (any status command of theirs) is never discarded.
+struct UnfitRule {
+  bool discard = false;
+  std::vector<LeadSource> sources;
+  std::vector<std::string> when_known;  // profile field names
+};
+
+struct ProfilingRules {
+  std::vector<Persona> personas;
+  UnfitRule unfit;
+};
+
+// What profiling asks of the lead's status after matching it.
+enum class ProfilingVerdict {
+  kNone,
+  kDiscard,     // fits no persona: disqualify as no_fit (system)
+  kReactivate,  // the system discarded it, and now it fits: back to working (system)
+};
+
+struct Profiled {
+  bool changed = false;  // persona or match changed
+  ProfilingVerdict verdict = ProfilingVerdict::kNone;
+};
+
+// Matches the lead against the personas (by its profile and its first touch's source) and
+// sets its persona to the best match. A persona the lead no longer fits is taken off it; a
+// persona named by the capturing channel (no match recorded) stays unless a match replaces
+// it. With no personas configured, nothing changes. The verdict is only a request: the
+// caller applies it as a status command, in the same transaction.
+Profiled profileLead(const ProfilingRules& rules, Lead& lead);
+
+// Checks the unfit rule as configured ("when_known[1]: ...").
+std::vector<FieldError> checkUnfitRule(const UnfitRule& rule);
 
 }  // namespace ciclo

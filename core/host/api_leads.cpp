@@ -283,6 +283,7 @@ Response updateLead(Request& r, Services& s) {
       }
     }
     lead.company_domain = leadCompanyDomain(p);
+    const Reprofiled profiled = reprofile(s, lead);
     if (lead == before) return leadResponse(200, lead);
     lead.updated_at = s.clock.now();
     if (!store::updateLead(c, lead))
@@ -296,6 +297,7 @@ Response updateLead(Request& r, Services& s) {
     data->set("fields", names(changedFields));
     recordChange(s, c, lead.id, "lead.updated", actorOf(r), "profile updated",
                  store::toJsonText(data), "lead.updated", lead.first_touch.partner);
+    recordReprofiled(s, c, lead, profiled);
     return leadResponse(200, lead);
   });
 }
@@ -342,23 +344,7 @@ Response commandLead(Request& r, Services& s) {
     }
     if (!store::updateLead(c, lead))
       return Error::conflict("the lead changed meanwhile; retry", "version-mismatch");
-    auto data = object();
-    data->set("lead", store::leadToJson(lead));
-    data->set("from", std::string(toString(change.value().from)));
-    data->set("to", std::string(toString(change.value().to)));
-    data->set("command", std::string(toString(*command)));
-    if (reason) data->set("reason", std::string(toString(*reason)));
-    const std::string summary = std::string(toString(change.value().from)) + " -> " +
-                                std::string(toString(change.value().to));
-    recordChange(s, c, lead.id, "lead.status_changed", actorOf(r), summary, store::toJsonText(data),
-                 "lead.status_changed", lead.first_touch.partner);
-    if (lead.status == LeadStatus::kQualified || lead.status == LeadStatus::kDisqualified) {
-      const Timestamp now = s.clock.now();
-      store::appendEvent(
-          c, {0, s.ids.next("evt"),
-              lead.status == LeadStatus::kQualified ? "lead.qualified" : "lead.disqualified",
-              lead.id, lead.first_touch.partner, now, store::toJsonText(data)});
-    }
+    recordStatusChange(s, c, lead, change.value(), actorOf(r));
     return leadResponse(200, lead);
   });
 }
@@ -389,6 +375,7 @@ Response mergeLead(Request& r, Services& s) {
       return Error::invalid("The merge has invalid fields.",
                             {{"/duplicate_id", report.error().message}});
     }
+    const Reprofiled profiled = reprofile(s, w);
     // The loser gives up its identity before the winner may take its email or phone.
     if (!store::updateLead(c, l, w.id) || !store::updateLead(c, w)) {
       return Error::conflict("a lead changed meanwhile; retry", "version-mismatch");
@@ -401,6 +388,7 @@ Response mergeLead(Request& r, Services& s) {
     data->set("conflicts", names(report.value().conflicts));
     recordChange(s, c, w.id, "lead.merged", actorOf(r), "merged " + l.id + " into this lead",
                  store::toJsonText(data), "lead.merged", w.first_touch.partner);
+    recordReprofiled(s, c, w, profiled);
     return leadResponse(200, w);
   });
 }

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <sstream>
 
@@ -178,6 +179,94 @@ class Section : public sdk::ConfigSection {
   std::set<std::string> used_;
 };
 
+// The personas file: `personas` (by key) and the `unfit` rule. Errors name this file.
+void readPersonas(const std::string& path, ProfilingRules& rules, std::string& error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = path + ": cannot be read";
+    return;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  YAML::Node root;
+  try {
+    root = YAML::Load(text.str());
+  } catch (const YAML::Exception& e) {
+    error = path + ": line " + std::to_string(e.mark.line + 1) + ": " + e.msg;
+    return;
+  }
+  Section top(root, "", error, path);
+  Section personas = top.child("personas");
+  for (const auto& key : personas.keys()) {
+    Section p = personas.child(key);
+    Persona persona;
+    persona.key = key;
+    persona.name = p.text("name", key);
+    persona.min_score = static_cast<int>(p.integer("min_score", persona.min_score, 0, 100));
+    const YAML::Node criteria = p.take("criteria");
+    if (criteria.IsDefined() && !criteria.IsNull() && !criteria.IsSequence())
+      p.fail("criteria", "expected a list of criteria");
+    for (std::size_t i = 0; criteria.IsSequence() && i < criteria.size(); ++i) {
+      Section c(criteria[i], p.name("criteria") + "[" + std::to_string(i) + "]", error, path);
+      PersonaCriterion criterion;
+      const std::string field = c.text("field", "");
+      if (auto kind = personaCriterionKindFrom(field)) {
+        criterion.kind = *kind;
+      } else {
+        c.fail("field",
+               "must be one of industry, employees, annual_revenue, country, job_title, source");
+      }
+      criterion.values = c.list("values");
+      criterion.weight = static_cast<int>(c.integer("weight", 1, 1, 100));
+      criterion.currency = c.text("currency", "");
+      for (const char* bound : {"min", "max"}) {
+        const YAML::Node n = c.take(bound);
+        if (!n.IsDefined() || n.IsNull()) continue;
+        std::optional<std::int64_t>& value =
+            std::string_view(bound) == "min" ? criterion.min : criterion.max;
+        if (criterion.kind == PersonaCriterion::Kind::kRevenue) {
+          // An amount in the criterion's currency ("5000000" or "5000000.00").
+          auto money = Money::parse(c.text(bound, ""), criterion.currency);
+          if (money.ok()) {
+            value = money.value().minor();
+          } else if (criterion.currency.size() == 3) {
+            c.fail(bound, "expected an amount such as 5000000.00");
+          }
+        } else {
+          value = c.integer(bound, 0, std::numeric_limits<std::int64_t>::min(),
+                            std::numeric_limits<std::int64_t>::max());
+        }
+      }
+      c.finish();
+      persona.criteria.push_back(std::move(criterion));
+    }
+    for (const auto& e : checkPersona(persona)) {
+      if (e.field == "key") {
+        personas.fail(key, "a persona's key " + e.message);
+      } else {
+        p.fail(e.field, e.message);
+      }
+    }
+    p.finish();
+    rules.personas.push_back(std::move(persona));
+  }
+  Section unfit = top.child("unfit");
+  rules.unfit.discard = unfit.boolean("discard", false);
+  for (const auto& source : unfit.list("sources")) {
+    if (auto s = leadSourceFrom(source)) {
+      rules.unfit.sources.push_back(*s);
+    } else {
+      unfit.fail("sources", source +
+                                " is not a source: web_form, referral, import, manual, "
+                                "email or api");
+    }
+  }
+  rules.unfit.when_known = unfit.list("when_known");
+  for (const auto& e : checkUnfitRule(rules.unfit)) unfit.fail(e.field, e.message);
+  unfit.finish();
+  top.finish();
+}
+
 }  // namespace
 
 Result<Config> parseConfig(const std::string& yaml, const std::string& file) {
@@ -293,11 +382,22 @@ Result<Config> parseConfig(const std::string& yaml, const std::string& file) {
     }
   }
 
+  Section profiling = top.child("profiling");
+  config.personas_file = profiling.text("personas", "");
+  profiling.finish();
+  if (!config.personas_file.empty() && !config.personas_file.starts_with('/')) {
+    // Relative to the file that names it.
+    if (const auto slash = file.rfind('/'); slash != std::string::npos)
+      config.personas_file = file.substr(0, slash + 1) + config.personas_file;
+  }
+
   Section testing = top.child("testing");
   config.clock_control = testing.boolean("clock_control", false);
   testing.finish();
 
   top.finish();
+  if (error.empty() && !config.personas_file.empty())
+    readPersonas(config.personas_file, config.profiling, error);
   if (!error.empty()) return Error::invalid(error);
   return config;
 }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "ciclo/plugin.h"
+#include "domain/persona.h"
 #include "domain/result.h"
 #include "store/database.h"
 
@@ -59,6 +60,10 @@ struct Config {
   std::string log_level = "information";
   bool log_requests = true;
   bool clock_control = false;  // testing only: lets tests move the daemon's clock
+  // Buyer personas and the rule for leads that fit none, from the file profiling.personas
+  // names (relative to this file).
+  std::string personas_file;
+  ProfilingRules profiling;
   std::vector<PluginSpec> plugins;
 };
 

@@ -243,11 +243,71 @@ void recordChange(Services& s, store::Connection& c, const std::string& recordId
     store::appendEvent(c, {0, s.ids.next("evt"), eventType, recordId, partner, now, data});
 }
 
+Reprofiled reprofile(Services& s, Lead& lead) {
+  Reprofiled r;
+  r.previousPersona = lead.persona;
+  const Profiled profiled = profileLead(s.config.profiling, lead);
+  r.changed = profiled.changed;
+  if (profiled.verdict != ProfilingVerdict::kNone) {
+    const bool discard = profiled.verdict == ProfilingVerdict::kDiscard;
+    const LeadCommandInput command =
+        discard ? LeadCommandInput{LeadCommand::kDisqualify, Actor::kSystem, "profiling",
+                                   DisqualifyReason::kNoFit, "fits no buyer persona"}
+                : LeadCommandInput{LeadCommand::kReactivate, Actor::kSystem, "profiling",
+                                   std::nullopt, "fits buyer persona " + lead.persona};
+    // The verdict is for a status the table lets the system leave; anything else is a bug.
+    r.status = applyCommand(lead, command, s.clock.now()).value();
+  }
+  return r;
+}
+
+void recordReprofiled(Services& s, store::Connection& c, const Lead& lead, const Reprofiled& r) {
+  if (r.changed) {
+    auto data = object();
+    data->set("lead", store::leadToJson(lead));
+    if (r.previousPersona.empty()) {
+      data->set("previous_persona", Poco::Dynamic::Var());
+    } else {
+      data->set("previous_persona", r.previousPersona);
+    }
+    const std::string summary =
+        lead.persona.empty()
+            ? "fits no buyer persona"
+            : "buyer persona " + lead.persona +
+                  (lead.persona_match ? " (" + std::to_string(lead.persona_match->score) + "%)"
+                                      : std::string());
+    recordChange(s, c, lead.id, "lead.profiled", "profiling", summary, store::toJsonText(data),
+                 "lead.profiled", lead.first_touch.partner);
+  }
+  if (r.status) recordStatusChange(s, c, lead, *r.status, "profiling");
+}
+
+void recordStatusChange(Services& s, store::Connection& c, const Lead& lead,
+                        const StatusChange& change, const std::string& actor) {
+  auto data = object();
+  data->set("lead", store::leadToJson(lead));
+  data->set("from", std::string(toString(change.from)));
+  data->set("to", std::string(toString(change.to)));
+  data->set("command", std::string(toString(change.command)));
+  if (change.reason) data->set("reason", std::string(toString(*change.reason)));
+  const std::string text = store::toJsonText(data);
+  recordChange(s, c, lead.id, "lead.status_changed", actor,
+               std::string(toString(change.from)) + " -> " + std::string(toString(change.to)), text,
+               "lead.status_changed", lead.first_touch.partner);
+  if (change.to == LeadStatus::kQualified || change.to == LeadStatus::kDisqualified) {
+    store::appendEvent(
+        c, {0, s.ids.next("evt"),
+            change.to == LeadStatus::kQualified ? "lead.qualified" : "lead.disqualified", lead.id,
+            lead.first_touch.partner, s.clock.now(), text});
+  }
+}
+
 PreparedCapture prepareCapture(Services& s, LeadCapture capture) {
-  PreparedCapture p{std::move(capture), {}, {}, {}, s.ids.next("evt")};
+  PreparedCapture p{std::move(capture), {}, {}, {}, s.ids.next("evt"), {}};
   p.candidate = newLeadFromCapture(s.ids.next("lead"), p.capture,
                                    leadCompanyDomain(p.capture.profile), s.clock.now());
   p.candidate.version = 1;
+  p.profiled = reprofile(s, p.candidate);
   p.candidateDoc = store::leadToJsonText(p.candidate);
   // The lead itself is on its record; its timeline entry says how it arrived.
   p.createdEntry =
@@ -274,6 +334,7 @@ Captured captureLead(Services& s, store::Connection& c, const PreparedCapture& p
     Lead lead = std::move(*existing);
     const MergeReport report = mergeCapture(lead, capture, now);
     if (lead.company_domain.empty()) lead.company_domain = leadCompanyDomain(lead.profile);
+    const Reprofiled profiled = reprofile(s, lead);
     if (!store::updateLead(c, lead))
       throw std::runtime_error("lead changed during its own transaction");
     auto json = store::leadToJson(lead);
@@ -286,6 +347,7 @@ Captured captureLead(Services& s, store::Connection& c, const PreparedCapture& p
     recordChange(s, c, lead.id, "lead.captured", actor,
                  report.changed() ? "captured again; data added" : "captured again; nothing new",
                  store::toJsonText(data), "lead.captured", lead.first_touch.partner);
+    recordReprofiled(s, c, lead, profiled);
     return {std::move(lead), store::toJsonText(json),
             report.changed() ? CaptureOutcome::kMerged : CaptureOutcome::kUnchanged};
   }
@@ -304,6 +366,9 @@ Captured captureLead(Services& s, store::Connection& c, const PreparedCapture& p
                             prepared.createdEntry});
   store::appendEvent(c, {0, prepared.eventId, "lead.captured", lead.id, lead.first_touch.partner,
                          at, "{\"lead\":" + doc + ",\"outcome\":\"created\"}"});
+  // A new lead's persona is on its record already; only a discard is news.
+  if (prepared.profiled.status)
+    recordStatusChange(s, c, lead, *prepared.profiled.status, "profiling");
   return {std::move(lead), std::move(doc), CaptureOutcome::kCreated};
 }
 

@@ -26,12 +26,29 @@ Result<LeadProfile> normalizeProfile(
 
 // A capture made ready outside the writer: the new lead it would create and that lead's
 // document, so that the common case - a new lead - costs the writer no serialisation.
+// Profiling (domain/persona.h) of a lead whose profile may have changed, before it is
+// written: its persona is matched again and an unfit verdict applied as a system command.
+struct Reprofiled {
+  bool changed = false;  // persona or match changed
+  std::string previousPersona;
+  std::optional<StatusChange> status;  // the discard or reactivation, when there was one
+};
+Reprofiled reprofile(Services& s, Lead& lead);
+// After the lead is written: the timeline entries and events of what reprofile() did.
+void recordReprofiled(Services& s, store::Connection& c, const Lead& lead, const Reprofiled& r);
+
+// A status change, written: its timeline entry and lead.status_changed, plus
+// lead.qualified or lead.disqualified when the lead was closed.
+void recordStatusChange(Services& s, store::Connection& c, const Lead& lead,
+                        const StatusChange& change, const std::string& actor);
+
 struct PreparedCapture {
   LeadCapture capture;
-  Lead candidate;
+  Lead candidate;  // profiled
   std::string candidateDoc;
   std::string createdEntry;  // the timeline entry's data if the capture creates the lead
   std::string eventId;       // the lead.captured event's id if the capture creates the lead
+  Reprofiled profiled;       // what profiling did to the candidate
 };
 PreparedCapture prepareCapture(Services& s, LeadCapture capture);
 

@@ -120,6 +120,18 @@ Poco::JSON::Object::Ptr leadToJson(const Lead& lead) {
     o->set("consent", Poco::Dynamic::Var());
   }
   putText(*o, "persona", lead.persona);
+  if (const auto& m = lead.persona_match) {
+    auto match = newObject();
+    match->set("score", m->score);
+    Poco::JSON::Array::Ptr matched = new Array, unmatched = new Array;
+    for (const auto& n : m->matched) matched->add(n);
+    for (const auto& n : m->unmatched) unmatched->add(n);
+    match->set("matched", matched);
+    match->set("unmatched", unmatched);
+    o->set("persona_match", match);
+  } else {
+    o->set("persona_match", Poco::Dynamic::Var());
+  }
   o->set("score", lead.score);
   putText(*o, "owner", lead.owner);
   if (lead.disqualify_reason) {
@@ -184,6 +196,16 @@ Lead leadFromJson(const Poco::JSON::Object& o) {
                            getText(*c, "source"),        getText(*c, "ip"),   getText(*c, "page")};
   }
   lead.persona = getText(o, "persona");
+  if (auto m = o.getObject("persona_match")) {
+    PersonaMatch match{lead.persona, m->getValue<int>("score"), {}, {}};
+    for (auto [key, names] :
+         {std::pair{"matched", &match.matched}, {"unmatched", &match.unmatched}}) {
+      if (auto a = m->getArray(key)) {
+        for (std::size_t i = 0; i < a->size(); ++i) names->push_back(a->getElement<std::string>(i));
+      }
+    }
+    lead.persona_match = std::move(match);
+  }
   lead.score = o.getValue<int>("score");
   lead.owner = getText(o, "owner");
   if (auto r = disqualifyReasonFrom(getText(o, "disqualify_reason"))) lead.disqualify_reason = r;
@@ -245,6 +267,13 @@ class Writer {
   std::string& out_;
   bool first_ = true;
 };
+
+// ["a","b"]
+std::string jsonList(const std::vector<std::string>& texts) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < texts.size(); ++i) out += (i ? "," : "") + sdk::jsonString(texts[i]);
+  return out + "]";
+}
 
 }  // namespace
 
@@ -317,6 +346,17 @@ std::string leadToJsonText(const Lead& lead) {
     w.raw("consent", "null");
   }
   w.optional("persona", lead.persona);
+  if (const auto& m = lead.persona_match) {
+    std::string match;
+    Writer mw(match);
+    mw.number("score", m->score);
+    mw.raw("matched", jsonList(m->matched));
+    mw.raw("unmatched", jsonList(m->unmatched));
+    mw.close();
+    w.raw("persona_match", match);
+  } else {
+    w.raw("persona_match", "null");
+  }
   w.number("score", lead.score);
   w.optional("owner", lead.owner);
   w.raw("disqualify_reason", lead.disqualify_reason
@@ -327,11 +367,7 @@ std::string leadToJsonText(const Lead& lead) {
   for (const auto& [k, v] : lead.custom) cu.text(k, v);
   cu.close();
   w.raw("custom", custom);
-  std::string merged = "[";
-  for (std::size_t i = 0; i < lead.merged_from.size(); ++i) {
-    merged += (i ? "," : "") + sdk::jsonString(lead.merged_from[i]);
-  }
-  w.raw("merged_from", merged + "]");
+  w.raw("merged_from", jsonList(lead.merged_from));
   std::string history = "[";
   for (std::size_t i = 0; i < lead.history.size(); ++i) {
     const auto& h = lead.history[i];

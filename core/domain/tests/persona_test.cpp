@@ -207,5 +207,123 @@ TEST(Personas, CriterionKindsHaveTheProfileFieldNames) {
   EXPECT_FALSE(personaCriterionKindFrom("revenue"));
 }
 
+Lead leadFrom(LeadSource source, LeadProfile p) {
+  Lead lead;
+  lead.id = "lead_1";
+  lead.profile = std::move(p);
+  lead.first_touch.source = source;
+  lead.latest_touch = lead.first_touch;
+  return lead;
+}
+
+ProfilingRules rules() {
+  ProfilingRules r{{plantManager(), craftsman()}, {}};
+  r.unfit = {true, {LeadSource::kReferral, LeadSource::kImport}, {"industry", "employees"}};
+  return r;
+}
+
+TEST(Profiling, TheLeadTakesItsBestPersonaWithTheCriteriaMet) {
+  Lead lead = leadFrom(LeadSource::kWebForm, profile());
+  const auto out = profileLead(rules(), lead);
+  EXPECT_TRUE(out.changed);
+  EXPECT_EQ(out.verdict, ProfilingVerdict::kNone);
+  EXPECT_EQ(lead.persona, "plant_manager");
+  ASSERT_TRUE(lead.persona_match);
+  EXPECT_EQ(lead.persona_match->score, 100);
+  EXPECT_FALSE(profileLead(rules(), lead).changed);  // the same profile: nothing new
+
+  lead.profile.employees = 20;  // the profile changes: the score follows
+  EXPECT_TRUE(profileLead(rules(), lead).changed);
+  EXPECT_EQ(lead.persona_match->score, 80);
+  EXPECT_EQ(lead.persona_match->unmatched, std::vector<std::string>{"employees"});
+
+  lead.profile.industry.clear();  // 50 is below the minimum of 60: no persona fits now
+  lead.profile.country = "FR";
+  EXPECT_TRUE(profileLead(rules(), lead).changed);
+  EXPECT_EQ(lead.persona, "");
+  EXPECT_FALSE(lead.persona_match);
+}
+
+TEST(Profiling, APersonaNamedByTheChannelStaysUntilAMatchReplacesIt) {
+  Lead lead = leadFrom(LeadSource::kReferral, {});
+  lead.persona = "campaign_persona";
+  lead.profile.industry = "Retail";
+  lead.profile.employees = 5000;
+  auto out = profileLead(rules(), lead);
+  EXPECT_FALSE(out.changed);
+  EXPECT_EQ(out.verdict, ProfilingVerdict::kNone);  // it has a persona: never discarded
+  EXPECT_EQ(lead.persona, "campaign_persona");
+
+  lead.profile = profile();
+  EXPECT_TRUE(profileLead(rules(), lead).changed);
+  EXPECT_EQ(lead.persona, "plant_manager");
+}
+
+TEST(Profiling, AnUnfitLeadIsDiscardedOnlyOnceItsProfileCanBeJudged) {
+  LeadProfile p;
+  p.email = "info@bakery.example";
+  Lead lead = leadFrom(LeadSource::kReferral, p);
+  EXPECT_EQ(profileLead(rules(), lead).verdict, ProfilingVerdict::kNone);  // nothing to judge
+
+  lead.profile.industry = "Bakery";
+  lead.profile.employees = 4000;
+  EXPECT_EQ(profileLead(rules(), lead).verdict, ProfilingVerdict::kDiscard);
+
+  Lead fromForm = lead;  // the rule names referral and import only
+  fromForm.first_touch.source = LeadSource::kWebForm;
+  EXPECT_EQ(profileLead(rules(), fromForm).verdict, ProfilingVerdict::kNone);
+
+  ProfilingRules keep = rules();
+  keep.unfit.discard = false;
+  EXPECT_EQ(profileLead(keep, lead).verdict, ProfilingVerdict::kNone);
+
+  ProfilingRules none = rules();  // no personas: profiling has nothing to say
+  none.personas.clear();
+  EXPECT_EQ(profileLead(none, lead).verdict, ProfilingVerdict::kNone);
+
+  Lead closed = lead;
+  closed.status = LeadStatus::kQualified;
+  EXPECT_EQ(profileLead(rules(), closed).verdict, ProfilingVerdict::kNone);
+
+  Lead inHand = lead;  // a seller works on it: the seller decides
+  ASSERT_TRUE(applyCommand(inHand,
+                           {LeadCommand::kStartWork, Actor::kPerson, "anna", std::nullopt, ""},
+                           Timestamp{})
+                  .ok());
+  EXPECT_EQ(profileLead(rules(), inHand).verdict, ProfilingVerdict::kNone);
+}
+
+TEST(Profiling, ALeadTheSystemDiscardedComesBackWhenItFitsAndOnlyThen) {
+  Lead lead = leadFrom(LeadSource::kReferral, profile());
+  lead.profile.industry = "Bakery";
+  lead.profile.employees = 4000;
+  lead.profile.country = "FR";
+  ASSERT_EQ(profileLead(rules(), lead).verdict, ProfilingVerdict::kDiscard);
+  ASSERT_TRUE(applyCommand(lead,
+                           {LeadCommand::kDisqualify, Actor::kSystem, "profiling",
+                            DisqualifyReason::kNoFit, ""},
+                           Timestamp{})
+                  .ok());
+  EXPECT_EQ(profileLead(rules(), lead).verdict, ProfilingVerdict::kNone);  // still unfit
+
+  lead.profile = profile();  // enriched: it is a plant manager after all
+  EXPECT_EQ(profileLead(rules(), lead).verdict, ProfilingVerdict::kReactivate);
+
+  Lead byPerson = leadFrom(LeadSource::kReferral, profile());  // a seller's no_fit stands
+  ASSERT_TRUE(
+      applyCommand(byPerson,
+                   {LeadCommand::kDisqualify, Actor::kPerson, "anna", DisqualifyReason::kNoFit, ""},
+                   Timestamp{})
+          .ok());
+  EXPECT_EQ(profileLead(rules(), byPerson).verdict, ProfilingVerdict::kNone);
+}
+
+TEST(Profiling, TheUnfitRuleNamesOnlyProfileFields) {
+  EXPECT_TRUE(checkUnfitRule(rules().unfit).empty());
+  UnfitRule bad{true, {}, {"industry", "revenue"}};
+  EXPECT_EQ(checkUnfitRule(bad),
+            (std::vector<FieldError>{{"when_known[1]", "is not a profile field"}}));
+}
+
 }  // namespace
 }  // namespace ciclo

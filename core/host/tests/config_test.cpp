@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 
 namespace ciclo::host {
 namespace {
@@ -98,6 +100,105 @@ TEST(Config, SyntaxErrorsNameTheLine) {
   auto missing = loadConfig("/nonexistent/ciclo.yaml");
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().message, "/nonexistent/ciclo.yaml: cannot be read");
+}
+
+TEST(Config, TheShippedConfigLoadsWithItsPersonas) {
+  auto r = loadConfig(std::string(CICLO_SOURCE_DIR) + "/config/ciclo.yaml");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const auto& rules = r.value().profiling;
+  ASSERT_EQ(rules.personas.size(), 2u);
+  EXPECT_EQ(rules.personas[0].key, "plant_manager");
+  EXPECT_EQ(rules.personas[1].criteria[1].max, 1'000'000'000);  // EUR 10,000,000.00 in cents
+  EXPECT_TRUE(rules.unfit.discard);
+  EXPECT_EQ(rules.unfit.when_known, (std::vector<std::string>{"industry", "employees"}));
+}
+
+// A config in a directory of its own that names a personas file beside it.
+class PersonasFile : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("ciclo-config-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  Result<Config> load(const std::string& personas) {
+    std::ofstream(dir_ / "personas.yaml") << personas;
+    std::ofstream(dir_ / "ciclo.yaml") << "profiling:\n  personas: personas.yaml\n";
+    return loadConfig((dir_ / "ciclo.yaml").string());
+  }
+  std::string errorOf(const std::string& personas) {
+    auto r = load(personas);
+    if (r.ok()) return "(no error)";
+    const std::string prefix = (dir_ / "personas.yaml").string() + ": ";
+    const std::string& m = r.error().message;
+    return m.starts_with(prefix) ? m.substr(prefix.size()) : m;
+  }
+  std::filesystem::path dir_;
+};
+
+TEST_F(PersonasFile, IsReadRelativeToTheConfigThatNamesIt) {
+  auto r = load(R"(
+personas:
+  buyer:
+    name: Buyer
+    min_score: 40
+    criteria:
+      - {field: industry, values: [Retail], weight: 3}
+      - {field: annual_revenue, currency: EUR, min: "1000000", max: "2500000.50"}
+      - {field: employees, min: 10}
+unfit:
+  discard: false
+)");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const auto& p = r.value().profiling.personas.at(0);
+  EXPECT_EQ(p.key, "buyer");
+  EXPECT_EQ(p.min_score, 40);
+  ASSERT_EQ(p.criteria.size(), 3u);
+  EXPECT_EQ(p.criteria[0].weight, 3);
+  EXPECT_EQ(p.criteria[1].min, 100'000'000);
+  EXPECT_EQ(p.criteria[1].max, 250'000'050);
+  EXPECT_EQ(p.criteria[2].min, 10);
+  EXPECT_FALSE(p.criteria[2].max);
+  EXPECT_EQ(p.criteria[2].weight, 1);
+  EXPECT_FALSE(r.value().profiling.unfit.discard);
+}
+
+TEST_F(PersonasFile, ErrorsNameThePersonasFileTheKeyAndTheReason) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"personas:\n  b:\n    criteria:\n      - {field: revenue, values: [x]}\n",
+       "personas.b.criteria[0].field: must be one of industry, employees, annual_revenue, "
+       "country, job_title, source"},
+      {"personas:\n  b:\n    criteria:\n      - {field: employees, min: 10, max: 5}\n",
+       "personas.b.criteria[0].max: must not be less than min"},
+      {"personas:\n  b:\n    criteria:\n      - {field: annual_revenue, currency: EUR, min: "
+       "lots}\n",
+       "personas.b.criteria[0].min: expected an amount such as 5000000.00"},
+      {"personas:\n  b:\n    criteria:\n      - {field: country, values: [IT], weight: 0}\n",
+       "personas.b.criteria[0].weight: must be between 1 and 100"},
+      {"personas:\n  b:\n    criteria:\n      - {field: country, values: [IT], colour: red}\n",
+       "personas.b.criteria[0].colour: is not a known setting"},
+      {"personas:\n  b:\n    min_score: 50\n",
+       "personas.b.criteria: must name at least one criterion"},
+      {"personas:\n  Big Buyer:\n    criteria:\n      - {field: country, values: [IT]}\n",
+       "personas.Big Buyer: a persona's key must be 1 to 64 characters of a-z, 0-9 and _"},
+      {"personas:\n  b:\n    criteria: {field: country}\n",
+       "personas.b.criteria: expected a list of criteria"},
+      {"unfit:\n  sources: [fax]\n",
+       "unfit.sources: fax is not a source: web_form, referral, import, manual, email or api"},
+      {"unfit:\n  when_known: [industry, revenue]\n",
+       "unfit.when_known[1]: is not a profile field"},
+      {"unfit:\n  discard: yes\n", "unfit.discard: expected true or false"},
+      {"personas: {}\nscoring: {}\n", "scoring: is not a known setting"},
+  };
+  for (const auto& [yaml, error] : cases) EXPECT_EQ(errorOf(yaml), error) << yaml;
+
+  std::filesystem::remove(dir_ / "personas.yaml");
+  std::ofstream(dir_ / "ciclo.yaml") << "profiling:\n  personas: personas.yaml\n";
+  auto missing = loadConfig((dir_ / "ciclo.yaml").string());
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().message, (dir_ / "personas.yaml").string() + ": cannot be read");
 }
 
 }  // namespace

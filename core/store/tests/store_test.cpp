@@ -529,7 +529,8 @@ TEST(LeadJson, TextWriterMatchesTheJsonTree) {
   full.latest_touch = {LeadSource::kReferral, "", "", "", {}, kT0 + std::chrono::hours(1)};
   full.consent = Consent{true,          "Sì, inviatemi notizie",          kT0, "web_form:demo",
                          "203.0.113.9", "https://www.example.it/demo?x=1"};
-  full.persona = "plant manager";
+  full.persona = "plant_manager";
+  full.persona_match = PersonaMatch{"plant_manager", 67, {"industry", "job_title"}, {"country"}};
   full.score = 73;
   full.owner = "marco";
   full.disqualify_reason = DisqualifyReason::kNoBudget;
