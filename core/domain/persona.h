@@ -10,25 +10,14 @@
 #include <string>
 #include <vector>
 
+#include "domain/condition.h"
 #include "domain/lead.h"
 
 namespace ciclo {
 
-struct PersonaCriterion {
-  enum class Kind { kIndustry, kEmployees, kRevenue, kCountry, kJobTitle, kSource };
-  Kind kind = Kind::kIndustry;
-  // Industry, country and source: any of these values (industry without regard to case).
-  // Job title: any of these keywords or phrases, as whole words without regard to case.
-  std::vector<std::string> values;
-  // Employees, or revenue in minor units of `currency`: within [min, max], either open.
-  std::optional<std::int64_t> min, max;
-  std::string currency;
+// A condition with its weight in the persona.
+struct PersonaCriterion : LeadCondition {
   int weight = 1;  // 1..100
-
-  // What the criterion is called in a match: its kind ("industry", "job_title", ...).
-  std::string name() const;
-  // True when the lead meets it; unknown data (no industry, no staff count) never does.
-  bool matches(const LeadProfile& profile, LeadSource source) const;
 };
 
 struct Persona {
@@ -38,18 +27,16 @@ struct Persona {
   int min_score = 50;  // 0..100: below it the lead does not fit this persona
 };
 
-PersonaMatch matchPersona(const Persona& persona, const LeadProfile& profile, LeadSource source);
+// By the lead's profile and its first touch's source (a persona never weighs a persona).
+PersonaMatch matchPersona(const Persona& persona, const Lead& lead);
 
 // The persona with the highest score among those whose minimum the lead reaches, meeting
 // at least one criterion; on a tie, the one defined first. None when the lead fits no
 // persona.
-std::optional<PersonaMatch> bestPersona(const std::vector<Persona>& personas,
-                                        const LeadProfile& profile, LeadSource source);
+std::optional<PersonaMatch> bestPersona(const std::vector<Persona>& personas, const Lead& lead);
 
 // Checks a persona as configured; the messages name the field ("criteria[2].min: ...").
 std::vector<FieldError> checkPersona(const Persona& persona);
-
-std::optional<PersonaCriterion::Kind> personaCriterionKindFrom(std::string_view name);
 
 // What happens to a lead that fits no persona ("contact scartato", phase 1b). By default it
 // is kept. With `discard`, it is disqualified as no_fit by the system - but only once the

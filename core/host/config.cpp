@@ -179,6 +179,38 @@ class Section : public sdk::ConfigSection {
   std::set<std::string> used_;
 };
 
+// A condition on a lead (domain/condition.h): field, values, min, max, currency.
+void readCondition(Section& c, LeadCondition& condition) {
+  const std::string field = c.text("field", "");
+  if (auto kind = leadConditionKindFrom(field)) {
+    condition.kind = *kind;
+  } else {
+    c.fail("field",
+           "must be one of industry, employees, annual_revenue, country, job_title, source, "
+           "persona, email_domain, free_mail, partner");
+  }
+  condition.values = c.list("values");
+  condition.currency = c.text("currency", "");
+  for (const char* bound : {"min", "max"}) {
+    const YAML::Node n = c.take(bound);
+    if (!n.IsDefined() || n.IsNull()) continue;
+    std::optional<std::int64_t>& value =
+        std::string_view(bound) == "min" ? condition.min : condition.max;
+    if (condition.kind == LeadCondition::Kind::kRevenue) {
+      // An amount in the condition's currency ("5000000" or "5000000.00").
+      auto money = Money::parse(c.text(bound, ""), condition.currency);
+      if (money.ok()) {
+        value = money.value().minor();
+      } else if (condition.currency.size() == 3) {
+        c.fail(bound, "expected an amount such as 5000000.00");
+      }
+    } else {
+      value = c.integer(bound, 0, std::numeric_limits<std::int64_t>::min(),
+                        std::numeric_limits<std::int64_t>::max());
+    }
+  }
+}
+
 // The personas file: `personas` (by key) and the `unfit` rule. Errors name this file.
 void readPersonas(const std::string& path, ProfilingRules& rules, std::string& error) {
   std::ifstream in(path, std::ios::binary);
@@ -209,34 +241,8 @@ void readPersonas(const std::string& path, ProfilingRules& rules, std::string& e
     for (std::size_t i = 0; criteria.IsSequence() && i < criteria.size(); ++i) {
       Section c(criteria[i], p.name("criteria") + "[" + std::to_string(i) + "]", error, path);
       PersonaCriterion criterion;
-      const std::string field = c.text("field", "");
-      if (auto kind = personaCriterionKindFrom(field)) {
-        criterion.kind = *kind;
-      } else {
-        c.fail("field",
-               "must be one of industry, employees, annual_revenue, country, job_title, source");
-      }
-      criterion.values = c.list("values");
+      readCondition(c, criterion);
       criterion.weight = static_cast<int>(c.integer("weight", 1, 1, 100));
-      criterion.currency = c.text("currency", "");
-      for (const char* bound : {"min", "max"}) {
-        const YAML::Node n = c.take(bound);
-        if (!n.IsDefined() || n.IsNull()) continue;
-        std::optional<std::int64_t>& value =
-            std::string_view(bound) == "min" ? criterion.min : criterion.max;
-        if (criterion.kind == PersonaCriterion::Kind::kRevenue) {
-          // An amount in the criterion's currency ("5000000" or "5000000.00").
-          auto money = Money::parse(c.text(bound, ""), criterion.currency);
-          if (money.ok()) {
-            value = money.value().minor();
-          } else if (criterion.currency.size() == 3) {
-            c.fail(bound, "expected an amount such as 5000000.00");
-          }
-        } else {
-          value = c.integer(bound, 0, std::numeric_limits<std::int64_t>::min(),
-                            std::numeric_limits<std::int64_t>::max());
-        }
-      }
       c.finish();
       persona.criteria.push_back(std::move(criterion));
     }

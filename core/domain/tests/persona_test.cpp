@@ -46,6 +46,13 @@ Persona craftsman() {
           60};
 }
 
+Lead leadWith(LeadProfile p, LeadSource source = LeadSource::kWebForm) {
+  Lead lead;
+  lead.profile = std::move(p);
+  lead.first_touch.source = source;
+  return lead;
+}
+
 LeadProfile profile() {
   LeadProfile p;
   p.industry = "manufacturing";
@@ -56,7 +63,7 @@ LeadProfile profile() {
 }
 
 TEST(Personas, ScoreIsTheShareOfTheCriteriaWeightMet) {
-  const auto m = matchPersona(plantManager(), profile(), LeadSource::kWebForm);
+  const auto m = matchPersona(plantManager(), leadWith(profile(), LeadSource::kWebForm));
   EXPECT_EQ(m.persona, "plant_manager");
   EXPECT_EQ(m.score, 100);
   EXPECT_EQ(m.matched, (std::vector<std::string>{"industry", "employees", "job_title", "country"}));
@@ -65,17 +72,17 @@ TEST(Personas, ScoreIsTheShareOfTheCriteriaWeightMet) {
   LeadProfile abroad = profile();
   abroad.country = "DE";
   abroad.employees = 20;  // below the range
-  const auto partial = matchPersona(plantManager(), abroad, LeadSource::kWebForm);
+  const auto partial = matchPersona(plantManager(), leadWith(abroad, LeadSource::kWebForm));
   EXPECT_EQ(partial.score, 60);  // 6 of 10
   EXPECT_EQ(partial.unmatched, (std::vector<std::string>{"employees", "country"}));
 }
 
 TEST(Personas, UnknownDataNeverMatches) {
   LeadProfile empty;
-  const auto m = matchPersona(plantManager(), empty, LeadSource::kWebForm);
+  const auto m = matchPersona(plantManager(), leadWith(empty, LeadSource::kWebForm));
   EXPECT_EQ(m.score, 0);
   EXPECT_TRUE(m.matched.empty());
-  EXPECT_FALSE(bestPersona({plantManager(), craftsman()}, empty, LeadSource::kWebForm));
+  EXPECT_FALSE(bestPersona({plantManager(), craftsman()}, leadWith(empty, LeadSource::kWebForm)));
 }
 
 TEST(Personas, JobTitleKeywordsAreWholeWordsAndPhrasesWithoutRegardToCase) {
@@ -83,7 +90,7 @@ TEST(Personas, JobTitleKeywordsAreWholeWordsAndPhrasesWithoutRegardToCase) {
   auto titled = [&](std::string title) {
     LeadProfile p;
     p.job_title = std::move(title);
-    return c.matches(p, LeadSource::kApi);
+    return c.matches(leadWith(p, LeadSource::kApi));
   };
   EXPECT_TRUE(titled("PLANT MANAGER"));
   EXPECT_TRUE(titled("Senior plant-manager (Brescia)"));
@@ -101,24 +108,24 @@ TEST(Personas, RangesAreInclusiveAndRevenueOnlyInItsCurrency) {
   for (const auto& [n, in] : std::vector<std::pair<std::int64_t, bool>>{
            {49, false}, {50, true}, {1000, true}, {1001, false}}) {
     p.employees = n;
-    EXPECT_EQ(staff.matches(p, LeadSource::kApi), in) << n;
+    EXPECT_EQ(staff.matches(leadWith(p, LeadSource::kApi)), in) << n;
   }
   const auto revenue = range(Kind::kRevenue, std::nullopt, 200'000'000, 1, "EUR");
   p.annual_revenue = Money(150'000'000, "EUR");
-  EXPECT_TRUE(revenue.matches(p, LeadSource::kApi));
+  EXPECT_TRUE(revenue.matches(leadWith(p, LeadSource::kApi)));
   p.annual_revenue = Money(150'000'000, "USD");  // never converted
-  EXPECT_FALSE(revenue.matches(p, LeadSource::kApi));
+  EXPECT_FALSE(revenue.matches(leadWith(p, LeadSource::kApi)));
   p.annual_revenue = Money(200'000'001, "EUR");
-  EXPECT_FALSE(revenue.matches(p, LeadSource::kApi));
+  EXPECT_FALSE(revenue.matches(leadWith(p, LeadSource::kApi)));
 }
 
 TEST(Personas, SourceAndCountryMatchExactly) {
   const auto referred = oneOf(Kind::kSource, {"referral", "import"});
-  EXPECT_TRUE(referred.matches({}, LeadSource::kReferral));
-  EXPECT_FALSE(referred.matches({}, LeadSource::kWebForm));
+  EXPECT_TRUE(referred.matches(leadWith({}, LeadSource::kReferral)));
+  EXPECT_FALSE(referred.matches(leadWith({}, LeadSource::kWebForm)));
   LeadProfile p;
   p.country = "it";
-  EXPECT_FALSE(oneOf(Kind::kCountry, {"IT"}).matches(p, LeadSource::kApi));
+  EXPECT_FALSE(oneOf(Kind::kCountry, {"IT"}).matches(leadWith(p, LeadSource::kApi)));
 }
 
 TEST(Personas, TheBestPersonaReachingItsMinimumWinsAndTiesGoToTheFirst) {
@@ -126,7 +133,8 @@ TEST(Personas, TheBestPersonaReachingItsMinimumWinsAndTiesGoToTheFirst) {
   owner.employees = 8;
   owner.job_title = "Titolare";
   owner.annual_revenue = Money(90'000'000, "EUR");
-  const auto best = bestPersona({plantManager(), craftsman()}, owner, LeadSource::kWebForm);
+  const auto best =
+      bestPersona({plantManager(), craftsman()}, leadWith(owner, LeadSource::kWebForm));
   ASSERT_TRUE(best);
   EXPECT_EQ(best->persona, "craftsman");
   EXPECT_EQ(best->score, 100);
@@ -135,20 +143,22 @@ TEST(Personas, TheBestPersonaReachingItsMinimumWinsAndTiesGoToTheFirst) {
   LeadProfile abroad = profile();
   abroad.country = "DE";
   abroad.employees = 12;
-  const auto fit = bestPersona({craftsman(), plantManager()}, abroad, LeadSource::kWebForm);
+  const auto fit =
+      bestPersona({craftsman(), plantManager()}, leadWith(abroad, LeadSource::kWebForm));
   ASSERT_TRUE(fit);
   EXPECT_EQ(fit->persona, "plant_manager");
   EXPECT_EQ(fit->score, 60);
 
   Persona twin = plantManager();
   twin.key = "twin";
-  EXPECT_EQ(bestPersona({plantManager(), twin}, profile(), LeadSource::kApi)->persona,
+  EXPECT_EQ(bestPersona({plantManager(), twin}, leadWith(profile(), LeadSource::kApi))->persona,
             "plant_manager");
-  EXPECT_EQ(bestPersona({twin, plantManager()}, profile(), LeadSource::kApi)->persona, "twin");
+  EXPECT_EQ(bestPersona({twin, plantManager()}, leadWith(profile(), LeadSource::kApi))->persona,
+            "twin");
 
   Persona strict = plantManager();
   strict.min_score = 61;
-  EXPECT_FALSE(bestPersona({strict}, abroad, LeadSource::kApi));
+  EXPECT_FALSE(bestPersona({strict}, leadWith(abroad, LeadSource::kApi)));
 }
 
 TEST(Personas, ScoresRoundHalfUp) {
@@ -159,11 +169,11 @@ TEST(Personas, ScoresRoundHalfUp) {
       0};
   LeadProfile it;
   it.country = "IT";
-  EXPECT_EQ(matchPersona(p, it, LeadSource::kApi).score, 33);
+  EXPECT_EQ(matchPersona(p, leadWith(it, LeadSource::kApi)).score, 33);
   p.criteria.pop_back();  // 1 of 2
-  EXPECT_EQ(matchPersona(p, it, LeadSource::kApi).score, 50);
+  EXPECT_EQ(matchPersona(p, leadWith(it, LeadSource::kApi)).score, 50);
   p.criteria = {oneOf(Kind::kCountry, {"IT"}, 2), oneOf(Kind::kCountry, {"FR"})};  // 2 of 3
-  EXPECT_EQ(matchPersona(p, it, LeadSource::kApi).score, 67);
+  EXPECT_EQ(matchPersona(p, leadWith(it, LeadSource::kApi)).score, 67);
 }
 
 TEST(Personas, AConfiguredPersonaIsCheckedFieldByField) {
@@ -183,6 +193,7 @@ TEST(Personas, AConfiguredPersonaIsCheckedFieldByField) {
        range(Kind::kEmployees, std::nullopt, std::nullopt), oneOf(Kind::kSource, {"fax"}),
        oneOf(Kind::kJobTitle, {"--"}), oneOf(Kind::kIndustry, {})},
       50};
+  ranges.criteria.push_back(oneOf(Kind::kPersona, {"r"}));
   const auto errors = checkPersona(ranges);
   const std::vector<FieldError> expected{
       {"criteria[0].max", "must not be less than min"},
@@ -191,20 +202,21 @@ TEST(Personas, AConfiguredPersonaIsCheckedFieldByField) {
       {"criteria[2].min", "a range needs min, max or both"},
       {"criteria[3].values", "a source is one of web_form, referral, import, manual, email, api"},
       {"criteria[4].values", "a keyword needs a letter or a digit"},
-      {"criteria[5].values", "must list at least one value, none of them empty"}};
+      {"criteria[5].values", "must list at least one value, none of them empty"},
+      {"criteria[6].field", "a persona cannot be a criterion of a persona"}};
   EXPECT_EQ(errors, expected);
 }
 
-TEST(Personas, CriterionKindsHaveTheProfileFieldNames) {
-  for (const char* name :
-       {"industry", "employees", "annual_revenue", "country", "job_title", "source"}) {
-    const auto kind = personaCriterionKindFrom(name);
+TEST(Personas, ConditionKindsHaveTheProfileFieldNames) {
+  for (const char* name : {"industry", "employees", "annual_revenue", "country", "job_title",
+                           "source", "persona", "email_domain", "free_mail", "partner"}) {
+    const auto kind = leadConditionKindFrom(name);
     ASSERT_TRUE(kind) << name;
     PersonaCriterion c;
     c.kind = *kind;
     EXPECT_EQ(c.name(), name);
   }
-  EXPECT_FALSE(personaCriterionKindFrom("revenue"));
+  EXPECT_FALSE(leadConditionKindFrom("revenue"));
 }
 
 Lead leadFrom(LeadSource source, LeadProfile p) {

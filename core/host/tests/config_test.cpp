@@ -169,7 +169,7 @@ TEST_F(PersonasFile, ErrorsNameThePersonasFileTheKeyAndTheReason) {
   const std::pair<std::string, std::string> cases[] = {
       {"personas:\n  b:\n    criteria:\n      - {field: revenue, values: [x]}\n",
        "personas.b.criteria[0].field: must be one of industry, employees, annual_revenue, "
-       "country, job_title, source"},
+       "country, job_title, source, persona, email_domain, free_mail, partner"},
       {"personas:\n  b:\n    criteria:\n      - {field: employees, min: 10, max: 5}\n",
        "personas.b.criteria[0].max: must not be less than min"},
       {"personas:\n  b:\n    criteria:\n      - {field: annual_revenue, currency: EUR, min: "
