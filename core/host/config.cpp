@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <set>
 #include <sstream>
@@ -179,6 +181,47 @@ class Section : public sdk::ConfigSection {
   std::set<std::string> used_;
 };
 
+// A file of business rules the config names; false (with `error` set) when it cannot be
+// read or parsed.
+bool loadYamlFile(const std::string& path, YAML::Node& root, std::string& error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = path + ": cannot be read";
+    return false;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  try {
+    root = YAML::Load(text.str());
+  } catch (const YAML::Exception& e) {
+    error = path + ": line " + std::to_string(e.mark.line + 1) + ": " + e.msg;
+    return false;
+  }
+  return true;
+}
+
+// A duration as "90s", "30m", "12h" or "14d"; nullopt when it is none of these.
+std::optional<std::chrono::seconds> parseDuration(const std::string& text) {
+  if (text.size() < 2) return std::nullopt;
+  const std::string digits = text.substr(0, text.size() - 1);
+  if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+      digits.size() > 9)
+    return std::nullopt;
+  const long long n = std::stoll(digits);
+  switch (text.back()) {
+    case 's':
+      return std::chrono::seconds(n);
+    case 'm':
+      return std::chrono::minutes(n);
+    case 'h':
+      return std::chrono::hours(n);
+    case 'd':
+      return std::chrono::hours(24 * n);
+    default:
+      return std::nullopt;
+  }
+}
+
 // A condition on a lead (domain/condition.h): field, values, min, max, currency.
 void readCondition(Section& c, LeadCondition& condition) {
   const std::string field = c.text("field", "");
@@ -213,20 +256,8 @@ void readCondition(Section& c, LeadCondition& condition) {
 
 // The personas file: `personas` (by key) and the `unfit` rule. Errors name this file.
 void readPersonas(const std::string& path, ProfilingRules& rules, std::string& error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error = path + ": cannot be read";
-    return;
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
   YAML::Node root;
-  try {
-    root = YAML::Load(text.str());
-  } catch (const YAML::Exception& e) {
-    error = path + ": line " + std::to_string(e.mark.line + 1) + ": " + e.msg;
-    return;
-  }
+  if (!loadYamlFile(path, root, error)) return;
   Section top(root, "", error, path);
   Section personas = top.child("personas");
   for (const auto& key : personas.keys()) {
@@ -270,6 +301,70 @@ void readPersonas(const std::string& path, ProfilingRules& rules, std::string& e
   rules.unfit.when_known = unfit.list("when_known");
   for (const auto& e : checkUnfitRule(rules.unfit)) unfit.fail(e.field, e.message);
   unfit.finish();
+  top.finish();
+}
+
+// The scoring rules file: thresholds, profile rules and behaviour rules.
+void readScoring(const std::string& path, ScoringRules& rules, std::string& error) {
+  YAML::Node root;
+  if (!loadYamlFile(path, root, error)) return;
+  Section top(root, "", error, path);
+  Section thresholds = top.child("thresholds");
+  rules.thresholds.nurturing = static_cast<int>(
+      thresholds.integer("nurturing", rules.thresholds.nurturing, -100000, 100000));
+  rules.thresholds.sales_ready = static_cast<int>(
+      thresholds.integer("sales_ready", rules.thresholds.sales_ready, -100000, 100000));
+  thresholds.finish();
+  auto list = [&](const char* key, const std::function<void(Section&)>& read) {
+    const YAML::Node items = top.take(key);
+    if (!items.IsDefined() || items.IsNull()) return;
+    if (!items.IsSequence()) {
+      top.fail(key, "expected a list of rules");
+      return;
+    }
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      Section item(items[i], std::string(key) + "[" + std::to_string(i) + "]", error, path);
+      read(item);
+      item.finish();
+    }
+  };
+  auto points = [](Section& r) {
+    return static_cast<int>(
+        r.integer("points", 0, std::numeric_limits<int>::min(), std::numeric_limits<int>::max()));
+  };
+  auto duration = [](Section& r, const char* key) {
+    const std::string text = r.text(key, "");
+    if (text.empty()) return std::chrono::seconds(0);
+    auto d = parseDuration(text);
+    if (!d) r.fail(key, "expected a duration such as 30m, 12h or 14d");
+    return d.value_or(std::chrono::seconds(0));
+  };
+  list("profile", [&](Section& r) {
+    ProfileRule rule;
+    rule.name = r.text("name", "");
+    readCondition(r, rule);
+    rule.points = points(r);
+    rules.profile.push_back(std::move(rule));
+  });
+  list("behaviour", [&](Section& r) {
+    BehaviourRule rule;
+    rule.name = r.text("name", "");
+    const std::string type = r.text("interaction", "");
+    if (auto t = interactionTypeFrom(type)) {
+      rule.type = *t;
+    } else {
+      r.fail("interaction",
+             "must be one of page_visited, content_downloaded, video_watched, event_attended, "
+             "form_submitted, email_opened, email_clicked, email_replied, unsubscribed, "
+             "email_bounced");
+    }
+    rule.points = points(r);
+    rule.half_life = duration(r, "half_life");
+    rule.cap = static_cast<int>(r.integer("cap", 0, 0, 100000));
+    rule.cap_period = duration(r, "cap_period");
+    rules.behaviour.push_back(std::move(rule));
+  });
+  for (const auto& e : checkScoringRules(rules)) top.fail(e.field, e.message);
   top.finish();
 }
 
@@ -388,14 +483,20 @@ Result<Config> parseConfig(const std::string& yaml, const std::string& file) {
     }
   }
 
+  // Files of business rules, relative to this file.
+  auto beside = [&](std::string name) {
+    if (!name.empty() && !name.starts_with('/')) {
+      if (const auto slash = file.rfind('/'); slash != std::string::npos)
+        name = file.substr(0, slash + 1) + name;
+    }
+    return name;
+  };
   Section profiling = top.child("profiling");
-  config.personas_file = profiling.text("personas", "");
+  config.personas_file = beside(profiling.text("personas", ""));
   profiling.finish();
-  if (!config.personas_file.empty() && !config.personas_file.starts_with('/')) {
-    // Relative to the file that names it.
-    if (const auto slash = file.rfind('/'); slash != std::string::npos)
-      config.personas_file = file.substr(0, slash + 1) + config.personas_file;
-  }
+  Section scoring = top.child("scoring");
+  config.scoring_file = beside(scoring.text("rules", ""));
+  scoring.finish();
 
   Section testing = top.child("testing");
   config.clock_control = testing.boolean("clock_control", false);
@@ -404,6 +505,8 @@ Result<Config> parseConfig(const std::string& yaml, const std::string& file) {
   top.finish();
   if (error.empty() && !config.personas_file.empty())
     readPersonas(config.personas_file, config.profiling, error);
+  if (error.empty() && !config.scoring_file.empty())
+    readScoring(config.scoring_file, config.scoring, error);
   if (!error.empty()) return Error::invalid(error);
   return config;
 }

@@ -14,6 +14,7 @@
 #include "ciclo/plugin.h"
 #include "domain/persona.h"
 #include "domain/result.h"
+#include "domain/scoring.h"
 #include "store/database.h"
 
 namespace ciclo::host {
@@ -64,6 +65,9 @@ struct Config {
   // names (relative to this file).
   std::string personas_file;
   ProfilingRules profiling;
+  // Lead scoring rules and thresholds, from the file scoring.rules names.
+  std::string scoring_file;
+  ScoringRules scoring;
   std::vector<PluginSpec> plugins;
 };
 

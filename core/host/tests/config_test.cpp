@@ -102,7 +102,7 @@ TEST(Config, SyntaxErrorsNameTheLine) {
   EXPECT_EQ(missing.error().message, "/nonexistent/ciclo.yaml: cannot be read");
 }
 
-TEST(Config, TheShippedConfigLoadsWithItsPersonas) {
+TEST(Config, TheShippedConfigLoadsWithItsPersonasAndScoringRules) {
   auto r = loadConfig(std::string(CICLO_SOURCE_DIR) + "/config/ciclo.yaml");
   ASSERT_TRUE(r.ok()) << r.error().message;
   const auto& rules = r.value().profiling;
@@ -111,6 +111,46 @@ TEST(Config, TheShippedConfigLoadsWithItsPersonas) {
   EXPECT_EQ(rules.personas[1].criteria[1].max, 1'000'000'000);  // EUR 10,000,000.00 in cents
   EXPECT_TRUE(rules.unfit.discard);
   EXPECT_EQ(rules.unfit.when_known, (std::vector<std::string>{"industry", "employees"}));
+
+  const auto& scoring = r.value().scoring;
+  EXPECT_EQ(scoring.thresholds.sales_ready, 60);
+  ASSERT_EQ(scoring.behaviour.size(), 10u);
+  EXPECT_EQ(scoring.behaviour[0].cap, 10);
+  EXPECT_EQ(scoring.behaviour[0].cap_period, std::chrono::hours(24 * 7));
+  EXPECT_EQ(scoring.behaviour[0].half_life, std::chrono::hours(24 * 14));
+  EXPECT_EQ(scoring.behaviour[8].half_life, std::chrono::seconds(0));
+  EXPECT_EQ(scoring.profile.back().points, -100);
+}
+
+TEST(Config, ScoringRulesErrorsNameTheFileTheKeyAndTheReason) {
+  const std::string dir =
+      std::filesystem::temp_directory_path() / ("ciclo-scoring-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto errorOfRules = [&](const std::string& rules) {
+    std::ofstream(dir + "/scoring.yaml") << rules;
+    std::ofstream(dir + "/ciclo.yaml") << "scoring:\n  rules: scoring.yaml\n";
+    auto r = loadConfig(dir + "/ciclo.yaml");
+    return r.ok() ? std::string("(no error)") : r.error().message.substr(dir.size() + 1);
+  };
+  EXPECT_EQ(errorOfRules("behaviour:\n  - {name: v, interaction: page_view, points: 1}\n"),
+            "scoring.yaml: behaviour[0].interaction: must be one of page_visited, "
+            "content_downloaded, video_watched, event_attended, form_submitted, email_opened, "
+            "email_clicked, email_replied, unsubscribed, email_bounced");
+  EXPECT_EQ(errorOfRules("behaviour:\n  - {name: v, interaction: page_visited, points: 1, "
+                         "half_life: 2w}\n"),
+            "scoring.yaml: behaviour[0].half_life: expected a duration such as 30m, 12h or 14d");
+  EXPECT_EQ(errorOfRules("profile:\n  - {name: s, field: job_title, values: [student]}\n"),
+            "scoring.yaml: profile[0].points: must be from -1000 to 1000, not 0");
+  EXPECT_EQ(errorOfRules("thresholds: {nurturing: 90, sales_ready: 60}\n"),
+            "scoring.yaml: thresholds.nurturing: must not be above sales_ready");
+  EXPECT_EQ(errorOfRules("profile: {name: x}\n"),
+            "scoring.yaml: profile: expected a list of rules");
+  EXPECT_EQ(errorOfRules("behaviour:\n  - {name: v, interaction: page_visited, points: 1, "
+                         "decay: 3d}\n"),
+            "scoring.yaml: behaviour[0].decay: is not a known setting");
+  EXPECT_EQ(errorOfRules("thresholds: {nurturing: 10, sales_ready: 60}\nprofile: []\n"),
+            "(no error)");
+  std::filesystem::remove_all(dir);
 }
 
 // A config in a directory of its own that names a personas file beside it.
