@@ -154,7 +154,11 @@ struct Lead {
   // the capturing channel named, else none.
   std::string persona;
   std::optional<PersonaMatch> persona_match;
+  // Lead scoring (domain/scoring.h) as last computed: total = fit + engagement.
   int score = 0;
+  int fit_score = 0;
+  int engagement_score = 0;
+  std::optional<Timestamp> scored_at;
   std::string owner;
   std::optional<DisqualifyReason> disqualify_reason;
   std::vector<StatusChange> history;

@@ -10,6 +10,7 @@
 
 #include "ciclo/json.h"
 #include "host/adapters.h"
+#include "host/lead_scoring.h"
 #include "host/logging.h"
 #include "host/openapi.h"
 #include "store/access.h"
@@ -244,6 +245,7 @@ Api::Api(Services& services) : s_(services) {
   (void)openApiJson();  // converted once, at start
   addSystemRoutes();
   addLeadRoutes(router_, s_);
+  addScoringRoutes(router_, s_);
   addAccountRoutes(router_, s_);
 }
 

@@ -25,10 +25,6 @@ Poco::JSON::Object::Ptr object() {
   return new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
 }
 
-std::string actorOf(const Request& r) {
-  return r.principal ? r.principal->name : "anonymous";
-}
-
 // A capture's error fields, named as JSON Pointers into the request body.
 std::string pointerOf(const std::string& field) {
   if (field.starts_with("utm_")) return "/utm/" + field.substr(4);
@@ -128,14 +124,6 @@ Poco::JSON::Array::Ptr names(const std::vector<std::string>& v) {
 
 Response leadResponse(int status, const Lead& lead) {
   return jsonResponse(status, store::leadToJson(lead));
-}
-
-Result<Lead> loadLead(store::Connection& c, const std::string& id) {
-  if (!isValidId("lead", id))
-    return Error::notFound("there is no lead " + (isValidUtf8(id) ? id.substr(0, 40) : "?"));
-  auto lead = store::findLead(c, id);
-  if (!lead) return Error::notFound("there is no lead " + id);
-  return std::move(*lead);
 }
 
 Response createLead(Request& r, Services& s) {

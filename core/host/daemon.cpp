@@ -19,6 +19,7 @@
 #include "host/crypto.h"
 #include "host/events.h"
 #include "host/lead_import.h"
+#include "host/lead_scoring.h"
 #include "host/logging.h"
 #include "host/plugin_host.h"
 #include "host/progress.h"
@@ -338,6 +339,10 @@ int Daemon::serve(Config config) {
   EventDispatcher events(*rt.store, rt.clock);
   Webhooks webhooks(*rt.services, crypto);
   webhooks.addRoutes(api.router());
+  // Scoring follows what is known of each lead (interactions score it in their own request).
+  events.subscribe(
+      "scoring", {"lead.captured", "lead.updated", "lead.merged", "lead.profiled"},
+      [&rt](const store::Event& e) { return rescoreOnEvent(*rt.services, e.subject_id, e.type); });
   events.subscribe("webhooks", {},
                    [&webhooks](const store::Event& e) { return webhooks.fanOut(e); });
   api.addMetricsSource([&] {
@@ -367,6 +372,8 @@ int Daemon::serve(Config config) {
       return Status();
     });
   });
+  scheduler.every("score-decay", std::chrono::hours(1),
+                  [&rt] { return rescoreFading(*rt.services); });
   rt.store->setCommitListener([&events] { events.wake(); });
   events.start();
   webhooks.start();

@@ -222,6 +222,18 @@ Result<LeadCapture> buildCapture(Services& s, const sdk::LeadInput& in, const st
   return c;
 }
 
+std::string actorOf(const Request& r) {
+  return r.principal ? r.principal->name : "anonymous";
+}
+
+Result<Lead> loadLead(store::Connection& c, const std::string& id) {
+  if (!isValidId("lead", id))
+    return Error::notFound("there is no lead " + (isValidUtf8(id) ? id.substr(0, 40) : "?"));
+  auto lead = store::findLead(c, id);
+  if (!lead) return Error::notFound("there is no lead " + id);
+  return std::move(*lead);
+}
+
 std::string leadCompanyDomain(const LeadProfile& p) {
   std::string domain = companyDomainOfEmail(p.email);
   if (domain.empty()) domain = companyDomainOfWebsite(p.website);

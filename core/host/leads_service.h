@@ -74,4 +74,9 @@ void recordChange(Services& s, store::Connection& c, const std::string& recordId
 
 std::string leadCompanyDomain(const LeadProfile& p);
 
+// Who made a request, as the timeline names them: the API key's name.
+std::string actorOf(const Request& r);
+// The lead with this id (also one merged away), or not found.
+Result<Lead> loadLead(store::Connection& c, const std::string& id);
+
 }  // namespace ciclo::host

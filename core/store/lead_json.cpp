@@ -133,6 +133,13 @@ Poco::JSON::Object::Ptr leadToJson(const Lead& lead) {
     o->set("persona_match", Poco::Dynamic::Var());
   }
   o->set("score", lead.score);
+  o->set("fit_score", lead.fit_score);
+  o->set("engagement_score", lead.engagement_score);
+  if (lead.scored_at) {
+    o->set("scored_at", formatTimestamp(*lead.scored_at));
+  } else {
+    o->set("scored_at", Poco::Dynamic::Var());
+  }
   putText(*o, "owner", lead.owner);
   if (lead.disqualify_reason) {
     o->set("disqualify_reason", std::string(toString(*lead.disqualify_reason)));
@@ -207,6 +214,9 @@ Lead leadFromJson(const Poco::JSON::Object& o) {
     lead.persona_match = std::move(match);
   }
   lead.score = o.getValue<int>("score");
+  lead.fit_score = o.optValue<int>("fit_score", 0);
+  lead.engagement_score = o.optValue<int>("engagement_score", 0);
+  if (Timestamp t; parseTimestamp(getText(o, "scored_at"), t)) lead.scored_at = t;
   lead.owner = getText(o, "owner");
   if (auto r = disqualifyReasonFrom(getText(o, "disqualify_reason"))) lead.disqualify_reason = r;
   if (auto custom = o.getObject("custom")) {
@@ -358,6 +368,10 @@ std::string leadToJsonText(const Lead& lead) {
     w.raw("persona_match", "null");
   }
   w.number("score", lead.score);
+  w.number("fit_score", lead.fit_score);
+  w.number("engagement_score", lead.engagement_score);
+  w.raw("scored_at",
+        lead.scored_at ? sdk::jsonString(formatTimestamp(*lead.scored_at)) : std::string("null"));
   w.optional("owner", lead.owner);
   w.raw("disqualify_reason", lead.disqualify_reason
                                  ? sdk::jsonString(toString(*lead.disqualify_reason))

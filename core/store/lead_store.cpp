@@ -133,6 +133,11 @@ bool updateLead(Connection& c, Lead& lead, const std::string& mergedInto) {
   return changed == 1;
 }
 
+std::string leadMergedInto(Connection& c, const std::string& id) {
+  auto rows = c.query("SELECT merged_into FROM leads WHERE id = $1", {id});
+  return rows.empty() ? std::string() : text(rows[0][0]);
+}
+
 void recordLeadMerge(Connection& c, const std::string& loser, const std::string& winner,
                      const std::string& by, Timestamp at) {
   c.exec(
@@ -142,6 +147,7 @@ void recordLeadMerge(Connection& c, const std::string& loser, const std::string&
   c.exec("UPDATE lead_merges SET winner_id = $1 WHERE winner_id = $2", {winner, loser});
   c.exec("UPDATE timeline SET record_id = $1 WHERE record_id = $2", {winner, loser});
   c.exec("UPDATE activities SET record_id = $1 WHERE record_id = $2", {winner, loser});
+  c.exec("UPDATE interactions SET lead_id = $1 WHERE lead_id = $2", {winner, loser});
 }
 
 std::vector<Lead> listLeads(Connection& c, const LeadFilter& f) {

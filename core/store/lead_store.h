@@ -22,6 +22,8 @@ void insertLead(Connection& c, const Lead& lead, const std::string& doc);
 // Writes the lead if its stored version is still lead.version, then bumps the version.
 // Returns false when another change came first.
 bool updateLead(Connection& c, Lead& lead, const std::string& mergedInto = {});
+// The lead this one was merged into, or "" while it lives as itself.
+std::string leadMergedInto(Connection& c, const std::string& id);
 void recordLeadMerge(Connection& c, const std::string& loser, const std::string& winner,
                      const std::string& by, Timestamp at);
 

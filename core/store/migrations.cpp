@@ -198,6 +198,19 @@ const std::vector<Migration>& migrations() {
            "CREATE INDEX leads_phone_id ON leads (phone, id) WHERE phone IS NOT NULL",
            "DROP INDEX leads_phone",
        }},
+      {7,
+       "lead scoring: the lead's own interactions and the ledger of its points",
+       {
+           // What the lead did (pages, downloads, emails...), apart from sellers' activities.
+           "CREATE TABLE interactions (id TEXT PRIMARY KEY, lead_id TEXT NOT NULL, type TEXT NOT "
+           "NULL, occurred_at TEXT NOT NULL, doc TEXT NOT NULL, created_at TEXT NOT NULL)",
+           "CREATE INDEX interactions_lead ON interactions (lead_id, occurred_at, id)",
+           // Every change of the points a rule gave a lead, with its cause; append only.
+           "CREATE TABLE score_ledger (seq {{id}}, lead_id TEXT NOT NULL, recorded_at TEXT NOT "
+           "NULL, reason TEXT NOT NULL, rule TEXT NOT NULL, fit INTEGER NOT NULL, cause TEXT NOT "
+           "NULL, points INTEGER NOT NULL, awarded_at TEXT, half_life_seconds INTEGER NOT NULL)",
+           "CREATE INDEX score_ledger_lead ON score_ledger (lead_id, seq)",
+       }},
   };
   return all;
 }

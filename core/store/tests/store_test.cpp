@@ -532,6 +532,9 @@ TEST(LeadJson, TextWriterMatchesTheJsonTree) {
   full.persona = "plant_manager";
   full.persona_match = PersonaMatch{"plant_manager", 67, {"industry", "job_title"}, {"country"}};
   full.score = 73;
+  full.fit_score = 40;
+  full.engagement_score = 33;
+  full.scored_at = kT0 + std::chrono::minutes(2);
   full.owner = "marco";
   full.disqualify_reason = DisqualifyReason::kNoBudget;
   full.history = {{LeadStatus::kNew, LeadStatus::kWorking, LeadCommand::kStartWork, Actor::kPerson,

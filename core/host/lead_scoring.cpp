@@ -1,0 +1,283 @@
+#include "host/lead_scoring.h"
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Parser.h>
+
+#include <cmath>
+
+#include "ciclo/text.h"
+#include "host/adapters.h"
+#include "host/input.h"
+#include "host/leads_service.h"
+#include "store/lead_json.h"
+#include "store/lead_store.h"
+#include "store/score_store.h"
+
+namespace ciclo::host {
+
+namespace {
+
+// An interaction may be reported with its own time, up to this far ahead of our clock.
+constexpr auto kClockSkew = std::chrono::minutes(5);
+
+Poco::JSON::Object::Ptr object() {
+  return new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+}
+
+Poco::JSON::Object::Ptr scoreJson(const Score& s) {
+  auto o = object();
+  o->set("fit", s.fit);
+  o->set("engagement", s.engagement);
+  o->set("total", s.total);
+  return o;
+}
+
+Poco::Dynamic::Var orNull(const std::string& s) {
+  return s.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(s);
+}
+
+// POST /v1/leads/{id}/interactions
+Response recordInteraction(Request& r, Services& s) {
+  auto idem = idempotencyOf(r);
+  if (!idem.ok()) return problemResponse(idem.error());
+  auto body = parseJsonObject(r.body);
+  if (!body.ok()) return problemResponse(body.error());
+  std::vector<FieldError> errors;
+  JsonInput in(*body.value(), "", errors);
+  const auto typeName = in.text("type", 64);
+  const auto occurredAt = in.text("occurred_at", 64);
+  const auto url = in.text("url", 2048);
+  const auto title = in.text("title", 500);
+  in.rejectUnknown();
+  std::optional<InteractionType> type;
+  if (!typeName) {
+    if (errors.empty()) in.fail("type", "is required");
+  } else if (!(type = interactionTypeFrom(*typeName))) {
+    in.fail("type",
+            "must be one of page_visited, content_downloaded, video_watched, event_attended, "
+            "form_submitted, email_opened, email_clicked, email_replied, unsubscribed, "
+            "email_bounced");
+  }
+  const Timestamp now = s.clock.now();
+  Timestamp at = now;
+  if (occurredAt) {
+    if (!parseTimestamp(*occurredAt, at)) {
+      in.fail("occurred_at", "must be an RFC 3339 timestamp");
+    } else if (at > now + kClockSkew) {
+      in.fail("occurred_at", "must not be in the future");
+    }
+  }
+  if (!errors.empty())
+    return problemResponse(
+        Error::invalid("The interaction has invalid fields.", std::move(errors)));
+
+  return writeIdempotent(s, idem.value(), [&](store::Connection& c) -> Result<Response> {
+    auto loaded = loadLead(c, r.params["id"]);
+    if (!loaded.ok()) return loaded.error();
+    Lead lead = std::move(loaded).value();
+    if (const auto winner = store::leadMergedInto(c, lead.id); !winner.empty()) {
+      return Error::conflict("lead " + lead.id + " was merged into " + winner + "; use that one",
+                             "lead-merged");
+    }
+    const Interaction interaction{s.ids.next("int"), *type, at};
+    auto doc = object();
+    doc->set("id", interaction.id);
+    doc->set("lead_id", lead.id);
+    doc->set("type", std::string(toString(interaction.type)));
+    doc->set("occurred_at", formatTimestamp(interaction.at));
+    doc->set("url", orNull(url.value_or("")));
+    doc->set("title", orNull(title.value_or("")));
+    doc->set("recorded_by", actorOf(r));
+    doc->set("created_at", formatTimestamp(s.clock.now()));
+    const std::string docText = store::toJsonText(doc);
+    store::insertInteraction(c, lead.id, interaction, docText, s.clock.now());
+    recordChange(s, c, lead.id, "lead.interaction", actorOf(r),
+                 std::string(toString(interaction.type)) + (url ? " " + *url : std::string()),
+                 docText, "", lead.first_touch.partner);
+    const Rescored rescored = rescoreLead(s, c, lead, "interaction " + interaction.id);
+    if ((rescored.changed || rescored.status) && !store::updateLead(c, lead))
+      return Error::conflict("the lead changed meanwhile; retry", "version-mismatch");
+    recordRescored(s, c, lead, rescored);
+    doc->set("lead_score", scoreJson(rescored.after));
+    doc->set("lead_status", std::string(toString(lead.status)));
+    return jsonResponse(201, doc);
+  });
+}
+
+// GET /v1/leads/{id}/interactions
+Response listInteractions(Request& r, Services& s) {
+  auto page = readPageQuery(r, "int");
+  if (!page.ok()) return problemResponse(page.error());
+  return readResponse(s, [&](store::Connection& c) -> Result<Response> {
+    auto lead = loadLead(c, r.params["id"]);
+    if (!lead.ok()) return lead.error();
+    auto docs = store::interactionDocs(c, lead.value().id, page.value().cursor, page.value().limit);
+    const bool more = docs.size() > static_cast<std::size_t>(page.value().limit);
+    if (more) docs.pop_back();
+    Poco::JSON::Array::Ptr data = new Poco::JSON::Array;
+    Poco::JSON::Parser parser;
+    std::string last;
+    for (const auto& d : docs) {
+      auto o = parser.parse(d).extract<Poco::JSON::Object::Ptr>();
+      last = o->getValue<std::string>("id");
+      data->add(o);
+      parser.reset();
+    }
+    return pageResponse(data, more, more ? last : "");
+  });
+}
+
+// GET /v1/leads/{id}/score: why the lead has its score - the points each rule gave it and
+// what they are worth now, after decay.
+Response explainScore(Request& r, Services& s) {
+  return readResponse(s, [&](store::Connection& c) -> Result<Response> {
+    auto lead = loadLead(c, r.params["id"]);
+    if (!lead.ok()) return lead.error();
+    const Timestamp now = s.clock.now();
+    const auto awarded = awardedFromLedger(store::leadLedger(c, lead.value().id));
+    const Score score = scoreAt(awarded, now);
+    auto out = object();
+    out->set("lead_id", lead.value().id);
+    out->set("fit", score.fit);
+    out->set("engagement", score.engagement);
+    out->set("total", score.total);
+    out->set("as_of", formatTimestamp(now));
+    auto thresholds = object();
+    thresholds->set("nurturing", s.config.scoring.thresholds.nurturing);
+    thresholds->set("sales_ready", s.config.scoring.thresholds.sales_ready);
+    out->set("thresholds", thresholds);
+    Poco::JSON::Array::Ptr entries = new Poco::JSON::Array;
+    for (const auto& e : awarded) {
+      auto o = object();
+      o->set("rule", e.rule);
+      o->set("kind", e.fit ? "fit" : "engagement");
+      o->set("cause", e.cause);
+      o->set("points", e.points);
+      o->set("awarded_at",
+             e.fit ? Poco::Dynamic::Var() : Poco::Dynamic::Var(formatTimestamp(e.at)));
+      o->set("half_life_seconds", e.fit || e.half_life.count() == 0
+                                      ? Poco::Dynamic::Var()
+                                      : Poco::Dynamic::Var(e.half_life.count()));
+      o->set("value", std::round(entryValue(e, now) * 100) / 100);
+      entries->add(o);
+    }
+    out->set("entries", entries);
+    return jsonResponse(200, out);
+  });
+}
+
+}  // namespace
+
+namespace {
+
+// What scoring the lead again would do, read without writing.
+struct ScorePlan {
+  std::vector<ScoreEntry> changes;  // for the ledger
+  Score after;
+  std::optional<LeadCommand> command;
+  bool changesAnything(const Lead& lead) const {
+    return !changes.empty() || command ||
+           after != Score{lead.fit_score, lead.engagement_score, lead.score};
+  }
+};
+
+ScorePlan planScore(Services& s, store::Connection& c, const Lead& lead, Timestamp now) {
+  const ScoringRules& rules = s.config.scoring;
+  ScorePlan plan;
+  const auto awarded = scoreEntries(rules, lead, store::leadInteractions(c, lead.id));
+  plan.changes = ledgerChanges(awardedFromLedger(store::leadLedger(c, lead.id)), awarded);
+  plan.after = scoreAt(awarded, now);
+  plan.command = scoringCommand(rules.thresholds, lead.status, plan.after.total);
+  return plan;
+}
+
+}  // namespace
+
+Rescored rescoreLead(Services& s, store::Connection& c, Lead& lead, const std::string& reason) {
+  const Timestamp now = s.clock.now();
+  const ScorePlan plan = planScore(s, c, lead, now);
+  Rescored r;
+  r.before = {lead.fit_score, lead.engagement_score, lead.score};
+  r.after = plan.after;
+  if (!plan.changes.empty()) store::appendLedger(c, lead.id, plan.changes, reason, now);
+  r.changed = r.after != r.before;
+  if (r.changed) {
+    lead.fit_score = r.after.fit;
+    lead.engagement_score = r.after.engagement;
+    lead.score = r.after.total;
+    lead.scored_at = now;
+  }
+  if (plan.command) {
+    // The thresholds only ever call for a command the table lets scoring fire.
+    r.status = applyCommand(lead,
+                            {*plan.command, Actor::kScoring, "scoring", std::nullopt,
+                             "score " + std::to_string(lead.score)},
+                            now)
+                   .value();
+  }
+  return r;
+}
+
+void recordRescored(Services& s, store::Connection& c, const Lead& lead, const Rescored& r) {
+  if (r.changed) {
+    auto data = object();
+    data->set("lead", store::leadToJson(lead));
+    data->set("score", scoreJson(r.after));
+    data->set("previous", scoreJson(r.before));
+    recordChange(s, c, lead.id, "lead.scored", "scoring",
+                 "score " + std::to_string(r.before.total) + " -> " + std::to_string(r.after.total),
+                 store::toJsonText(data), "lead.scored", lead.first_touch.partner);
+  }
+  if (r.status) recordStatusChange(s, c, lead, *r.status, "scoring");
+}
+
+Status rescoreOnEvent(Services& s, const std::string& leadId, const std::string& reason) {
+  // Most changes to a lead do not move its score: find that out on a read connection and
+  // leave the writer alone. When it does move, the write scores again from what it reads.
+  bool moves = false;
+  Status read = s.store.read([&](store::Connection& c) -> Status {
+    auto lead = store::findLead(c, leadId);
+    moves = lead && planScore(s, c, *lead, s.clock.now()).changesAnything(*lead);
+    return Status();
+  });
+  if (!read.ok()) return read;
+  if (!moves) return Status();
+  return s.store.write([&](store::Connection& c) -> Status {
+    auto lead = store::findLead(c, leadId);
+    if (!lead) return Status();
+    const Rescored r = rescoreLead(s, c, *lead, reason);
+    if (!r.changed && !r.status) return Status();
+    if (!store::updateLead(c, *lead))
+      return Error::conflict("the lead changed meanwhile; retry", "version-mismatch");
+    recordRescored(s, c, *lead, r);
+    return Status();
+  });
+}
+
+Status rescoreFading(Services& s) {
+  std::string after;
+  for (;;) {
+    std::vector<std::string> ids;
+    Status read = s.store.read([&](store::Connection& c) -> Status {
+      ids = store::leadsWithInteractions(c, after, 500);
+      return Status();
+    });
+    if (!read.ok()) return read;
+    for (const auto& id : ids) {
+      if (Status st = rescoreOnEvent(s, id, "decay"); !st.ok()) return st;
+    }
+    if (ids.size() < 500) return Status();
+    after = ids.back();
+  }
+}
+
+void addScoringRoutes(Router& router, Services& s) {
+  router.add("POST", "/v1/leads/{id}/interactions", {"leads:write", 16 * 1024},
+             [&s](Request& r) { return recordInteraction(r, s); });
+  router.add("GET", "/v1/leads/{id}/interactions", {"leads:read", 0},
+             [&s](Request& r) { return listInteractions(r, s); });
+  router.add("GET", "/v1/leads/{id}/score", {"leads:read", 0},
+             [&s](Request& r) { return explainScore(r, s); });
+}
+
+}  // namespace ciclo::host

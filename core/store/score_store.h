@@ -1,0 +1,32 @@
+#pragma once
+// A lead's interactions (what it did) and its score ledger (every change of the points a
+// rule gave it), on a Connection inside the caller's transaction.
+
+#include <string>
+#include <vector>
+
+#include "domain/scoring.h"
+#include "store/database.h"
+
+namespace ciclo::store {
+
+// `doc` is the interaction as the API serves it.
+void insertInteraction(Connection& c, const std::string& leadId, const Interaction& interaction,
+                       const std::string& doc, Timestamp createdAt);
+// In time order (then id), for scoring.
+std::vector<Interaction> leadInteractions(Connection& c, const std::string& leadId);
+// The API's documents in id order (creation order) after `afterId`; limit + 1 when there
+// are more.
+std::vector<std::string> interactionDocs(Connection& c, const std::string& leadId,
+                                         const std::string& afterId, int limit);
+
+// Leads with interactions - those whose engagement fades - in id order after `afterId`.
+std::vector<std::string> leadsWithInteractions(Connection& c, const std::string& afterId,
+                                               int limit);
+
+void appendLedger(Connection& c, const std::string& leadId, const std::vector<ScoreEntry>& changes,
+                  const std::string& reason, Timestamp recordedAt);
+// The lead's ledger changes in the order they were recorded.
+std::vector<ScoreEntry> leadLedger(Connection& c, const std::string& leadId);
+
+}  // namespace ciclo::store
