@@ -88,6 +88,12 @@ std::optional<LeadCondition::Kind> leadConditionKindFrom(std::string_view name) 
   return std::nullopt;
 }
 
+std::string leadConditionKindNames() {
+  std::string out;
+  for (const auto& [kind, text] : kKinds) out += (out.empty() ? "" : ", ") + std::string(text);
+  return out;
+}
+
 std::string LeadCondition::name() const {
   for (const auto& [k, text] : kKinds) {
     if (k == kind) return std::string(text);

@@ -43,6 +43,8 @@ struct LeadCondition {
 };
 
 std::optional<LeadCondition::Kind> leadConditionKindFrom(std::string_view name);
+// Every kind's name, for messages: "industry, employees, ...".
+std::string leadConditionKindNames();
 
 // Checks a condition as configured; each message names its field after `at`
 // ("criteria[2].max").

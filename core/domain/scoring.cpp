@@ -86,6 +86,12 @@ std::optional<InteractionType> interactionTypeFrom(std::string_view s) {
   return std::nullopt;
 }
 
+std::string interactionTypeNames() {
+  std::string out;
+  for (const auto& [type, name] : kTypes) out += (out.empty() ? "" : ", ") + std::string(name);
+  return out;
+}
+
 std::vector<ScoreEntry> scoreEntries(const ScoringRules& rules, const Lead& lead,
                                      std::span<const Interaction> interactions) {
   std::vector<ScoreEntry> out;

@@ -37,6 +37,8 @@ enum class InteractionType {
 };
 std::string_view toString(InteractionType t);
 std::optional<InteractionType> interactionTypeFrom(std::string_view s);
+// Every type's name, for messages: "page_visited, content_downloaded, ...".
+std::string interactionTypeNames();
 
 struct Interaction {
   std::string id;

@@ -14,35 +14,28 @@ namespace ciclo::host {
 
 namespace {
 
-Poco::JSON::Object::Ptr object() {
-  return new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
-}
-
 Poco::JSON::Object::Ptr accountJson(const Account& a) {
-  auto o = object();
+  auto o = store::jsonObject();
   o->set("id", a.id);
   o->set("name", a.name);
-  o->set("domain", a.domain.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(a.domain));
-  o->set("vat_id", a.vat_id.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(a.vat_id));
-  o->set("country", a.country.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(a.country));
-  o->set("industry", a.industry.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(a.industry));
+  o->set("domain", store::textOrNull(a.domain));
+  o->set("vat_id", store::textOrNull(a.vat_id));
+  o->set("country", store::textOrNull(a.country));
+  o->set("industry", store::textOrNull(a.industry));
   o->set("created_at", formatTimestamp(a.created_at));
   o->set("updated_at", formatTimestamp(a.updated_at));
   return o;
 }
 
 Poco::JSON::Object::Ptr contactJson(const Contact& k) {
-  auto o = object();
-  auto opt = [](const std::string& v) {
-    return v.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(v);
-  };
+  auto o = store::jsonObject();
   o->set("id", k.id);
-  o->set("account_id", opt(k.account_id));
-  o->set("first_name", opt(k.first_name));
-  o->set("last_name", opt(k.last_name));
-  o->set("email", opt(k.email));
-  o->set("phone", opt(k.phone));
-  o->set("job_title", opt(k.job_title));
+  o->set("account_id", store::textOrNull(k.account_id));
+  o->set("first_name", store::textOrNull(k.first_name));
+  o->set("last_name", store::textOrNull(k.last_name));
+  o->set("email", store::textOrNull(k.email));
+  o->set("phone", store::textOrNull(k.phone));
+  o->set("job_title", store::textOrNull(k.job_title));
   o->set("created_at", formatTimestamp(k.created_at));
   o->set("updated_at", formatTimestamp(k.updated_at));
   return o;
@@ -52,7 +45,7 @@ Poco::JSON::Object::Ptr contactJson(const Contact& k) {
 void recordCreated(Services& s, store::Connection& c, const std::string& id,
                    const std::string& type, const std::string& actor, const std::string& summary,
                    const Poco::JSON::Object::Ptr& payload) {
-  auto data = object();
+  auto data = store::jsonObject();
   data->set(type.substr(0, type.find('.')), payload);
   recordChange(s, c, id, type, actor, summary, store::toJsonText(data), type, "");
 }

@@ -21,10 +21,6 @@ namespace {
 constexpr std::size_t kShortText = 200;
 constexpr std::size_t kLongText = 5000;
 
-Poco::JSON::Object::Ptr object() {
-  return new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
-}
-
 // A capture's error fields, named as JSON Pointers into the request body.
 std::string pointerOf(const std::string& field) {
   if (field.starts_with("utm_")) return "/utm/" + field.substr(4);
@@ -276,7 +272,7 @@ Response updateLead(Request& r, Services& s) {
     lead.updated_at = s.clock.now();
     if (!store::updateLead(c, lead))
       return Error::conflict("the lead changed meanwhile; retry", "version-mismatch");
-    auto data = object();
+    auto data = store::jsonObject();
     data->set("lead", store::leadToJson(lead));
     std::vector<std::string> changedFields = present;
     changedFields.insert(changedFields.end(), cleared.begin(), cleared.end());
@@ -369,7 +365,7 @@ Response mergeLead(Request& r, Services& s) {
       return Error::conflict("a lead changed meanwhile; retry", "version-mismatch");
     }
     store::recordLeadMerge(c, l.id, w.id, actorOf(r), s.clock.now());
-    auto data = object();
+    auto data = store::jsonObject();
     data->set("lead", store::leadToJson(w));
     data->set("merged_id", l.id);
     data->set("filled", names(report.value().filled));
@@ -400,7 +396,7 @@ Response leadTimeline(Request& r, Services& s) {
     if (more) entries.pop_back();
     Poco::JSON::Array::Ptr data = new Poco::JSON::Array;
     for (const auto& e : entries) {
-      auto o = object();
+      auto o = store::jsonObject();
       o->set("seq", e.seq);
       o->set("at", formatTimestamp(e.at));
       o->set("kind", e.kind);
@@ -485,7 +481,7 @@ Response addActivity(Request& r, Services& s, bool isReply) {
     a.record_id = lead.value().id;
     store::insertActivity(c, a);
     auto json = store::activityToJson(a);
-    auto data = object();
+    auto data = store::jsonObject();
     data->set("activity", json);
     const std::string summary =
         std::string(toString(a.type)) + (a.subject.empty() ? "" : ": " + a.subject);

@@ -228,9 +228,7 @@ void readCondition(Section& c, LeadCondition& condition) {
   if (auto kind = leadConditionKindFrom(field)) {
     condition.kind = *kind;
   } else {
-    c.fail("field",
-           "must be one of industry, employees, annual_revenue, country, job_title, source, "
-           "persona, email_domain, free_mail, partner");
+    c.fail("field", "must be one of " + leadConditionKindNames());
   }
   condition.values = c.list("values");
   condition.currency = c.text("currency", "");
@@ -353,10 +351,7 @@ void readScoring(const std::string& path, ScoringRules& rules, std::string& erro
     if (auto t = interactionTypeFrom(type)) {
       rule.type = *t;
     } else {
-      r.fail("interaction",
-             "must be one of page_visited, content_downloaded, video_watched, event_attended, "
-             "form_submitted, email_opened, email_clicked, email_replied, unsubscribed, "
-             "email_bounced");
+      r.fail("interaction", "must be one of " + interactionTypeNames());
     }
     rule.points = points(r);
     rule.half_life = duration(r, "half_life");

@@ -20,20 +20,12 @@ namespace {
 // An interaction may be reported with its own time, up to this far ahead of our clock.
 constexpr auto kClockSkew = std::chrono::minutes(5);
 
-Poco::JSON::Object::Ptr object() {
-  return new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
-}
-
 Poco::JSON::Object::Ptr scoreJson(const Score& s) {
-  auto o = object();
+  auto o = store::jsonObject();
   o->set("fit", s.fit);
   o->set("engagement", s.engagement);
   o->set("total", s.total);
   return o;
-}
-
-Poco::Dynamic::Var orNull(const std::string& s) {
-  return s.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(s);
 }
 
 // POST /v1/leads/{id}/interactions
@@ -53,10 +45,7 @@ Response recordInteraction(Request& r, Services& s) {
   if (!typeName) {
     if (errors.empty()) in.fail("type", "is required");
   } else if (!(type = interactionTypeFrom(*typeName))) {
-    in.fail("type",
-            "must be one of page_visited, content_downloaded, video_watched, event_attended, "
-            "form_submitted, email_opened, email_clicked, email_replied, unsubscribed, "
-            "email_bounced");
+    in.fail("type", "must be one of " + interactionTypeNames());
   }
   const Timestamp now = s.clock.now();
   Timestamp at = now;
@@ -80,13 +69,13 @@ Response recordInteraction(Request& r, Services& s) {
                              "lead-merged");
     }
     const Interaction interaction{s.ids.next("int"), *type, at};
-    auto doc = object();
+    auto doc = store::jsonObject();
     doc->set("id", interaction.id);
     doc->set("lead_id", lead.id);
     doc->set("type", std::string(toString(interaction.type)));
     doc->set("occurred_at", formatTimestamp(interaction.at));
-    doc->set("url", orNull(url.value_or("")));
-    doc->set("title", orNull(title.value_or("")));
+    doc->set("url", store::textOrNull(url.value_or("")));
+    doc->set("title", store::textOrNull(title.value_or("")));
     doc->set("recorded_by", actorOf(r));
     doc->set("created_at", formatTimestamp(s.clock.now()));
     const std::string docText = store::toJsonText(doc);
@@ -136,19 +125,19 @@ Response explainScore(Request& r, Services& s) {
     const Timestamp now = s.clock.now();
     const auto awarded = awardedFromLedger(store::leadLedger(c, lead.value().id));
     const Score score = scoreAt(awarded, now);
-    auto out = object();
+    auto out = store::jsonObject();
     out->set("lead_id", lead.value().id);
     out->set("fit", score.fit);
     out->set("engagement", score.engagement);
     out->set("total", score.total);
     out->set("as_of", formatTimestamp(now));
-    auto thresholds = object();
+    auto thresholds = store::jsonObject();
     thresholds->set("nurturing", s.config.scoring.thresholds.nurturing);
     thresholds->set("sales_ready", s.config.scoring.thresholds.sales_ready);
     out->set("thresholds", thresholds);
     Poco::JSON::Array::Ptr entries = new Poco::JSON::Array;
     for (const auto& e : awarded) {
-      auto o = object();
+      auto o = store::jsonObject();
       o->set("rule", e.rule);
       o->set("kind", e.fit ? "fit" : "engagement");
       o->set("cause", e.cause);
@@ -220,7 +209,7 @@ Rescored rescoreLead(Services& s, store::Connection& c, Lead& lead, const std::s
 
 void recordRescored(Services& s, store::Connection& c, const Lead& lead, const Rescored& r) {
   if (r.changed) {
-    auto data = object();
+    auto data = store::jsonObject();
     data->set("lead", store::leadToJson(lead));
     data->set("score", scoreJson(r.after));
     data->set("previous", scoreJson(r.before));

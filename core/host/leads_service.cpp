@@ -16,10 +16,6 @@ namespace {
 constexpr std::string_view kDefaultRegion = "IT";
 constexpr std::size_t kMaxCustomFields = 50;
 
-Poco::JSON::Object::Ptr object() {
-  return new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
-}
-
 Poco::JSON::Array::Ptr names(const std::vector<std::string>& v) {
   Poco::JSON::Array::Ptr a = new Poco::JSON::Array;
   for (const auto& n : v) a->add(n);
@@ -275,7 +271,7 @@ Reprofiled reprofile(Services& s, Lead& lead) {
 
 void recordReprofiled(Services& s, store::Connection& c, const Lead& lead, const Reprofiled& r) {
   if (r.changed) {
-    auto data = object();
+    auto data = store::jsonObject();
     data->set("lead", store::leadToJson(lead));
     if (r.previousPersona.empty()) {
       data->set("previous_persona", Poco::Dynamic::Var());
@@ -296,7 +292,7 @@ void recordReprofiled(Services& s, store::Connection& c, const Lead& lead, const
 
 void recordStatusChange(Services& s, store::Connection& c, const Lead& lead,
                         const StatusChange& change, const std::string& actor) {
-  auto data = object();
+  auto data = store::jsonObject();
   data->set("lead", store::leadToJson(lead));
   data->set("from", std::string(toString(change.from)));
   data->set("to", std::string(toString(change.to)));
@@ -350,7 +346,7 @@ Captured captureLead(Services& s, store::Connection& c, const PreparedCapture& p
     if (!store::updateLead(c, lead))
       throw std::runtime_error("lead changed during its own transaction");
     auto json = store::leadToJson(lead);
-    auto data = object();
+    auto data = store::jsonObject();
     data->set("lead", json);
     data->set("outcome", report.changed() ? "merged" : "unchanged");
     data->set("filled", names(report.filled));

@@ -34,10 +34,6 @@ Poco::Logger& log() {
   return Poco::Logger::get("ciclo.webhooks");
 }
 
-Poco::JSON::Object::Ptr object() {
-  return new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
-}
-
 struct Endpoint {
   std::string id, url, partner, description, secret_sealed, status, disabled_reason;
   std::vector<std::string> event_types;
@@ -72,17 +68,16 @@ std::optional<Endpoint> findEndpoint(store::Connection& c, const std::string& id
 }
 
 Poco::JSON::Object::Ptr endpointJson(const Endpoint& e) {
-  auto o = object();
+  auto o = store::jsonObject();
   o->set("id", e.id);
   o->set("url", e.url);
   Poco::JSON::Array::Ptr types = new Poco::JSON::Array;
   for (const auto& t : e.event_types) types->add(t);
   o->set("event_types", types);
-  o->set("partner", e.partner.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(e.partner));
+  o->set("partner", store::textOrNull(e.partner));
   o->set("description", e.description);
   o->set("status", e.status);
-  o->set("disabled_reason",
-         e.disabled_reason.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(e.disabled_reason));
+  o->set("disabled_reason", store::textOrNull(e.disabled_reason));
   o->set("created_at", formatTimestamp(e.created_at));
   o->set("updated_at", formatTimestamp(e.updated_at));
   return o;
@@ -93,9 +88,9 @@ Poco::JSON::Object::Ptr endpointJson(const Endpoint& e) {
 std::string projectForPartner(const std::string& data) {
   Poco::JSON::Parser parser;
   auto in = parser.parse(data).extract<Poco::JSON::Object::Ptr>();
-  auto out = object();
+  auto out = store::jsonObject();
   if (auto lead = in->getObject("lead")) {
-    auto l = object();
+    auto l = store::jsonObject();
     for (const char* key : {"id", "status", "disqualify_reason", "created_at", "updated_at"}) {
       if (lead->has(key)) l->set(key, lead->get(key));
     }
@@ -524,7 +519,7 @@ void Webhooks::addRoutes(Router& router) {
       if (more) rows.pop_back();
       Poco::JSON::Array::Ptr data = new Poco::JSON::Array;
       for (const auto& row : rows) {
-        auto o = object();
+        auto o = store::jsonObject();
         o->set("id", store::text(row[0]));
         o->set("event_id", store::text(row[1]));
         o->set("event_type", store::text(row[2]));
@@ -565,7 +560,7 @@ void Webhooks::addRoutes(Router& router) {
               "$1, updated_at = $1 "
               "WHERE id = $2",
               {formatTimestamp(s_.clock.now()), id});
-          auto out = object();
+          auto out = store::jsonObject();
           out->set("id", id);
           out->set("status", "pending");
           return jsonResponse(202, out);

@@ -10,10 +10,6 @@ namespace {
 
 Activity fromDoc(const std::string& doc);
 
-Poco::Dynamic::Var orNull(const std::string& s) {
-  return s.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(s);
-}
-
 std::string field(const Poco::JSON::Object& o, const char* key) {
   return o.has(key) && !o.isNull(key) ? o.getValue<std::string>(key) : std::string();
 }
@@ -55,23 +51,23 @@ Activity fromDoc(const std::string& doc) {
 }  // namespace
 
 Poco::JSON::Object::Ptr activityToJson(const Activity& a) {
-  Poco::JSON::Object::Ptr o = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  Poco::JSON::Object::Ptr o = jsonObject();
   o->set("id", a.id);
   o->set("record_id", a.record_id);
-  o->set("parent_id", orNull(a.parent_id));
+  o->set("parent_id", textOrNull(a.parent_id));
   o->set("type", std::string(toString(a.type)));
-  o->set("subject", orNull(a.subject));
-  o->set("body", orNull(a.body));
+  o->set("subject", textOrNull(a.subject));
+  o->set("body", textOrNull(a.body));
   o->set("by", a.by);
   o->set("occurred_at", formatTimestamp(a.occurred_at));
   o->set("direction", a.direction ? Poco::Dynamic::Var(std::string(toString(*a.direction)))
                                   : Poco::Dynamic::Var());
-  o->set("outcome", orNull(a.outcome));
+  o->set("outcome", textOrNull(a.outcome));
   o->set("starts_at",
          a.starts_at ? Poco::Dynamic::Var(formatTimestamp(*a.starts_at)) : Poco::Dynamic::Var());
   o->set("ends_at",
          a.ends_at ? Poco::Dynamic::Var(formatTimestamp(*a.ends_at)) : Poco::Dynamic::Var());
-  o->set("location", orNull(a.location));
+  o->set("location", textOrNull(a.location));
   o->set("created_at", formatTimestamp(a.created_at));
   return o;
 }

@@ -14,16 +14,8 @@ namespace {
 using Poco::JSON::Array;
 using Poco::JSON::Object;
 
-Object::Ptr newObject() {
-  return new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-}
-
 void putText(Object& o, const std::string& key, const std::string& value) {
-  if (value.empty()) {
-    o.set(key, Poco::Dynamic::Var());
-  } else {
-    o.set(key, value);
-  }
+  o.set(key, textOrNull(value));
 }
 
 std::string getText(const Object& o, const std::string& key) {
@@ -40,12 +32,12 @@ Timestamp getTime(const Object& o, const std::string& key) {
 }  // namespace
 
 Object::Ptr touchToJson(const Touch& t) {
-  auto o = newObject();
+  auto o = jsonObject();
   o->set("source", std::string(toString(t.source)));
   putText(*o, "partner", t.partner);
   putText(*o, "channel", t.channel);
   putText(*o, "page_url", t.page_url);
-  auto utm = newObject();
+  auto utm = jsonObject();
   putText(*utm, "source", t.utm.source);
   putText(*utm, "medium", t.utm.medium);
   putText(*utm, "campaign", t.utm.campaign);
@@ -75,7 +67,7 @@ Touch touchFromJson(const Object& o) {
 }  // namespace
 
 Poco::JSON::Object::Ptr leadToJson(const Lead& lead) {
-  auto o = newObject();
+  auto o = jsonObject();
   const auto& p = lead.profile;
   o->set("id", lead.id);
   o->set("status", std::string(toString(lead.status)));
@@ -93,7 +85,7 @@ Poco::JSON::Object::Ptr leadToJson(const Lead& lead) {
     o->set("employees", Poco::Dynamic::Var());
   }
   if (p.annual_revenue) {
-    auto m = newObject();
+    auto m = jsonObject();
     m->set("amount", p.annual_revenue->toDecimal());
     m->set("currency", p.annual_revenue->currency());
     o->set("annual_revenue", m);
@@ -108,7 +100,7 @@ Poco::JSON::Object::Ptr leadToJson(const Lead& lead) {
   o->set("first_touch", touchToJson(lead.first_touch));
   o->set("latest_touch", touchToJson(lead.latest_touch));
   if (lead.consent) {
-    auto c = newObject();
+    auto c = jsonObject();
     c->set("granted", lead.consent->granted);
     putText(*c, "text", lead.consent->text);
     c->set("at", formatTimestamp(lead.consent->at));
@@ -121,7 +113,7 @@ Poco::JSON::Object::Ptr leadToJson(const Lead& lead) {
   }
   putText(*o, "persona", lead.persona);
   if (const auto& m = lead.persona_match) {
-    auto match = newObject();
+    auto match = jsonObject();
     match->set("score", m->score);
     Poco::JSON::Array::Ptr matched = new Array, unmatched = new Array;
     for (const auto& n : m->matched) matched->add(n);
@@ -146,7 +138,7 @@ Poco::JSON::Object::Ptr leadToJson(const Lead& lead) {
   } else {
     o->set("disqualify_reason", Poco::Dynamic::Var());
   }
-  auto custom = newObject();
+  auto custom = jsonObject();
   for (const auto& [k, v] : lead.custom) custom->set(k, v);
   o->set("custom", custom);
   Poco::JSON::Array::Ptr merged = new Array;
@@ -154,7 +146,7 @@ Poco::JSON::Object::Ptr leadToJson(const Lead& lead) {
   o->set("merged_from", merged);
   Poco::JSON::Array::Ptr history = new Array;
   for (const auto& h : lead.history) {
-    auto e = newObject();
+    auto e = jsonObject();
     e->set("from", std::string(toString(h.from)));
     e->set("to", std::string(toString(h.to)));
     e->set("command", std::string(toString(h.command)));
@@ -403,6 +395,14 @@ std::string leadToJsonText(const Lead& lead) {
   w.number("version", lead.version);
   w.close();
   return out;
+}
+
+Poco::JSON::Object::Ptr jsonObject() {
+  return new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+}
+
+Poco::Dynamic::Var textOrNull(const std::string& text) {
+  return text.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(text);
 }
 
 std::string toJsonText(const Poco::JSON::Object::Ptr& object) {

@@ -19,4 +19,9 @@ Lead leadFromJson(const std::string& doc);
 
 std::string toJsonText(const Poco::JSON::Object::Ptr& object);
 
+// An empty object that writes its members in the order they are set, as every document here.
+Poco::JSON::Object::Ptr jsonObject();
+// A text member's value: null when the text is empty.
+Poco::Dynamic::Var textOrNull(const std::string& text);
+
 }  // namespace ciclo::store

@@ -1,12 +1,14 @@
 #pragma once
 // A running ciclod per test, on each backend, with keys for the common scopes.
 
+#include <Poco/File.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <random>
@@ -70,6 +72,23 @@ inline int callDocumentedPluginRoutes(Daemon& daemon, const std::string& key,
   }
   return called;
 }
+
+// Files a test's daemon reads (business rules), in a temporary directory of their own that
+// goes with them.
+class TempFiles {
+ public:
+  TempFiles(std::initializer_list<std::pair<std::string, std::string>> files)
+      : dir_(makeTempDir("ciclo-files-")) {
+    for (const auto& [name, text] : files) std::ofstream(dir_ + name) << text;
+  }
+  ~TempFiles() { Poco::File(dir_).remove(true); }
+  TempFiles(const TempFiles&) = delete;
+  TempFiles& operator=(const TempFiles&) = delete;
+  std::string path(const std::string& name) const { return dir_ + name; }
+
+ private:
+  std::string dir_;
+};
 
 class DaemonTest : public ::testing::TestWithParam<TestBackend> {
  protected:

@@ -3,10 +3,6 @@
 // with the criteria met, changes land on the timeline and in the outbox, and a lead that
 // fits none is discarded where the configured rule says so.
 
-#include <Poco/File.h>
-
-#include <fstream>
-
 #include "integration/fixture.h"
 
 namespace ciclo::testing {
@@ -37,15 +33,9 @@ unfit:
 class ProfilingApi : public DaemonTest {
  protected:
   DaemonOptions daemonOptions() override {
-    dir_ = makeTempDir("ciclo-personas-");
-    std::ofstream(dir_ + "personas.yaml") << kPersonas;
     DaemonOptions options;
-    options.extra_yaml = "profiling:\n  personas: " + dir_ + "personas.yaml\n";
+    options.extra_yaml = "profiling:\n  personas: " + files_.path("personas.yaml") + "\n";
     return options;
-  }
-  void TearDown() override {
-    DaemonTest::TearDown();
-    Poco::File(dir_).remove(true);
   }
   Poco::JSON::Object::Ptr lead(const std::string& id) { return json(get("/v1/leads/" + id).body); }
   std::vector<std::string> timelineKinds(const std::string& id) {
@@ -60,7 +50,7 @@ class ProfilingApi : public DaemonTest {
     for (std::size_t i = 0; a && i < a->size(); ++i) out.push_back(a->getElement<std::string>(i));
     return out;
   }
-  std::string dir_;
+  TempFiles files_{{"personas.yaml", kPersonas}};
 };
 
 TEST_P(ProfilingApi, ACapturedLeadGetsItsBestPersonaWithTheCriteriaItMet) {

@@ -2,9 +2,6 @@
 // captured, and again at once for each interaction; thresholds move it to nurturing and
 // sales-ready; the score explains itself, and its behaviour points fade as the clock moves.
 
-#include <Poco/File.h>
-
-#include <fstream>
 #include <thread>
 
 #include "integration/fixture.h"
@@ -25,16 +22,10 @@ behaviour:
 class ScoringApi : public DaemonTest {
  protected:
   DaemonOptions daemonOptions() override {
-    dir_ = makeTempDir("ciclo-scoring-");
-    std::ofstream(dir_ + "scoring.yaml") << kRules;
     DaemonOptions options;
     options.clock_control = true;
-    options.extra_yaml = "scoring:\n  rules: " + dir_ + "scoring.yaml\n";
+    options.extra_yaml = "scoring:\n  rules: " + files_.path("scoring.yaml") + "\n";
     return options;
-  }
-  void TearDown() override {
-    DaemonTest::TearDown();
-    Poco::File(dir_).remove(true);
   }
   HttpResult interact(const std::string& id, const std::string& body) {
     return post("/v1/leads/" + id + "/interactions", body);
@@ -56,7 +47,7 @@ class ScoringApi : public DaemonTest {
                   .status,
               200);
   }
-  std::string dir_;
+  TempFiles files_{{"scoring.yaml", kRules}};
 };
 
 TEST_P(ScoringApi, ACapturedLeadIsScoredFromItsProfileAndMovesToNurturing) {
@@ -177,7 +168,21 @@ TEST_P(ScoringApi, BadInteractionsAreRefusedAndChangeNothing) {
           ->call("POST", "/v1/leads/" + id + "/interactions", reader_, R"({"type":"page_visited"})")
           .status,
       403);
+  EXPECT_EQ(get("/v1/leads/lead_nosuchlead/score").status, 404);
+  EXPECT_EQ(get("/v1/leads/" + id + "/interactions?cursor=lead_x").status, 422);
+  EXPECT_EQ(get("/v1/leads/" + id + "/interactions?sort=asc").status, 422);
   EXPECT_EQ(recordsDump(), before);
+
+  // A retried report with its Idempotency-Key is recorded once.
+  const std::vector<std::pair<std::string, std::string>> key{{"Idempotency-Key", "visit-1"}};
+  auto first = post("/v1/leads/" + id + "/interactions", R"({"type":"page_visited"})", key);
+  auto again = post("/v1/leads/" + id + "/interactions", R"({"type":"page_visited"})", key);
+  ASSERT_EQ(first.status, 201) << first.body;
+  EXPECT_EQ(again.status, 201);
+  EXPECT_EQ(again.header("idempotent-replayed"), "true");
+  EXPECT_EQ(json(again.body)->getValue<std::string>("id"),
+            json(first.body)->getValue<std::string>("id"));
+  EXPECT_EQ(json(get("/v1/leads/" + id + "/interactions").body)->getArray("data")->size(), 1u);
 
   // A lead merged into another takes no more interactions; the survivor does.
   const std::string winner =

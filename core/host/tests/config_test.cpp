@@ -231,6 +231,7 @@ TEST_F(PersonasFile, ErrorsNameThePersonasFileTheKeyAndTheReason) {
        "unfit.when_known[1]: is not a profile field"},
       {"unfit:\n  discard: yes\n", "unfit.discard: expected true or false"},
       {"personas: {}\nscoring: {}\n", "scoring: is not a known setting"},
+      {"personas:\n  b: [\n", "line 3: end of sequence flow not found"},
   };
   for (const auto& [yaml, error] : cases) EXPECT_EQ(errorOf(yaml), error) << yaml;
 
