@@ -84,7 +84,7 @@ Response recordInteraction(Request& r, Services& s) {
                  std::string(toString(interaction.type)) + (url ? " " + *url : std::string()),
                  docText, "", lead.first_touch.partner);
     const Rescored rescored = rescoreLead(s, c, lead, "interaction " + interaction.id);
-    if ((rescored.changed || rescored.status) && !store::updateLead(c, lead))
+    if (rescored.leadChanged() && !store::updateLead(c, lead))
       return Error::conflict("the lead changed meanwhile; retry", "version-mismatch");
     recordRescored(s, c, lead, rescored);
     doc->set("lead_score", scoreJson(rescored.after));
@@ -190,11 +190,12 @@ Rescored rescoreLead(Services& s, store::Connection& c, Lead& lead, const std::s
   r.after = plan.after;
   if (!plan.changes.empty()) store::appendLedger(c, lead.id, plan.changes, reason, now);
   r.changed = r.after != r.before;
-  if (r.changed) {
+  r.ledgerChanged = !plan.changes.empty();
+  if (r.changed || r.ledgerChanged) {
     lead.fit_score = r.after.fit;
     lead.engagement_score = r.after.engagement;
     lead.score = r.after.total;
-    lead.scored_at = now;
+    lead.scored_at = now;  // so a lead never scored has an empty ledger
   }
   if (plan.command) {
     // The thresholds only ever call for a command the table lets scoring fire.
@@ -226,7 +227,11 @@ Status rescoreOnEvent(Services& s, const std::string& leadId, const std::string&
   bool moves = false;
   Status read = s.store.read([&](store::Connection& c) -> Status {
     auto lead = store::findLead(c, leadId);
-    moves = lead && planScore(s, c, *lead, s.clock.now()).changesAnything(*lead);
+    if (!lead) return Status();
+    // Without rules, a lead never scored (its ledger is empty) has nothing to change.
+    const ScoringRules& rules = s.config.scoring;
+    if (rules.profile.empty() && rules.behaviour.empty() && !lead->scored_at) return Status();
+    moves = planScore(s, c, *lead, s.clock.now()).changesAnything(*lead);
     return Status();
   });
   if (!read.ok()) return read;
@@ -235,7 +240,7 @@ Status rescoreOnEvent(Services& s, const std::string& leadId, const std::string&
     auto lead = store::findLead(c, leadId);
     if (!lead) return Status();
     const Rescored r = rescoreLead(s, c, *lead, reason);
-    if (!r.changed && !r.status) return Status();
+    if (!r.leadChanged()) return Status();
     if (!store::updateLead(c, *lead))
       return Error::conflict("the lead changed meanwhile; retry", "version-mismatch");
     recordRescored(s, c, *lead, r);

@@ -15,9 +15,12 @@
 namespace ciclo::host {
 
 struct Rescored {
-  bool changed = false;  // the score fields of the lead changed
+  bool changed = false;        // the score changed (lead.scored)
+  bool ledgerChanged = false;  // points moved, maybe without changing the score
   Score before, after;
   std::optional<StatusChange> status;  // the thresholds' command, when one fired
+  // The lead must be written: its score, its scored_at or its status changed.
+  bool leadChanged() const { return changed || ledgerChanged || status.has_value(); }
 };
 
 // Scores the lead at the clock's now from its profile, its interactions and the ledger, and

@@ -14,6 +14,7 @@ thresholds: {nurturing: 20, sales_ready: 60}
 profile:
   - {name: target_industry, field: industry, values: [Logistics], points: 20}
   - {name: free_mail, field: free_mail, points: -10}
+  - {name: hobbyist, field: job_title, values: [hobbyist], points: -20}
 behaviour:
   - {name: download, interaction: content_downloaded, points: 25, half_life: 10d}
   - {name: page_visit, interaction: page_visited, points: 5, cap: 10, cap_period: 7d}
@@ -68,6 +69,17 @@ TEST_P(ScoringApi, ACapturedLeadIsScoredFromItsProfileAndMovesToNurturing) {
   auto other = scoredLead(free);
   EXPECT_EQ(other->getValue<int>("score"), -10);
   EXPECT_EQ(other->getValue<std::string>("status"), "new");
+
+  // Points that cancel out still score the lead: 0, from two rules the ledger shows.
+  const std::string even =
+      json(post("/v1/leads",
+                R"({"email":"ivo@trasporti.it","industry":"Logistics","job_title":"Hobbyist"})")
+               .body)
+          ->getValue<std::string>("id");
+  auto scored = scoredLead(even);
+  EXPECT_FALSE(scored->isNull("scored_at"));
+  EXPECT_EQ(scored->getValue<int>("score"), 0);
+  EXPECT_EQ(json(get("/v1/leads/" + even + "/score").body)->getArray("entries")->size(), 2u);
 }
 
 TEST_P(ScoringApi, InteractionsScoreAtOnceAndCrossTheSalesReadyThresholdBothWays) {
