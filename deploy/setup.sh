@@ -10,8 +10,8 @@ packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates clang-format
   libpoco-dev libyaml-cpp-dev libssl-dev libcurl4-openssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libphonenumber-dev libidn2-dev libjemalloc-dev
-  postgresql sqlite3 wrk curl procps python3
+  libphonenumber-dev libidn2-dev libjemalloc-dev libkainjow-mustache-dev libhowardhinnant-date-dev
+  postgresql sqlite3 wrk curl procps python3 openssl tzdata
   clang-14 libclang-rt-14-dev
   chromium
 )
