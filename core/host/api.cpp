@@ -19,7 +19,8 @@
 namespace ciclo::host {
 
 const std::vector<std::string> kKnownScopes{"leads:read",     "leads:write",    "webhooks:admin",
-                                            "forms:admin",    "partners:admin", "invoices:read",
+                                            "forms:admin",    "partners:admin", "nurture:read",
+                                            "nurture:write",  "mail:inbound",   "invoices:read",
                                             "payments:write", "admin"};
 
 namespace {

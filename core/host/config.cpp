@@ -200,26 +200,13 @@ bool loadYamlFile(const std::string& path, YAML::Node& root, std::string& error)
   return true;
 }
 
-// A duration as "90s", "30m", "12h" or "14d"; nullopt when it is none of these.
-std::optional<std::chrono::seconds> parseDuration(const std::string& text) {
-  if (text.size() < 2) return std::nullopt;
-  const std::string digits = text.substr(0, text.size() - 1);
-  if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
-      digits.size() > 9)
-    return std::nullopt;
-  const long long n = std::stoll(digits);
-  switch (text.back()) {
-    case 's':
-      return std::chrono::seconds(n);
-    case 'm':
-      return std::chrono::minutes(n);
-    case 'h':
-      return std::chrono::hours(n);
-    case 'd':
-      return std::chrono::hours(24 * n);
-    default:
-      return std::nullopt;
+// `name` relative to the directory of the configuration file `file`.
+std::string besideFile(const std::string& file, std::string name) {
+  if (!name.empty() && !name.starts_with('/')) {
+    if (const auto slash = file.rfind('/'); slash != std::string::npos)
+      name = file.substr(0, slash + 1) + name;
   }
+  return name;
 }
 
 // A condition on a lead (domain/condition.h): field, values, min, max, currency.
@@ -333,7 +320,7 @@ void readScoring(const std::string& path, ScoringRules& rules, std::string& erro
   auto duration = [](Section& r, const char* key) {
     const std::string text = r.text(key, "");
     if (text.empty()) return std::chrono::seconds(0);
-    auto d = parseDuration(text);
+    auto d = sdk::parseDuration(text);
     if (!d) r.fail(key, "expected a duration such as 30m, 12h or 14d");
     return d.value_or(std::chrono::seconds(0));
   };
@@ -438,6 +425,41 @@ Result<Config> parseConfig(const std::string& yaml, const std::string& file) {
       static_cast<int>(webhooks.integer("timeout_ms", config.webhooks.timeout_ms, 100, 120000));
   webhooks.finish();
 
+  Section mail = top.child("mail");
+  Section smtp = mail.child("smtp");
+  if (const std::string host = smtp.text("host", ""); !host.empty()) {
+    connectors::SmtpSettings relay;
+    relay.host = host;
+    relay.port = static_cast<int>(smtp.integer("port", 25, 1, 65535));
+    const std::string tls = smtp.text("tls", "starttls");
+    if (tls == "none") {
+      relay.tls = connectors::SmtpSettings::Tls::kNone;
+    } else if (tls == "starttls") {
+      relay.tls = connectors::SmtpSettings::Tls::kStartTls;
+    } else if (tls == "tls") {
+      relay.tls = connectors::SmtpSettings::Tls::kImplicit;
+    } else {
+      smtp.failAt("mail.smtp.tls", "expected starttls, tls or none");
+    }
+    relay.verify_certificate = smtp.boolean("verify_certificate", true);
+    relay.ca_file = smtp.text("ca_file", "");
+    relay.username = smtp.text("username", "");
+    relay.password = smtp.text("password", "");
+    relay.auth = smtp.text("auth", "plain");
+    if (relay.auth != "plain" && relay.auth != "login")
+      smtp.failAt("mail.smtp.auth", "expected plain or login");
+    relay.helo = smtp.text("helo", "");
+    relay.connect_timeout =
+        std::chrono::milliseconds(smtp.integer("connect_timeout_ms", 30000, 100, 600000));
+    relay.command_timeout =
+        std::chrono::milliseconds(smtp.integer("command_timeout_ms", 300000, 100, 600000));
+    relay.data_timeout =
+        std::chrono::milliseconds(smtp.integer("data_timeout_ms", 600000, 100, 3600000));
+    config.smtp = relay;
+  }
+  smtp.finish();
+  mail.finish();
+
   Section outbound = top.child("outbound");
   config.outbound_allow_private_networks = outbound.boolean("allow_private_networks", false);
   outbound.finish();
@@ -462,6 +484,12 @@ Result<Config> parseConfig(const std::string& yaml, const std::string& file) {
         spec.path = p.text("path", "");
         spec.required = p.boolean("required", true);
         spec.config = p.take("config");
+        if (spec.config.IsScalar()) {
+          // The plugin's section in a file of its own, named relative to this one.
+          spec.config_file = besideFile(file, spec.config.Scalar());
+          if (std::string e; !loadYamlFile(spec.config_file, spec.config, e) && error.empty())
+            error = e;
+        }
         const bool goodName = !spec.name.empty() && spec.name.size() <= 32 &&
                               std::all_of(spec.name.begin(), spec.name.end(), [](char c) {
                                 return std::islower(static_cast<unsigned char>(c)) ||
@@ -479,18 +507,11 @@ Result<Config> parseConfig(const std::string& yaml, const std::string& file) {
   }
 
   // Files of business rules, relative to this file.
-  auto beside = [&](std::string name) {
-    if (!name.empty() && !name.starts_with('/')) {
-      if (const auto slash = file.rfind('/'); slash != std::string::npos)
-        name = file.substr(0, slash + 1) + name;
-    }
-    return name;
-  };
   Section profiling = top.child("profiling");
-  config.personas_file = beside(profiling.text("personas", ""));
+  config.personas_file = besideFile(file, profiling.text("personas", ""));
   profiling.finish();
   Section scoring = top.child("scoring");
-  config.scoring_file = beside(scoring.text("rules", ""));
+  config.scoring_file = besideFile(file, scoring.text("rules", ""));
   scoring.finish();
 
   Section testing = top.child("testing");
@@ -509,6 +530,8 @@ Result<Config> parseConfig(const std::string& yaml, const std::string& file) {
 std::unique_ptr<sdk::ConfigSection> pluginConfigSection(const Config& config,
                                                         const PluginSpec& plugin,
                                                         std::string& error) {
+  if (!plugin.config_file.empty())
+    return std::make_unique<Section>(plugin.config, "", error, plugin.config_file);
   return std::make_unique<Section>(plugin.config, "plugins." + plugin.name + ".config", error,
                                    config.file);
 }

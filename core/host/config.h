@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "domain/persona.h"
 #include "domain/result.h"
 #include "domain/scoring.h"
+#include "smtp/smtp_client.h"
 #include "store/database.h"
 
 namespace ciclo::host {
@@ -47,6 +49,7 @@ struct PluginSpec {
   std::string path;
   bool required = true;  // a required plugin that fails to load or start stops the daemon
   YAML::Node config;
+  std::string config_file;  // when `config` names a YAML file (relative to this one)
 };
 
 struct Config {
@@ -68,6 +71,8 @@ struct Config {
   // Lead scoring rules and thresholds, from the file scoring.rules names.
   std::string scoring_file;
   ScoringRules scoring;
+  // The SMTP relay email leaves through (mail.smtp), when one is configured.
+  std::optional<connectors::SmtpSettings> smtp;
   std::vector<PluginSpec> plugins;
 };
 

@@ -68,26 +68,11 @@ Response recordInteraction(Request& r, Services& s) {
       return Error::conflict("lead " + lead.id + " was merged into " + winner + "; use that one",
                              "lead-merged");
     }
-    const Interaction interaction{s.ids.next("int"), *type, at};
-    auto doc = store::jsonObject();
-    doc->set("id", interaction.id);
-    doc->set("lead_id", lead.id);
-    doc->set("type", std::string(toString(interaction.type)));
-    doc->set("occurred_at", formatTimestamp(interaction.at));
-    doc->set("url", store::textOrNull(url.value_or("")));
-    doc->set("title", store::textOrNull(title.value_or("")));
-    doc->set("recorded_by", actorOf(r));
-    doc->set("created_at", formatTimestamp(s.clock.now()));
-    const std::string docText = store::toJsonText(doc);
-    store::insertInteraction(c, lead.id, interaction, docText, s.clock.now());
-    recordChange(s, c, lead.id, "lead.interaction", actorOf(r),
-                 std::string(toString(interaction.type)) + (url ? " " + *url : std::string()),
-                 docText, "", lead.first_touch.partner);
-    const Rescored rescored = rescoreLead(s, c, lead, "interaction " + interaction.id);
-    if (rescored.leadChanged() && !store::updateLead(c, lead))
-      return Error::conflict("the lead changed meanwhile; retry", "version-mismatch");
-    recordRescored(s, c, lead, rescored);
-    doc->set("lead_score", scoreJson(rescored.after));
+    auto recorded = recordLeadInteraction(s, c, lead, *type, at, url.value_or(""),
+                                          title.value_or(""), actorOf(r));
+    if (!recorded.ok()) return recorded.error();
+    auto doc = recorded.value().doc;
+    doc->set("lead_score", scoreJson(recorded.value().rescored.after));
     doc->set("lead_status", std::string(toString(lead.status)));
     return jsonResponse(201, doc);
   });
@@ -181,6 +166,32 @@ ScorePlan planScore(Services& s, store::Connection& c, const Lead& lead, Timesta
 }
 
 }  // namespace
+
+Result<InteractionRecorded> recordLeadInteraction(Services& s, store::Connection& c, Lead& lead,
+                                                  InteractionType type, Timestamp at,
+                                                  const std::string& url, const std::string& title,
+                                                  const std::string& actor) {
+  const Interaction interaction{s.ids.next("int"), type, at};
+  auto doc = store::jsonObject();
+  doc->set("id", interaction.id);
+  doc->set("lead_id", lead.id);
+  doc->set("type", std::string(toString(interaction.type)));
+  doc->set("occurred_at", formatTimestamp(interaction.at));
+  doc->set("url", store::textOrNull(url));
+  doc->set("title", store::textOrNull(title));
+  doc->set("recorded_by", actor);
+  doc->set("created_at", formatTimestamp(s.clock.now()));
+  const std::string docText = store::toJsonText(doc);
+  store::insertInteraction(c, lead.id, interaction, docText, s.clock.now());
+  recordChange(s, c, lead.id, "lead.interaction", actor,
+               std::string(toString(interaction.type)) + (url.empty() ? "" : " " + url), docText,
+               "", lead.first_touch.partner);
+  InteractionRecorded out{doc, rescoreLead(s, c, lead, "interaction " + interaction.id)};
+  if (out.rescored.leadChanged() && !store::updateLead(c, lead))
+    return Error::conflict("the lead changed meanwhile; retry", "version-mismatch");
+  recordRescored(s, c, lead, out.rescored);
+  return out;
+}
 
 Rescored rescoreLead(Services& s, store::Connection& c, Lead& lead, const std::string& reason) {
   const Timestamp now = s.clock.now();

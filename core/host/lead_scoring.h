@@ -5,6 +5,8 @@
 // Scoring again is idempotent: the ledger gets only the changes of points, and the lead its
 // new score, lead.scored and a status change only when they changed.
 
+#include <Poco/JSON/Object.h>
+
 #include <optional>
 #include <string>
 
@@ -31,6 +33,18 @@ Rescored rescoreLead(Services& s, store::Connection& c, Lead& lead, const std::s
 // After the lead is written: lead.scored (with the previous score) on the timeline and in
 // the outbox, and the status change.
 void recordRescored(Services& s, store::Connection& c, const Lead& lead, const Rescored& r);
+
+struct InteractionRecorded {
+  Poco::JSON::Object::Ptr doc;  // the interaction as the API serves it
+  Rescored rescored;
+};
+// Records what `lead` did - its timeline entry, the interaction, the new score - and
+// writes the lead when its score or status moved. `lead` is the lead itself, not one
+// merged away.
+Result<InteractionRecorded> recordLeadInteraction(Services& s, store::Connection& c, Lead& lead,
+                                                  InteractionType type, Timestamp at,
+                                                  const std::string& url, const std::string& title,
+                                                  const std::string& actor);
 
 // GET /v1/leads/{id}/score, POST and GET /v1/leads/{id}/interactions.
 void addScoringRoutes(Router& router, Services& s);

@@ -11,6 +11,7 @@
 #include <unordered_set>
 
 #include "host/adapters.h"
+#include "host/lead_scoring.h"
 #include "host/leads_service.h"
 #include "store/lead_json.h"
 #include "store/lead_store.h"
@@ -141,6 +142,7 @@ struct PluginHost::Loaded : sdk::Context,
                             sdk::Metrics,
                             sdk::Crypto,
                             sdk::Http,
+                            sdk::Mail,
                             sdk::Storage {
   PluginHost& host;
   PluginSpec spec;
@@ -187,7 +189,26 @@ struct PluginHost::Loaded : sdk::Context,
   sdk::Metrics& metrics() override { return *this; }
   sdk::Crypto& crypto() override { return *this; }
   sdk::Http& http() override { return *this; }
+  sdk::Mail& mail() override { return *this; }
   sdk::Storage& storage() override { return *this; }
+
+  // sdk::Mail: the host's SMTP connector and relay.
+  sdk::MailResult send(const sdk::MailMessage& m) override {
+    if (!host.smtp_) {
+      return sdk::MailResult{sdk::MailResult::Kind::kRetry, 0, "", false,
+                             "no SMTP relay is configured (mail.smtp)"};
+    }
+    const auto out =
+        host.smtp_->send(connectors::OutgoingMail{m.message_id, m.from, m.envelope_from, m.to,
+                                                  m.to_name, m.subject, m.text, m.html, m.headers},
+                         host.s_.clock.now());
+    using K = connectors::SmtpOutcome::Kind;
+    const auto kind = out.kind == K::kSent     ? sdk::MailResult::Kind::kSent
+                      : out.kind == K::kRetry  ? sdk::MailResult::Kind::kRetry
+                      : out.kind == K::kBounce ? sdk::MailResult::Kind::kBounce
+                                               : sdk::MailResult::Kind::kInvalid;
+    return sdk::MailResult{kind, out.code, out.enhanced, out.hard, out.detail};
+  }
 
   // sdk::Http: the host's connector and its policy.
   sdk::OutboundResponse send(const sdk::OutboundRequest& r) override {
@@ -260,6 +281,30 @@ struct PluginHost::Loaded : sdk::Context,
       auto captured = captureLead(plugin.host.s_, c, prepared->capture, plugin.actor(), into);
       return sdk::CaptureResult{captured.lead.id, std::string(toString(captured.outcome)),
                                 std::move(captured.doc), false};
+    }
+    sdk::Result<sdk::InteractionResult> interact(const sdk::InteractionInput& in) override {
+      auto invalid = [](const std::string& m) {
+        return sdk::Error{sdk::ErrorKind::kInvalid, m, {}, {}};
+      };
+      if (!writable) return invalid("an interaction needs a write transaction");
+      const auto type = interactionTypeFrom(in.type);
+      if (!type) return invalid("interaction type must be one of " + interactionTypeNames());
+      Timestamp at = plugin.host.s_.clock.now();
+      if (!in.occurred_at.empty() && !parseTimestamp(in.occurred_at, at))
+        return invalid("occurred_at must be an RFC 3339 timestamp");
+      std::string leadId = in.lead_id;
+      for (std::string winner; !(winner = store::leadMergedInto(c, leadId)).empty();)
+        leadId = winner;
+      auto lead = isValidId("lead", leadId) ? store::findLead(c, leadId) : std::nullopt;
+      if (!lead)
+        return sdk::Error{
+            sdk::ErrorKind::kNotFound, "there is no lead " + leadId.substr(0, 40), {}, {}};
+      auto recorded =
+          recordLeadInteraction(plugin.host.s_, c, *lead, *type, at, in.url.substr(0, 2048),
+                                in.title.substr(0, 500), plugin.actor());
+      if (!recorded.ok()) return toSdk(recorded.error());
+      return sdk::InteractionResult{recorded.value().doc->getValue<std::string>("id"), lead->id,
+                                    std::string(toString(lead->status)), lead->score};
     }
   };
 
@@ -588,7 +633,9 @@ PluginHost::PluginHost(Services& services, Crypto& crypto, Api& api, EventDispat
       api_(api),
       events_(events),
       scheduler_(scheduler),
-      http_({services.config.outbound_allow_private_networks, "Ciclo/0.1"}) {}
+      http_({services.config.outbound_allow_private_networks, "Ciclo/0.1"}) {
+  if (services.config.smtp) smtp_ = std::make_unique<connectors::SmtpClient>(*services.config.smtp);
+}
 
 PluginHost::~PluginHost() {
   stopAll();

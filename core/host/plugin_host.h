@@ -16,6 +16,7 @@
 #include "host/events.h"
 #include "host/scheduler.h"
 #include "http/http_client.h"
+#include "smtp/smtp_client.h"
 
 namespace ciclo::host {
 
@@ -61,6 +62,7 @@ class PluginHost {
   EventDispatcher& events_;
   Scheduler& scheduler_;
   connectors::HttpClient http_;
+  std::unique_ptr<connectors::SmtpClient> smtp_;  // when mail.smtp is configured
   std::vector<std::unique_ptr<Loaded>> loaded_;
   std::vector<std::unique_ptr<PluginLibrary>> stopped_;
 };

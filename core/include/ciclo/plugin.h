@@ -35,6 +35,28 @@
 
 namespace ciclo::sdk {
 
+// A duration as configuration writes it: "90s", "30m", "12h" or "14d"; nullopt otherwise.
+inline std::optional<std::chrono::seconds> parseDuration(std::string_view text) {
+  if (text.size() < 2 || text.size() > 10) return std::nullopt;
+  long long n = 0;
+  for (char c : text.substr(0, text.size() - 1)) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + (c - '0');
+  }
+  switch (text.back()) {
+    case 's':
+      return std::chrono::seconds(n);
+    case 'm':
+      return std::chrono::minutes(n);
+    case 'h':
+      return std::chrono::hours(n);
+    case 'd':
+      return std::chrono::hours(24 * n);
+    default:
+      return std::nullopt;
+  }
+}
+
 // ---- configuration: the plugin's own section, read once at start
 class ConfigSection {
  public:
@@ -376,6 +398,23 @@ struct CaptureResult {
   bool replayed = false;  // an earlier capture with the same key answered
 };
 
+// Something a lead did, reported by a plugin: an email opened or clicked, a reply, an
+// unsubscribe, a bounce.
+struct InteractionInput {
+  std::string lead_id;
+  std::string type;         // email_opened, email_clicked, email_replied, unsubscribed, ...
+  std::string occurred_at;  // RFC 3339; empty: now
+  std::string url;          // what it concerned (a link, a page), optional
+  std::string title;        // a short description, optional
+};
+
+struct InteractionResult {
+  std::string id;       // the interaction's id
+  std::string lead_id;  // the lead it was recorded on (the survivor of a merge)
+  std::string lead_status;
+  long long score = 0;
+};
+
 // A capture checked and made ready outside the writer (Leads::prepare), to be carried out in
 // a Storage::write transaction (Tx::capture) together with the plugin's own rows.
 class PreparedLead {
@@ -421,6 +460,40 @@ class Http {
   virtual OutboundResponse send(const OutboundRequest& request) = 0;
 };
 
+// ---- outbound email through the host's SMTP connector and the relay the daemon's mail.smtp
+// section configures: STARTTLS or TLS, AUTH, RFC 5321 timeouts. The plugin owns retries.
+struct MailMessage {
+  std::string message_id;     // "<local@domain>": the same for every attempt of one email
+  std::string from;           // "Name <address>" or "address"
+  std::string envelope_from;  // where bounces go; empty: from's address
+  std::string to;             // one address
+  std::string to_name;
+  std::string subject;
+  std::string text;                                          // the plain-text part (required)
+  std::string html;                                          // the HTML part, or empty
+  std::vector<std::pair<std::string, std::string>> headers;  // e.g. List-Unsubscribe
+};
+
+struct MailResult {
+  enum class Kind {
+    kSent,     // the relay took it
+    kRetry,    // 4xx, timeout, lost connection, no relay reachable: send again later
+    kBounce,   // 5xx: see `hard`
+    kInvalid,  // refused before sending (CR/LF in a header, a malformed address)
+  };
+  Kind kind = Kind::kRetry;
+  int code = 0;          // the SMTP reply code, 0 without one
+  std::string enhanced;  // RFC 3463 status, "5.1.1", when the relay gave one
+  bool hard = false;     // a bounce for an address that will never work
+  std::string detail;
+};
+
+class Mail {
+ public:
+  virtual ~Mail() = default;
+  virtual MailResult send(const MailMessage& message) = 0;
+};
+
 // ---- the plugin's own tables, named with its prefix ("p_<plugin>_"), on the daemon's
 // store (SQLite or PostgreSQL: write SQL both accept; placeholders are $1, $2, ...).
 using SqlValue = std::variant<std::monostate, long long, std::string>;
@@ -436,6 +509,10 @@ class Tx {
   // event: merges into the lead `into` when given and it still exists as itself, else into
   // the lead with the same email or phone, else creates the lead.
   virtual Result<CaptureResult> capture(const PreparedLead& lead, const std::string& into) = 0;
+  // Records what a lead did (the interaction types of POST /v1/leads/{id}/interactions) on
+  // its timeline in this (write) transaction and scores the lead again. A lead merged into
+  // another gets it on the surviving lead.
+  virtual Result<InteractionResult> interact(const InteractionInput& interaction) = 0;
 };
 
 class Storage {
@@ -465,6 +542,7 @@ class Context {
   virtual Metrics& metrics() = 0;
   virtual Crypto& crypto() = 0;
   virtual Http& http() = 0;
+  virtual Mail& mail() = 0;
   virtual Storage& storage() = 0;
 };
 

@@ -1,0 +1,1083 @@
+// The nurture plugin: enrols leads in email sequences, sends each step through the host's
+// SMTP relay (with consent, never to a suppressed address, outside quiet hours, within the
+// per-domain rate), retries deferred emails with the same Message-ID, handles bounces, and
+// serves the public tracking and unsubscribe links of CONTRACT.md section 6.
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Parser.h>
+
+#include <deque>
+#include <map>
+#include <mutex>
+#include <set>
+#include <sstream>
+
+#include "email.h"
+#include "sequence.h"
+#include "support/json.h"
+
+namespace ciclo::plugins::nurture {
+
+namespace {
+
+using sdk::HttpRequest;
+using sdk::HttpResponse;
+using sdk::SqlRow;
+using sdk::Status;
+
+std::string str(const SqlRow& row, std::size_t i) {
+  const auto* s = std::get_if<std::string>(&row.at(i));
+  return s ? *s : std::string();
+}
+long long num(const SqlRow& row, std::size_t i) {
+  const auto* n = std::get_if<long long>(&row.at(i));
+  return n ? *n : 0;
+}
+sdk::SqlValue textOrNull(const std::string& s) {
+  return s.empty() ? sdk::SqlValue() : sdk::SqlValue(s);
+}
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string hex(const std::string& raw) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : raw) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
+}
+
+std::string domainOf(const std::string& address) {
+  const auto at = address.rfind('@');
+  return at == std::string::npos ? "" : lower(address.substr(at + 1));
+}
+
+std::string htmlEscape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+HttpResponse notFound(const std::string& what) {
+  return sdk::problem(404, "not-found", "Not Found", what);
+}
+
+// A 1x1 transparent GIF.
+const std::string kPixel(
+    "GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff\x21\xf9\x04\x01\x00\x00\x00\x00"
+    "\x2c\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02\x44\x01\x00\x3b",
+    43);
+
+// Sends per recipient domain in the last hour, per instance.
+class DomainRate {
+ public:
+  bool take(const std::string& domain, Time now, int perHour) {
+    std::lock_guard lock(mutex_);
+    auto& sent = sent_[domain];
+    while (!sent.empty() && sent.front() <= now - std::chrono::hours(1)) sent.pop_front();
+    if (static_cast<int>(sent.size()) >= perHour) return false;
+    sent.push_back(now);
+    return true;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<std::string, std::deque<Time>> sent_;
+};
+
+const std::vector<std::pair<int, std::vector<std::string>>> kMigrations = {
+    {1,
+     {
+         // The plugin's secret for signing tracking tokens, sealed by the host.
+         "CREATE TABLE p_nurture_keys (name TEXT PRIMARY KEY, sealed TEXT NOT NULL)",
+         // A lead in a sequence: the next step and when it is due.
+         "CREATE TABLE p_nurture_enrolments (id TEXT PRIMARY KEY, lead_id TEXT NOT NULL, "
+         "sequence TEXT NOT NULL, status TEXT NOT NULL, next_step INTEGER NOT NULL, due_at TEXT, "
+         "stop_reason TEXT, enrolled_at TEXT NOT NULL, updated_at TEXT NOT NULL, "
+         "UNIQUE (lead_id, sequence))",
+         "CREATE INDEX p_nurture_enrolments_due ON p_nurture_enrolments (status, due_at)",
+         "CREATE INDEX p_nurture_enrolments_lead ON p_nurture_enrolments (lead_id)",
+         // Every email, rendered once: a retry sends the same bytes with the same Message-ID.
+         "CREATE TABLE p_nurture_emails (id TEXT PRIMARY KEY, enrolment_id TEXT NOT NULL, "
+         "lead_id TEXT NOT NULL, sequence TEXT NOT NULL, step TEXT NOT NULL, message_id TEXT NOT "
+         "NULL UNIQUE, address TEXT NOT NULL, to_name TEXT NOT NULL, status TEXT NOT NULL, "
+         "attempts INTEGER NOT NULL, next_attempt_at TEXT, give_up_at TEXT NOT NULL, subject TEXT "
+         "NOT NULL, text_body TEXT NOT NULL, html_body TEXT NOT NULL, links TEXT NOT NULL, "
+         "clicked_links TEXT NOT NULL, last_code INTEGER, last_detail TEXT, created_at TEXT NOT "
+         "NULL, sent_at TEXT, opened_at TEXT, clicked_at TEXT)",
+         "CREATE INDEX p_nurture_emails_retry ON p_nurture_emails (status, next_attempt_at)",
+         "CREATE INDEX p_nurture_emails_enrolment ON p_nurture_emails (enrolment_id, created_at)",
+         // The consent ledger: every grant and withdrawal, with its proof.
+         "CREATE TABLE p_nurture_consents (id TEXT PRIMARY KEY, address TEXT NOT NULL, lead_id "
+         "TEXT, action TEXT NOT NULL, text TEXT, source TEXT NOT NULL, ip TEXT, page TEXT, at TEXT "
+         "NOT NULL, recorded_at TEXT NOT NULL)",
+         "CREATE INDEX p_nurture_consents_address ON p_nurture_consents (address, at)",
+         // Suppressed addresses, by a keyed hash of the address: the list outlives the
+         // erasure of the person and holds no address itself.
+         "CREATE TABLE p_nurture_suppressions (address_hash TEXT PRIMARY KEY, reason TEXT NOT "
+         "NULL, at TEXT NOT NULL)",
+         "CREATE TABLE p_nurture_bounces (address_hash TEXT PRIMARY KEY, soft INTEGER NOT NULL, "
+         "last_at TEXT NOT NULL)",
+     }},
+};
+
+class NurturePlugin final : public sdk::Plugin {
+ public:
+  Status start(sdk::Context& c) override {
+    ctx_ = &c;
+    settings_ = readSettings(c.config());
+    c.config().finish();
+    if (auto st = c.storage().migrate(kMigrations); !st.ok()) return st;
+    if (auto st = loadKey(); !st.ok()) return st;
+
+    // Public: the links in every email (CONTRACT.md section 6).
+    auto& routes = c.routes();
+    const sdk::RoutePolicy link{"", 0, {}};
+    const sdk::RoutePolicy oneClick{
+        "", 4096, {"application/x-www-form-urlencoded", "multipart/form-data", "text/plain"}};
+    const sdk::RoutePolicy read{"nurture:read", 0, {}};
+    const sdk::RoutePolicy write{"nurture:write", 8192, {"application/json"}};
+    for (auto st : {
+             routes.add("GET", "/t/o/{token}", link,
+                        [this](const HttpRequest& r) { return opened(r); }),
+             routes.add("GET", "/t/c/{token}", link,
+                        [this](const HttpRequest& r) { return clicked(r); }),
+             routes.add("GET", "/u/{token}", link,
+                        [this](const HttpRequest& r) { return unsubscribePage(r); }),
+             routes.add("POST", "/u/{token}", oneClick,
+                        [this](const HttpRequest& r) { return unsubscribeNow(r); }),
+             routes.add("GET", "/v1/nurture/sequences", read,
+                        [this](const HttpRequest&) { return listSequences(); }),
+             routes.add("GET", "/v1/nurture/enrolments", read,
+                        [this](const HttpRequest& r) { return listEnrolments(r); }),
+             routes.add("POST", "/v1/nurture/enrolments", write,
+                        [this](const HttpRequest& r) { return enrolByApi(r); }),
+             routes.add("GET", "/v1/nurture/consents", read,
+                        [this](const HttpRequest& r) { return listConsents(r); }),
+             routes.add("POST", "/v1/nurture/consents", write,
+                        [this](const HttpRequest& r) { return recordConsentByApi(r); }),
+             routes.add("GET", "/v1/nurture/suppressions", read,
+                        [this](const HttpRequest& r) { return suppressionOf(r); }),
+             routes.add("POST", "/v1/nurture/suppressions", write,
+                        [this](const HttpRequest& r) { return suppressByApi(r); }),
+         }) {
+      if (!st.ok()) return st;
+    }
+    if (auto st =
+            c.events().subscribe("enrol",
+                                 {"lead.captured", "lead.updated", "lead.profiled", "lead.scored",
+                                  "lead.status_changed", "lead.merged"},
+                                 [this](const sdk::Event& e) { return onLead(e.subject_id); });
+        !st.ok())
+      return st;
+    return c.scheduler().every("send", settings_.send_every, [this] { return sendDue(); });
+  }
+
+  void stop() override {}
+
+ private:
+  // ---- keys and tokens
+  Status loadKey() {
+    return ctx_->storage().write([&](sdk::Tx& tx) -> Status {
+      auto rows = tx.query("SELECT sealed FROM p_nurture_keys WHERE name = $1", {"tokens"});
+      if (!rows.ok()) return rows.error();
+      if (!rows.value().empty()) {
+        auto key = ctx_->crypto().open(str(rows.value()[0], 0));
+        if (!key.ok()) return key.error();
+        key_ = key.value();
+        return Status();
+      }
+      key_ = ctx_->crypto().randomToken(32);
+      auto done = tx.exec("INSERT INTO p_nurture_keys (name, sealed) VALUES ($1, $2)",
+                          {"tokens", ctx_->crypto().seal(key_)});
+      return done.ok() ? Status() : Status(done.error());
+    });
+  }
+  Hmac hmac() {
+    return [this](const std::string& data) { return ctx_->crypto().hmacSha256(key_, data); };
+  }
+  Equals equals() {
+    return [this](const std::string& a, const std::string& b) {
+      return ctx_->crypto().constantTimeEquals(a, b);
+    };
+  }
+  std::string linkFor(TokenKind kind, const std::string& emailId, int link = -1) {
+    const char* path = kind == TokenKind::kOpen    ? "/t/o/"
+                       : kind == TokenKind::kClick ? "/t/c/"
+                                                   : "/u/";
+    return settings_.public_url + path + makeToken(hmac(), kind, emailId, link);
+  }
+  std::string addressHash(const std::string& address) {
+    return hex(ctx_->crypto().hmacSha256("ciclo-nurture-suppression", lower(address)));
+  }
+  const Sequence* sequence(const std::string& key) const {
+    for (const auto& s : settings_.sequences)
+      if (s.key == key) return &s;
+    return nullptr;
+  }
+  std::string now() { return sdk::rfc3339(ctx_->clock().now()); }
+
+  // ---- consent and suppression, inside a transaction
+  sdk::Result<bool> consentActive(sdk::Tx& tx, const std::string& address) {
+    auto rows = tx.query(
+        "SELECT action FROM p_nurture_consents WHERE address = $1 ORDER BY at DESC, "
+        "recorded_at DESC LIMIT 1",
+        {lower(address)});
+    if (!rows.ok()) return rows.error();
+    return !rows.value().empty() && str(rows.value()[0], 0) == "grant";
+  }
+  sdk::Result<bool> suppressed(sdk::Tx& tx, const std::string& address) {
+    auto rows = tx.query("SELECT 1 FROM p_nurture_suppressions WHERE address_hash = $1",
+                         {addressHash(address)});
+    if (!rows.ok()) return rows.error();
+    return !rows.value().empty();
+  }
+  Status recordConsent(sdk::Tx& tx, const std::string& address, const std::string& leadId,
+                       const std::string& action, const std::string& text,
+                       const std::string& source, const std::string& ip, const std::string& page,
+                       const std::string& at) {
+    auto done = tx.exec(
+        "INSERT INTO p_nurture_consents (id, address, lead_id, action, text, source, ip, page, "
+        "at, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        {"cns_" + ctx_->crypto().randomToken(12), lower(address), textOrNull(leadId), action,
+         textOrNull(text), source, textOrNull(ip), textOrNull(page), at, now()});
+    return done.ok() ? Status() : Status(done.error());
+  }
+  Status suppress(sdk::Tx& tx, const std::string& address, const std::string& reason) {
+    auto exists = suppressed(tx, address);
+    if (!exists.ok()) return exists.error();
+    if (exists.value()) return Status();
+    auto done =
+        tx.exec("INSERT INTO p_nurture_suppressions (address_hash, reason, at) VALUES ($1, $2, $3)",
+                {addressHash(address), reason, now()});
+    ctx_->metrics().count("suppressed");
+    return done.ok() ? Status() : Status(done.error());
+  }
+  // Stops the lead's active enrolments whose sequences stop on `rule` (all of them when
+  // `rule` is empty), with `reason`.
+  Status stopEnrolments(sdk::Tx& tx, const std::string& leadId, std::optional<StopRule> rule,
+                        const std::string& reason) {
+    auto rows = tx.query(
+        "SELECT id, sequence FROM p_nurture_enrolments WHERE lead_id = $1 AND status = "
+        "'active'",
+        {leadId});
+    if (!rows.ok()) return rows.error();
+    for (const auto& row : rows.value()) {
+      const Sequence* seq = sequence(str(row, 1));
+      if (rule && seq && !seq->stop.contains(*rule)) continue;
+      auto done = tx.exec(
+          "UPDATE p_nurture_enrolments SET status = 'stopped', stop_reason = $2, due_at = NULL, "
+          "updated_at = $3 WHERE id = $1",
+          {str(row, 0), reason, now()});
+      if (!done.ok()) return done.error();
+    }
+    return Status();
+  }
+
+  // ---- enrolment, on every change of a lead
+  Status onLead(const std::string& leadId) {
+    auto view = ctx_->leads().get(leadId);
+    if (!view.ok()) {
+      return view.error().kind == sdk::ErrorKind::kNotFound ? Status() : Status(view.error());
+    }
+    const auto lead = leadFacts(view.value().json);
+    if (!lead) return Status();
+    return ctx_->storage().write([&](sdk::Tx& tx) -> Status {
+      if (!lead->email.empty() && lead->consent) {
+        // The consent given at capture enters the ledger once.
+        auto known = tx.query(
+            "SELECT 1 FROM p_nurture_consents WHERE address = $1 AND action = 'grant' AND at = $2 "
+            "AND source = $3",
+            {lower(lead->email), lead->consent_at, lead->consent_source});
+        if (!known.ok()) return known.error();
+        if (known.value().empty()) {
+          if (auto st = recordConsent(tx, lead->email, lead->id, "grant", lead->consent_text,
+                                      lead->consent_source, lead->consent_ip, lead->consent_page,
+                                      lead->consent_at);
+              !st.ok())
+            return st;
+        }
+      }
+      for (const auto& seq : settings_.sequences) {
+        if (auto rule = stopForStatus(seq, lead->status)) {
+          auto st = stopEnrolments(tx, lead->id, rule, std::string(toString(*rule)));
+          if (!st.ok()) return st;
+        }
+      }
+      for (const auto& seq : settings_.sequences) {
+        if (!shouldEnrol(seq, *lead)) continue;
+        if (auto st = enrol(tx, *lead, seq); !st.ok()) return st;
+      }
+      return Status();
+    });
+  }
+
+  // Enrols the lead unless it already was in this sequence, has no consent or is suppressed.
+  // kConflict when it was; kInvalid for no consent or a suppressed address.
+  Status enrol(sdk::Tx& tx, const LeadFacts& lead, const Sequence& seq, bool strict = false) {
+    auto known = tx.query("SELECT 1 FROM p_nurture_enrolments WHERE lead_id = $1 AND sequence = $2",
+                          {lead.id, seq.key});
+    if (!known.ok()) return known.error();
+    if (!known.value().empty()) {
+      return strict ? Status(sdk::Error{sdk::ErrorKind::kConflict,
+                                        "the lead is already enrolled in " + seq.key,
+                                        {},
+                                        {}})
+                    : Status();
+    }
+    auto consent = consentActive(tx, lead.email);
+    if (!consent.ok()) return consent.error();
+    auto blocked = suppressed(tx, lead.email);
+    if (!blocked.ok()) return blocked.error();
+    if (!consent.value() || blocked.value()) {
+      return strict ? Status(sdk::Error{sdk::ErrorKind::kInvalid,
+                                        blocked.value()
+                                            ? "the lead's address is suppressed"
+                                            : "the lead has not given consent to marketing email",
+                                        {},
+                                        {}})
+                    : Status();
+    }
+    const std::string at = now();
+    const std::string due = sdk::rfc3339(ctx_->clock().now() + seq.steps.front().delay);
+    auto done = tx.exec(
+        "INSERT INTO p_nurture_enrolments (id, lead_id, sequence, status, next_step, due_at, "
+        "enrolled_at, updated_at) VALUES ($1, $2, $3, 'active', 0, $4, $5, $5)",
+        {"enr_" + ctx_->crypto().randomToken(12), lead.id, seq.key, due, at});
+    if (!done.ok()) return done.error();
+    ctx_->metrics().count("enrolled");
+    return Status();
+  }
+
+  // ---- sending
+  Status sendDue() {
+    std::lock_guard lock(sendMutex_);
+    if (!resumed_) {
+      // An email left "sending" was cut off by a stop: it goes again, as the same message.
+      Status st = ctx_->storage().write([&](sdk::Tx& tx) -> Status {
+        auto done = tx.exec(
+            "UPDATE p_nurture_emails SET status = 'retrying', next_attempt_at = $1 WHERE status = "
+            "'sending'",
+            {now()});
+        return done.ok() ? Status() : Status(done.error());
+      });
+      if (!st.ok()) return st;
+      resumed_ = true;
+    }
+    std::vector<std::string> retries;
+    std::vector<SqlRow> due;
+    Status read = ctx_->storage().read([&](sdk::Tx& tx) -> Status {
+      auto r = tx.query(
+          "SELECT id FROM p_nurture_emails WHERE status = 'retrying' AND next_attempt_at <= $1 "
+          "ORDER BY next_attempt_at LIMIT 100",
+          {now()});
+      if (!r.ok()) return r.error();
+      for (const auto& row : r.value()) retries.push_back(str(row, 0));
+      auto d = tx.query(
+          "SELECT id, lead_id, sequence, next_step FROM p_nurture_enrolments WHERE status = "
+          "'active' AND due_at <= $1 ORDER BY due_at LIMIT 100",
+          {now()});
+      if (!d.ok()) return d.error();
+      due = std::move(d).value();
+      return Status();
+    });
+    if (!read.ok()) return read;
+    for (const auto& id : retries) {
+      if (auto st = attempt(id); !st.ok()) return st;
+    }
+    for (const auto& row : due) {
+      std::string emailId;
+      if (auto st = advance(str(row, 0), str(row, 1), str(row, 2), num(row, 3), emailId); !st.ok())
+        return st;
+      if (!emailId.empty()) {
+        if (auto st = attempt(emailId); !st.ok()) return st;
+      }
+    }
+    return Status();
+  }
+
+  // Takes an enrolment's due step: stops or completes the enrolment, skips the step, puts it
+  // off (quiet hours, domain rate), or writes its email (`emailId`) and moves on.
+  Status advance(const std::string& enrolmentId, const std::string& leadId,
+                 const std::string& sequenceKey, long long stepIndex, std::string& emailId) {
+    const Sequence* seq = sequence(sequenceKey);
+    auto view = ctx_->leads().get(leadId);
+    if (!view.ok() && view.error().kind != sdk::ErrorKind::kNotFound) return view.error();
+    const auto lead = view.ok() ? leadFacts(view.value().json) : std::nullopt;
+    const Time t = ctx_->clock().now();
+    return ctx_->storage().write([&](sdk::Tx& tx) -> Status {
+      auto setEnrolment = [&](const std::string& status, const std::string& reason, long long next,
+                              std::optional<Time> dueAt) -> Status {
+        auto done = tx.exec(
+            "UPDATE p_nurture_enrolments SET status = $2, stop_reason = $3, next_step = $4, "
+            "due_at = $5, updated_at = $6 WHERE id = $1 AND status = 'active'",
+            {enrolmentId, status, textOrNull(reason), next,
+             dueAt ? sdk::SqlValue(sdk::rfc3339(*dueAt)) : sdk::SqlValue(), now()});
+        return done.ok() ? Status() : Status(done.error());
+      };
+      auto stopWith = [&](const std::string& reason) {
+        return setEnrolment("stopped", reason, stepIndex, std::nullopt);
+      };
+      if (!seq) return stopWith("sequence_removed");
+      if (!lead || lead->email.empty()) return stopWith("lead_gone");
+      if (auto rule = stopForStatus(*seq, lead->status))
+        return stopWith(std::string(toString(*rule)));
+      if (stepIndex >= static_cast<long long>(seq->steps.size()))
+        return setEnrolment("completed", "", stepIndex, std::nullopt);
+      auto moveOn = [&]() {
+        const long long next = stepIndex + 1;
+        if (next >= static_cast<long long>(seq->steps.size()))
+          return setEnrolment("completed", "", next, std::nullopt);
+        return setEnrolment("active", "", next, t + seq->steps[next].delay);
+      };
+      const Step& step = seq->steps[stepIndex];
+      auto previous = tx.query(
+          "SELECT opened_at, clicked_at FROM p_nurture_emails WHERE enrolment_id = $1 ORDER BY "
+          "created_at DESC LIMIT 1",
+          {enrolmentId});
+      if (!previous.ok()) return previous.error();
+      const bool opened = !previous.value().empty() && !str(previous.value()[0], 0).empty();
+      const bool clicked = !previous.value().empty() && !str(previous.value()[0], 1).empty();
+      if (!stepApplies(step.when, opened, clicked)) return moveOn();
+
+      auto consent = consentActive(tx, lead->email);
+      if (!consent.ok()) return consent.error();
+      if (!consent.value()) return stopWith("no_consent");
+      auto blocked = suppressed(tx, lead->email);
+      if (!blocked.ok()) return blocked.error();
+      if (blocked.value()) return stopWith("suppressed");
+      const Time allowed = outsideQuietHours(t, timeZoneFor(*lead, settings_.default_time_zone),
+                                             settings_.quiet_start, settings_.quiet_end);
+      if (allowed > t) return setEnrolment("active", "", stepIndex, allowed);
+      if (!rate_.take(domainOf(lead->email), t, settings_.per_domain_per_hour))
+        return setEnrolment("active", "", stepIndex, t + std::chrono::minutes(10));
+
+      const std::string id = "eml_" + ctx_->crypto().randomToken(18);
+      const Rendered body = render(
+          step, *lead,
+          TrackingUrls{
+              linkFor(TokenKind::kOpen, id), linkFor(TokenKind::kUnsubscribe, id),
+              [&](std::size_t i) { return linkFor(TokenKind::kClick, id, static_cast<int>(i)); }});
+      Poco::JSON::Array links;
+      for (const auto& l : body.links) links.add(l);
+      std::ostringstream linksJson;
+      links.stringify(linksJson);
+      std::string toName = lead->first_name;
+      if (!lead->last_name.empty()) toName += (toName.empty() ? "" : " ") + lead->last_name;
+      auto done = tx.exec(
+          "INSERT INTO p_nurture_emails (id, enrolment_id, lead_id, sequence, step, message_id, "
+          "address, to_name, status, attempts, next_attempt_at, give_up_at, subject, text_body, "
+          "html_body, links, clicked_links, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+          "'sending', 0, NULL, $9, $10, $11, $12, $13, '', $14)",
+          {id, enrolmentId, lead->id, seq->key, step.key,
+           "<" + id + "@" + settings_.message_id_domain + ">", lead->email, toName,
+           sdk::rfc3339(t + settings_.retry_for), body.subject, body.text, body.html,
+           linksJson.str(), now()});
+      if (!done.ok()) return done.error();
+      emailId = id;
+      return moveOn();
+    });
+  }
+
+  // One attempt at an email: sent, retried later, bounced or given up.
+  Status attempt(const std::string& emailId) {
+    std::optional<SqlRow> row;
+    Status read = ctx_->storage().read([&](sdk::Tx& tx) -> Status {
+      auto r = tx.query(
+          "SELECT id, lead_id, message_id, address, to_name, subject, text_body, html_body, "
+          "attempts, give_up_at, status FROM p_nurture_emails WHERE id = $1",
+          {emailId});
+      if (!r.ok()) return r.error();
+      if (!r.value().empty()) row = r.value()[0];
+      return Status();
+    });
+    if (!read.ok() || !row) return read;
+    const std::string leadId = str(*row, 1), address = str(*row, 3);
+    bool blocked = false;
+    Status check = ctx_->storage().read([&](sdk::Tx& tx) -> Status {
+      auto s = suppressed(tx, address);
+      if (!s.ok()) return s.error();
+      blocked = s.value();
+      return Status();
+    });
+    if (!check.ok()) return check;
+    if (blocked) return setEmail(emailId, "cancelled", num(*row, 8), std::nullopt, 0, "suppressed");
+
+    sdk::MailMessage m;
+    m.message_id = str(*row, 2);
+    m.from = settings_.from;
+    m.envelope_from = settings_.envelope_from;
+    m.to = address;
+    m.to_name = str(*row, 4);
+    m.subject = str(*row, 5);
+    m.text = str(*row, 6);
+    m.html = str(*row, 7);
+    const std::string unsubscribeUrl = linkFor(TokenKind::kUnsubscribe, emailId);
+    m.headers = {
+        {"List-Unsubscribe", "<" + unsubscribeUrl + ">, <mailto:" + settings_.unsubscribe_mailto +
+                                 "?subject=unsubscribe%20" + emailId + ">"},
+        {"List-Unsubscribe-Post", "List-Unsubscribe=One-Click"},
+        {"X-Ciclo-Email", emailId}};
+    if (!settings_.reply_to.empty()) m.headers.emplace_back("Reply-To", settings_.reply_to);
+    const auto result = ctx_->mail().send(m);
+    const long long attempts = num(*row, 8) + 1;
+    const Time t = ctx_->clock().now();
+    using K = sdk::MailResult::Kind;
+    switch (result.kind) {
+      case K::kSent:
+        ctx_->metrics().count("sent");
+        return ctx_->storage().write([&](sdk::Tx& tx) -> Status {
+          auto done = tx.exec(
+              "UPDATE p_nurture_emails SET status = 'sent', attempts = $2, sent_at = $3, "
+              "next_attempt_at = NULL, last_code = $4, last_detail = $5 WHERE id = $1",
+              {emailId, attempts, now(), static_cast<long long>(result.code), result.detail});
+          if (!done.ok()) return done.error();
+          auto reset = tx.exec("DELETE FROM p_nurture_bounces WHERE address_hash = $1",
+                               {addressHash(address)});
+          return reset.ok() ? Status() : Status(reset.error());
+        });
+      case K::kRetry:
+        if (sdk::rfc3339(t) >= str(*row, 9)) {
+          ctx_->log().warning("email " + emailId + " given up after " + std::to_string(attempts) +
+                              " attempts: " + result.detail);
+          return bounce(emailId, leadId, address, false, attempts, result, "failed");
+        }
+        ctx_->metrics().count("deferred");
+        ctx_->log().info("email " + emailId + " deferred: " + result.detail);
+        return setEmail(emailId, "retrying", attempts, retryAt(t, static_cast<int>(attempts)),
+                        result.code, result.detail);
+      case K::kBounce:
+        return bounce(emailId, leadId, address, result.hard, attempts, result, "bounced");
+      case K::kInvalid:
+        ctx_->log().error("email " + emailId + " cannot be sent: " + result.detail);
+        return setEmail(emailId, "invalid", attempts, std::nullopt, 0, result.detail);
+    }
+    return Status();
+  }
+
+  Status setEmail(const std::string& emailId, const std::string& status, long long attempts,
+                  std::optional<Time> next, int code, const std::string& detail) {
+    return ctx_->storage().write([&](sdk::Tx& tx) -> Status {
+      auto done = tx.exec(
+          "UPDATE p_nurture_emails SET status = $2, attempts = $3, next_attempt_at = $4, "
+          "last_code = $5, last_detail = $6 WHERE id = $1",
+          {emailId, status, attempts, next ? sdk::SqlValue(sdk::rfc3339(*next)) : sdk::SqlValue(),
+           code ? sdk::SqlValue(static_cast<long long>(code)) : sdk::SqlValue(), detail});
+      return done.ok() ? Status() : Status(done.error());
+    });
+  }
+
+  // A bounce (or an email given up): a hard one, or the soft one that reaches the limit,
+  // suppresses the address and stops the sequences that stop on bounces.
+  Status bounce(const std::string& emailId, const std::string& leadId, const std::string& address,
+                bool hard, long long attempts, const sdk::MailResult& result,
+                const std::string& status) {
+    ctx_->metrics().count(hard ? "bounced_hard" : "bounced_soft");
+    return ctx_->storage().write([&](sdk::Tx& tx) -> Status {
+      auto done = tx.exec(
+          "UPDATE p_nurture_emails SET status = $2, attempts = $3, next_attempt_at = NULL, "
+          "last_code = $4, last_detail = $5 WHERE id = $1",
+          {emailId, status, attempts, static_cast<long long>(result.code), result.detail});
+      if (!done.ok()) return done.error();
+      return recordBounce(tx, leadId, address, hard, result.detail);
+    });
+  }
+
+  Status recordBounce(sdk::Tx& tx, const std::string& leadId, const std::string& address, bool hard,
+                      const std::string& detail) {
+    long long soft = 0;
+    if (!hard) {
+      auto rows = tx.query("SELECT soft FROM p_nurture_bounces WHERE address_hash = $1",
+                           {addressHash(address)});
+      if (!rows.ok()) return rows.error();
+      soft = (rows.value().empty() ? 0 : num(rows.value()[0], 0)) + 1;
+      auto done = rows.value().empty()
+                      ? tx.exec(
+                            "INSERT INTO p_nurture_bounces (address_hash, soft, last_at) VALUES "
+                            "($1, $2, $3)",
+                            {addressHash(address), soft, now()})
+                      : tx.exec(
+                            "UPDATE p_nurture_bounces SET soft = $2, last_at = $3 WHERE "
+                            "address_hash = $1",
+                            {addressHash(address), soft, now()});
+      if (!done.ok()) return done.error();
+    }
+    if (hard || soft >= settings_.soft_bounce_limit) {
+      if (auto st = suppress(tx, address, hard ? "hard_bounce" : "soft_bounces"); !st.ok())
+        return st;
+      if (auto st = stopEnrolments(tx, leadId, StopRule::kBounced, "bounced"); !st.ok()) return st;
+    }
+    auto recorded =
+        tx.interact({leadId, "email_bounced", "", "",
+                     (hard ? "hard bounce: " : "soft bounce: ") + detail.substr(0, 300)});
+    if (!recorded.ok() && recorded.error().kind != sdk::ErrorKind::kNotFound)
+      return recorded.error();
+    return Status();
+  }
+
+  // ---- public links
+  std::optional<SqlRow> emailRow(sdk::Tx& tx, const std::string& emailId) {
+    auto r = tx.query(
+        "SELECT id, lead_id, address, subject, links, opened_at, clicked_at, clicked_links FROM "
+        "p_nurture_emails WHERE id = $1",
+        {emailId});
+    if (!r.ok() || r.value().empty()) return std::nullopt;
+    return r.value()[0];
+  }
+
+  // Records the first open of an email (a click implies one).
+  Status markOpened(sdk::Tx& tx, const SqlRow& email) {
+    if (!str(email, 5).empty()) return Status();
+    auto done =
+        tx.exec("UPDATE p_nurture_emails SET opened_at = $2 WHERE id = $1", {str(email, 0), now()});
+    if (!done.ok()) return done.error();
+    auto recorded = tx.interact({str(email, 1), "email_opened", "", "", str(email, 3)});
+    if (!recorded.ok() && recorded.error().kind != sdk::ErrorKind::kNotFound)
+      return recorded.error();
+    ctx_->metrics().count("opened");
+    return Status();
+  }
+
+  HttpResponse opened(const HttpRequest& r) {
+    auto claims = readToken(hmac(), equals(), TokenKind::kOpen, r.params.at("token"));
+    if (!claims) return notFound("there is no such email link");
+    Status st = ctx_->storage().write([&](sdk::Tx& tx) -> Status {
+      auto email = emailRow(tx, claims->email_id);
+      return email ? markOpened(tx, *email) : Status();
+    });
+    if (!st.ok()) return sdk::problem(st.error());
+    return HttpResponse{200, "image/gif", kPixel, {{"Cache-Control", "no-store, max-age=0"}}};
+  }
+
+  HttpResponse clicked(const HttpRequest& r) {
+    auto claims = readToken(hmac(), equals(), TokenKind::kClick, r.params.at("token"));
+    if (!claims) return notFound("there is no such email link");
+    std::string target;
+    Status st = ctx_->storage().write([&](sdk::Tx& tx) -> Status {
+      auto email = emailRow(tx, claims->email_id);
+      if (!email) return Status();
+      Poco::JSON::Parser parser;
+      auto links = parser.parse(str(*email, 4)).extract<Poco::JSON::Array::Ptr>();
+      if (claims->link < 0 || static_cast<std::size_t>(claims->link) >= links->size())
+        return Status();
+      target = links->getElement<std::string>(static_cast<unsigned>(claims->link));
+      if (auto s = markOpened(tx, *email); !s.ok()) return s;
+      const std::string mark = "," + std::to_string(claims->link) + ",";
+      const std::string clickedLinks = str(*email, 7);
+      if (("," + clickedLinks).find(mark) != std::string::npos) return Status();
+      auto done = tx.exec(
+          "UPDATE p_nurture_emails SET clicked_at = COALESCE(clicked_at, $2), clicked_links = $3 "
+          "WHERE id = $1",
+          {str(*email, 0), now(), clickedLinks + std::to_string(claims->link) + ","});
+      if (!done.ok()) return done.error();
+      auto recorded = tx.interact({str(*email, 1), "email_clicked", "", target, str(*email, 3)});
+      if (!recorded.ok() && recorded.error().kind != sdk::ErrorKind::kNotFound)
+        return recorded.error();
+      ctx_->metrics().count("clicked");
+      return Status();
+    });
+    if (!st.ok()) return sdk::problem(st.error());
+    if (target.empty()) return notFound("there is no such email link");
+    return HttpResponse{
+        302, "text/plain", "", {{"Location", target}, {"Cache-Control", "no-store"}}};
+  }
+
+  static HttpResponse page(int status, const std::string& title, const std::string& body) {
+    return HttpResponse{
+        status,
+        "text/html; charset=utf-8",
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" "
+        "content=\"width=device-width\"><meta name=\"robots\" content=\"noindex\"><title>" +
+            htmlEscape(title) + "</title></head><body><main><h1>" + htmlEscape(title) + "</h1>" +
+            body + "</main></body></html>",
+        {{"Cache-Control", "no-store"}, {"Referrer-Policy", "no-referrer"}}};
+  }
+
+  // GET /u/{token}: a confirmation page; it unsubscribes nobody by itself, since link
+  // scanners follow every link in an email.
+  HttpResponse unsubscribePage(const HttpRequest& r) {
+    const std::string token = r.params.at("token");
+    if (!readToken(hmac(), equals(), TokenKind::kUnsubscribe, token))
+      return notFound("there is no such unsubscribe link");
+    return page(200, "Unsubscribe",
+                "<p>Do you want to stop receiving these emails?</p><form method=\"post\" "
+                "action=\"/u/" +
+                    htmlEscape(token) +
+                    "\"><input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\">"
+                    "<button type=\"submit\">Unsubscribe</button></form>");
+  }
+
+  // POST /u/{token}: RFC 8058 one-click unsubscribe, at once.
+  HttpResponse unsubscribeNow(const HttpRequest& r) {
+    auto claims = readToken(hmac(), equals(), TokenKind::kUnsubscribe, r.params.at("token"));
+    if (!claims) return notFound("there is no such unsubscribe link");
+    Status st = ctx_->storage().write([&](sdk::Tx& tx) -> Status {
+      auto email = emailRow(tx, claims->email_id);
+      if (!email) return Status();
+      return unsubscribe(tx, str(*email, 1), str(*email, 2), "one_click", r.client_ip);
+    });
+    if (!st.ok()) return sdk::problem(st.error());
+    return page(200, "You are unsubscribed", "<p>You will receive no more of these emails.</p>");
+  }
+
+  // Withdraws consent, suppresses the address and stops the lead's sequences; once.
+  Status unsubscribe(sdk::Tx& tx, const std::string& leadId, const std::string& address,
+                     const std::string& source, const std::string& ip) {
+    auto active = consentActive(tx, address);
+    if (!active.ok()) return active.error();
+    auto blocked = suppressed(tx, address);
+    if (!blocked.ok()) return blocked.error();
+    if (!active.value() && blocked.value()) return Status();  // already done
+    if (active.value()) {
+      if (auto st = recordConsent(tx, address, leadId, "withdraw", "", source, ip, "", now());
+          !st.ok())
+        return st;
+    }
+    if (auto st = suppress(tx, address, "unsubscribed"); !st.ok()) return st;
+    if (auto st = stopEnrolments(tx, leadId, std::nullopt, "unsubscribed"); !st.ok()) return st;
+    auto recorded = tx.interact({leadId, "unsubscribed", "", "", source});
+    if (!recorded.ok() && recorded.error().kind != sdk::ErrorKind::kNotFound)
+      return recorded.error();
+    ctx_->metrics().count("unsubscribed");
+    return Status();
+  }
+
+  // ---- admin API
+  static std::string queryParam(const std::string& query, const std::string& name) {
+    std::size_t pos = 0;
+    while (pos <= query.size()) {
+      const auto end = std::min(query.find('&', pos), query.size());
+      const std::string pair = query.substr(pos, end - pos);
+      if (pair.starts_with(name + "=")) {
+        std::string v = pair.substr(name.size() + 1), out;
+        for (std::size_t i = 0; i < v.size(); ++i) {
+          if (v[i] == '%' && i + 2 < v.size() &&
+              std::isxdigit(static_cast<unsigned char>(v[i + 1])) &&
+              std::isxdigit(static_cast<unsigned char>(v[i + 2]))) {
+            out += static_cast<char>(std::stoi(v.substr(i + 1, 2), nullptr, 16));
+            i += 2;
+          } else {
+            out += v[i] == '+' ? ' ' : v[i];
+          }
+        }
+        return out;
+      }
+      pos = end + 1;
+    }
+    return "";
+  }
+
+  HttpResponse listSequences() {
+    Poco::JSON::Array::Ptr data = new Poco::JSON::Array;
+    for (const auto& seq : settings_.sequences) {
+      auto o = jsonObject();
+      o->set("key", seq.key);
+      o->set("name", seq.name);
+      Poco::JSON::Array::Ptr personas = new Poco::JSON::Array;
+      for (const auto& p : seq.enrol.personas) personas->add(p);
+      o->set("personas", personas);
+      Poco::JSON::Array::Ptr stop = new Poco::JSON::Array;
+      for (auto rule : seq.stop) stop->add(std::string(toString(rule)));
+      o->set("stop", stop);
+      Poco::JSON::Array::Ptr steps = new Poco::JSON::Array;
+      for (const auto& step : seq.steps) {
+        auto s = jsonObject();
+        s->set("key", step.key);
+        s->set("delay_seconds", step.delay.count());
+        s->set("subject", step.subject);
+        steps->add(s);
+      }
+      o->set("steps", steps);
+      data->add(o);
+    }
+    auto out = jsonObject();
+    out->set("data", data);
+    return jsonAnswer(200, out);
+  }
+
+  // GET /v1/nurture/enrolments?lead_id=...: the lead's enrolments with their emails.
+  HttpResponse listEnrolments(const HttpRequest& r) {
+    const std::string leadId = queryParam(r.query, "lead_id");
+    if (leadId.empty())
+      return sdk::problem(422, "invalid", "Unprocessable Content", "lead_id is required",
+                          {{"lead_id", "is required"}});
+    return enrolmentsOf(leadId);
+  }
+  HttpResponse enrolmentsOf(const std::string& leadId) {
+    Poco::JSON::Array::Ptr data = new Poco::JSON::Array;
+    Status st = ctx_->storage().read([&](sdk::Tx& tx) -> Status {
+      auto rows = tx.query(
+          "SELECT id, sequence, status, next_step, due_at, stop_reason, enrolled_at FROM "
+          "p_nurture_enrolments WHERE lead_id = $1 ORDER BY enrolled_at, id",
+          {leadId});
+      if (!rows.ok()) return rows.error();
+      for (const auto& row : rows.value()) {
+        auto o = jsonObject();
+        o->set("id", str(row, 0));
+        o->set("lead_id", leadId);
+        o->set("sequence", str(row, 1));
+        o->set("status", str(row, 2));
+        o->set("next_step", num(row, 3));
+        o->set("due_at",
+               str(row, 4).empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(str(row, 4)));
+        o->set("stop_reason",
+               str(row, 5).empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(str(row, 5)));
+        o->set("enrolled_at", str(row, 6));
+        auto emails = tx.query(
+            "SELECT id, step, message_id, status, attempts, sent_at, opened_at, clicked_at, "
+            "last_code, last_detail, subject FROM p_nurture_emails WHERE enrolment_id = $1 ORDER "
+            "BY created_at, id",
+            {str(row, 0)});
+        if (!emails.ok()) return emails.error();
+        Poco::JSON::Array::Ptr list = new Poco::JSON::Array;
+        for (const auto& e : emails.value()) {
+          auto m = jsonObject();
+          auto opt = [&](std::size_t i) {
+            return str(e, i).empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(str(e, i));
+          };
+          m->set("id", str(e, 0));
+          m->set("step", str(e, 1));
+          m->set("message_id", str(e, 2));
+          m->set("subject", str(e, 10));
+          m->set("status", str(e, 3));
+          m->set("attempts", num(e, 4));
+          m->set("sent_at", opt(5));
+          m->set("opened_at", opt(6));
+          m->set("clicked_at", opt(7));
+          m->set("last_code", num(e, 8) ? Poco::Dynamic::Var(num(e, 8)) : Poco::Dynamic::Var());
+          m->set("last_detail", opt(9));
+          list->add(m);
+        }
+        o->set("emails", list);
+        data->add(o);
+      }
+      return Status();
+    });
+    if (!st.ok()) return sdk::problem(st.error());
+    auto out = jsonObject();
+    out->set("data", data);
+    return jsonAnswer(200, out);
+  }
+
+  // POST /v1/nurture/enrolments {"lead_id", "sequence"}
+  HttpResponse enrolByApi(const HttpRequest& r) {
+    auto body = parseJsonObject(r.body, 4);
+    if (!body.ok()) return sdk::problem(body.error());
+    const auto& o = *body.value();
+    std::vector<sdk::FieldError> errors;
+    auto field = [&](const std::string& name) {
+      if (!o.has(name) || !o.get(name).isString()) {
+        errors.push_back({"/" + name, "is required (a string)"});
+        return std::string();
+      }
+      return o.getValue<std::string>(name);
+    };
+    const std::string leadId = field("lead_id");
+    const std::string key = field("sequence");
+    for (const auto& name : o.getNames()) {
+      if (name != "lead_id" && name != "sequence")
+        errors.push_back({"/" + name, "is not a known field"});
+    }
+    const Sequence* seq = key.empty() ? nullptr : sequence(key);
+    if (!key.empty() && !seq)
+      errors.push_back({"/sequence", "there is no sequence " + key.substr(0, 64)});
+    if (!errors.empty())
+      return sdk::problem(422, "invalid", "Unprocessable Content",
+                          "The enrolment has invalid fields.", errors);
+    auto view = ctx_->leads().get(leadId);
+    if (!view.ok()) return sdk::problem(view.error());
+    const auto lead = leadFacts(view.value().json);
+    if (!lead || lead->email.empty())
+      return sdk::problem(422, "invalid", "Unprocessable Content", "the lead has no email address",
+                          {{"/lead_id", "the lead has no email address"}});
+    Status st = ctx_->storage().write([&](sdk::Tx& tx) { return enrol(tx, *lead, *seq, true); });
+    if (!st.ok()) return sdk::problem(st.error());
+    auto answer = enrolmentsOf(leadId);
+    answer.status = 201;
+    return answer;
+  }
+
+  HttpResponse listConsents(const HttpRequest& r) {
+    const std::string address = lower(queryParam(r.query, "email"));
+    if (address.empty())
+      return sdk::problem(422, "invalid", "Unprocessable Content", "email is required",
+                          {{"email", "is required"}});
+    return consentsOf(address);
+  }
+  HttpResponse consentsOf(const std::string& address) {
+    Poco::JSON::Array::Ptr data = new Poco::JSON::Array;
+    bool active = false;
+    Status st = ctx_->storage().read([&](sdk::Tx& tx) -> Status {
+      auto rows = tx.query(
+          "SELECT id, lead_id, action, text, source, ip, page, at, recorded_at FROM "
+          "p_nurture_consents WHERE address = $1 ORDER BY at, recorded_at",
+          {address});
+      if (!rows.ok()) return rows.error();
+      for (const auto& row : rows.value()) {
+        auto o = jsonObject();
+        auto opt = [&](std::size_t i) {
+          return str(row, i).empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(str(row, i));
+        };
+        o->set("id", str(row, 0));
+        o->set("lead_id", opt(1));
+        o->set("action", str(row, 2));
+        o->set("text", opt(3));
+        o->set("source", str(row, 4));
+        o->set("ip", opt(5));
+        o->set("page", opt(6));
+        o->set("at", str(row, 7));
+        o->set("recorded_at", str(row, 8));
+        data->add(o);
+      }
+      auto a = consentActive(tx, address);
+      if (!a.ok()) return a.error();
+      active = a.value();
+      return Status();
+    });
+    if (!st.ok()) return sdk::problem(st.error());
+    auto out = jsonObject();
+    out->set("email", address);
+    out->set("consent", active);
+    out->set("data", data);
+    return jsonAnswer(200, out);
+  }
+
+  // POST /v1/nurture/consents: a grant or withdrawal recorded elsewhere (a CRM, a call).
+  HttpResponse recordConsentByApi(const HttpRequest& r) {
+    auto body = parseJsonObject(r.body, 4);
+    if (!body.ok()) return sdk::problem(body.error());
+    const auto& o = *body.value();
+    std::vector<sdk::FieldError> errors;
+    std::map<std::string, std::string> v;
+    for (const auto& name : o.getNames()) {
+      static const std::set<std::string> kKnown{"email", "action", "text", "source",
+                                                "ip",    "page",   "at",   "lead_id"};
+      if (!kKnown.contains(name)) {
+        errors.push_back({"/" + name, "is not a known field"});
+      } else if (!o.get(name).isString() || o.getValue<std::string>(name).size() > 2000) {
+        errors.push_back({"/" + name, "must be a string of at most 2000 characters"});
+      } else {
+        v[name] = o.getValue<std::string>(name);
+      }
+    }
+    if (v["email"].find('@') == std::string::npos || v["email"].size() > 254)
+      errors.push_back({"/email", "must be an email address"});
+    if (v["action"] != "grant" && v["action"] != "withdraw")
+      errors.push_back({"/action", "must be grant or withdraw"});
+    if (v["source"].empty()) errors.push_back({"/source", "is required"});
+    if (v["action"] == "grant" && v["text"].empty())
+      errors.push_back({"/text", "is required for a grant: the wording agreed to"});
+    if (v["at"].empty())
+      v["at"] = now();
+    else if (v["at"].size() < 20 ||
+             v["at"] > sdk::rfc3339(ctx_->clock().now() + std::chrono::minutes(5)))
+      errors.push_back({"/at", "must be an RFC 3339 UTC time, not in the future"});
+    for (const auto& [name, value] : v) {
+      if (value.find_first_of("\r\n") != std::string::npos && name != "text")
+        errors.push_back({"/" + name, "must be one line"});
+    }
+    if (!errors.empty())
+      return sdk::problem(422, "invalid", "Unprocessable Content",
+                          "The consent has invalid fields.", errors);
+    Status st = ctx_->storage().write([&](sdk::Tx& tx) -> Status {
+      if (v["action"] == "withdraw" && !v["lead_id"].empty()) {
+        if (auto s = stopEnrolments(tx, v["lead_id"], std::nullopt, "unsubscribed"); !s.ok())
+          return s;
+      }
+      return recordConsent(tx, v["email"], v["lead_id"], v["action"], v["text"], v["source"],
+                           v["ip"], v["page"], v["at"]);
+    });
+    if (!st.ok()) return sdk::problem(st.error());
+    auto answer = consentsOf(lower(v["email"]));
+    answer.status = 201;
+    return answer;
+  }
+
+  HttpResponse suppressionOf(const HttpRequest& r) {
+    const std::string address = queryParam(r.query, "email");
+    if (address.empty())
+      return sdk::problem(422, "invalid", "Unprocessable Content", "email is required",
+                          {{"email", "is required"}});
+    return suppressionAnswer(address);
+  }
+  HttpResponse suppressionAnswer(const std::string& address) {
+    auto out = jsonObject();
+    Status st = ctx_->storage().read([&](sdk::Tx& tx) -> Status {
+      auto rows = tx.query("SELECT reason, at FROM p_nurture_suppressions WHERE address_hash = $1",
+                           {addressHash(address)});
+      if (!rows.ok()) return rows.error();
+      out->set("email", lower(address));
+      out->set("suppressed", !rows.value().empty());
+      out->set("reason", rows.value().empty() ? Poco::Dynamic::Var()
+                                              : Poco::Dynamic::Var(str(rows.value()[0], 0)));
+      out->set("at", rows.value().empty() ? Poco::Dynamic::Var()
+                                          : Poco::Dynamic::Var(str(rows.value()[0], 1)));
+      return Status();
+    });
+    if (!st.ok()) return sdk::problem(st.error());
+    return jsonAnswer(200, out);
+  }
+
+  // POST /v1/nurture/suppressions {"email", "reason"}: e.g. a complaint, a do-not-contact.
+  HttpResponse suppressByApi(const HttpRequest& r) {
+    auto body = parseJsonObject(r.body, 4);
+    if (!body.ok()) return sdk::problem(body.error());
+    const auto& o = *body.value();
+    std::vector<sdk::FieldError> errors;
+    for (const auto& name : o.getNames()) {
+      if (name != "email" && name != "reason")
+        errors.push_back({"/" + name, "is not a known field"});
+    }
+    const std::string address =
+        o.has("email") && o.get("email").isString() ? o.getValue<std::string>("email") : "";
+    const std::string reason = o.has("reason") && o.get("reason").isString()
+                                   ? o.getValue<std::string>("reason")
+                                   : "manual";
+    if (address.find('@') == std::string::npos || address.size() > 254)
+      errors.push_back({"/email", "must be an email address"});
+    if (!sdk::isKey(reason)) errors.push_back({"/reason", "must be a short key such as complaint"});
+    if (!errors.empty())
+      return sdk::problem(422, "invalid", "Unprocessable Content",
+                          "The suppression has invalid fields.", errors);
+    Status st = ctx_->storage().write([&](sdk::Tx& tx) { return suppress(tx, address, reason); });
+    if (!st.ok()) return sdk::problem(st.error());
+    auto answer = suppressionAnswer(address);
+    answer.status = 201;
+    return answer;
+  }
+
+  sdk::Context* ctx_ = nullptr;
+  Settings settings_;
+  std::string key_;
+  DomainRate rate_;
+  std::mutex sendMutex_;
+  bool resumed_ = false;
+};
+
+}  // namespace
+
+}  // namespace ciclo::plugins::nurture
+
+CICLO_PLUGIN(ciclo::plugins::nurture::NurturePlugin, "nurture", "1.0.0")

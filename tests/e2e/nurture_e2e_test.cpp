@@ -1,0 +1,345 @@
+// Email nurturing end to end: the real daemon with the nurture plugin sends through a real
+// SMTP server (the smtp-server npm package, STARTTLS and AUTH) and what arrives is parsed
+// with mailparser. A lead with consent and a persona is enrolled and receives its email;
+// opening and clicking it move its score across the sales-ready threshold, which stops the
+// sequence. Consent, suppression, one-click unsubscribe, deferrals and bounces.
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/URI.h>
+
+#include <thread>
+
+#include "e2e/smtp_peer.h"
+#include "integration/fixture.h"
+
+namespace ciclo::testing {
+namespace {
+
+const char* kScoring = R"(thresholds: {nurturing: 10, sales_ready: 60}
+profile:
+  - {name: persona_fit, field: persona, points: 15, values: [plant_manager]}
+behaviour:
+  - {name: opened, interaction: email_opened, points: 20}
+  - {name: clicked, interaction: email_clicked, points: 30}
+  - {name: bounced, interaction: email_bounced, points: -10}
+  - {name: unsubscribed, interaction: unsubscribed, points: -50}
+)";
+
+const char* kNurture = R"(from: Ciclo Marketing <marketing@ciclo.test>
+envelope_from: bounces@ciclo.test
+public_url: https://ciclo.test/
+unsubscribe_mailto: unsubscribe@ciclo.test
+quiet_hours: {start: "00:00", end: "00:00"}
+send_every: 1s
+retry_for: 1d
+sequences:
+  welcome:
+    enrol: {personas: [plant_manager]}
+    stop: [sales_ready, qualified, disqualified, unsubscribed, replied, bounced]
+    steps:
+      guide:
+        subject: "{{first_name}}, la guida per {{company}}"
+        text: "Buongiorno {{first_name}}, ecco la guida: https://example.com/guida"
+        html: '<html><body><p>Buongiorno {{first_name}} di {{company}}</p><a href="https://example.com/guida?a=1&amp;b=2">guida</a></body></html>'
+      follow_up:
+        delay: 2d
+        subject: "Seguito"
+        text: "Un caso di studio."
+)";
+
+class Nurture : public DaemonTest {
+ protected:
+  DaemonOptions daemonOptions() override {
+    DaemonOptions o;
+    o.clock_control = true;
+    o.extra_yaml =
+        "profiling:\n  personas: " + std::string(CICLO_SOURCE_DIR) +
+        "/config/personas.yaml\nscoring:\n  rules: " + files_.path("scoring.yaml") +
+        "\nmail:\n  smtp:\n    host: localhost\n    port: " + std::to_string(peer_.port()) +
+        "\n    tls: starttls\n    ca_file: " + peer_.caFile() + "\n    username: " + peer_.user() +
+        "\n    password: " + peer_.password() +
+        "\n    command_timeout_ms: 5000\nplugins:\n  - name: nurture\n    path: " +
+        CICLO_PLUGIN_DIR + "/nurture.so\n    config: " + files_.path("nurture.yaml") + "\n";
+    return o;
+  }
+  void SetUp() override {
+    ASSERT_GT(peer_.port(), 0) << "the SMTP server did not start (is node installed?)";
+    DaemonTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    admin_ = daemon_->createKey("admin,nurture:read,nurture:write,leads:read", "ops");
+  }
+
+  // A plant manager (config/personas.yaml) with marketing consent unless told otherwise.
+  std::string capture(const std::string& email, bool consent = true) {
+    std::string body = R"({"email":")" + email +
+                       R"(","first_name":"Anna","last_name":"Bianchi","company":"Rossi & Figli",)"
+                       R"("job_title":"Plant manager","industry":"Manufacturing","employees":250,)"
+                       R"("country":"IT")";
+    if (consent) {
+      body += R"(,"consent":{"granted":true,"text":"Sì, voglio ricevere notizie via email.",)"
+              R"("source":"web_form:landing","ip":"203.0.113.7"})";
+    }
+    auto r = post("/v1/leads", body + "}");
+    EXPECT_EQ(r.status, 201) << r.body;
+    return json(r.body)->getValue<std::string>("id");
+  }
+  Poco::JSON::Array::Ptr enrolments(const std::string& lead) {
+    auto r = daemon_->call("GET", "/v1/nurture/enrolments?lead_id=" + lead, admin_);
+    EXPECT_EQ(r.status, 200) << r.body;
+    return json(r.body)->getArray("data");
+  }
+  // Waits until the lead's first enrolment satisfies `done`.
+  Poco::JSON::Object::Ptr enrolmentWhen(const std::string& lead,
+                                        const std::function<bool(Poco::JSON::Object&)>& done,
+                                        int seconds = 20) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+    Poco::JSON::Object::Ptr last;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto list = enrolments(lead);
+      if (list->size() > 0) {
+        last = list->getObject(0);
+        if (done(*last)) return last;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return last;
+  }
+  Poco::JSON::Object::Ptr firstEmail(Poco::JSON::Object::Ptr enrolment) {
+    return enrolment && enrolment->getArray("emails")->size() > 0
+               ? enrolment->getArray("emails")->getObject(0)
+               : nullptr;
+  }
+  void advance(int seconds) {
+    auto r = daemon_->call("POST", "/v1/testing/clock", admin_,
+                           "{\"advance_seconds\":" + std::to_string(seconds) + "}");
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
+  // The path of the link in `text` that starts with https://ciclo.test and `prefix`.
+  static std::string linkPath(const std::string& text, const std::string& prefix) {
+    const auto at = text.find("https://ciclo.test" + prefix);
+    if (at == std::string::npos) return "";
+    const auto end = text.find_first_of("\"'> \r\n", at);
+    return text.substr(at + 18, end - at - 18);
+  }
+  long long score(const std::string& lead) {
+    return json(get("/v1/leads/" + lead).body)->getValue<long long>("score");
+  }
+
+  SmtpPeer peer_;
+  TempFiles files_{{"scoring.yaml", kScoring}, {"nurture.yaml", kNurture}};
+  std::string admin_;
+};
+
+TEST_P(Nurture, ALeadIsNurturedUntilItIsSalesReady) {
+  const std::string lead = capture("anna.bianchi@rossi.example");
+  auto got = peer_.waitFor(1);
+  ASSERT_EQ(got->size(), 1u) << daemon_->log();
+  auto mail = got->getObject(0);
+  EXPECT_TRUE(mail->getValue<bool>("secure"));
+  EXPECT_EQ(mail->getValue<std::string>("user"), peer_.user());
+  EXPECT_EQ(mail->getValue<std::string>("mail_from"), "bounces@ciclo.test");
+  EXPECT_EQ(mail->getArray("rcpt_to")->getElement<std::string>(0), "anna.bianchi@rossi.example");
+  EXPECT_EQ(mail->getValue<std::string>("subject"), "Anna, la guida per Rossi & Figli");
+  EXPECT_EQ(mail->getValue<std::string>("text"),
+            "Buongiorno Anna, ecco la guida: https://example.com/guida");
+  const std::string html = mail->getValue<std::string>("html");
+  EXPECT_NE(html.find("Buongiorno Anna di Rossi &amp; Figli"), std::string::npos) << html;
+  EXPECT_EQ(html.find("https://example.com/guida"), std::string::npos) << "the link is tracked";
+  const std::string raw = mail->getValue<std::string>("raw");
+  EXPECT_NE(raw.find("List-Unsubscribe-Post: List-Unsubscribe=One-Click"), std::string::npos);
+  EXPECT_NE(raw.find("List-Unsubscribe: <https://ciclo.test/u/"), std::string::npos);
+  EXPECT_NE(raw.find("<mailto:unsubscribe@ciclo.test?subject=unsubscribe%20eml_"),
+            std::string::npos);
+  const std::string messageId = mail->getValue<std::string>("message_id");
+  EXPECT_TRUE(messageId.starts_with("<eml_") && messageId.ends_with("@ciclo.test>")) << messageId;
+
+  auto enrolment = enrolmentWhen(lead, [](Poco::JSON::Object& e) {
+    auto emails = e.getArray("emails");
+    return emails->size() > 0 && emails->getObject(0)->getValue<std::string>("status") == "sent";
+  });
+  ASSERT_TRUE(enrolment);
+  EXPECT_EQ(enrolment->getValue<std::string>("sequence"), "welcome");
+  EXPECT_EQ(firstEmail(enrolment)->getValue<std::string>("message_id"), messageId);
+  const long long before = score(lead);
+
+  // Opening shows the pixel and scores; opening again changes nothing.
+  const std::string open = linkPath(html, "/t/o/");
+  ASSERT_FALSE(open.empty()) << html;
+  auto pixel = daemon_->request("GET", open);
+  EXPECT_EQ(pixel.status, 200);
+  EXPECT_EQ(pixel.header("content-type"), "image/gif");
+  EXPECT_EQ(score(lead), before + 20);
+  EXPECT_EQ(daemon_->request("GET", open).status, 200);
+  EXPECT_EQ(score(lead), before + 20);
+
+  // A tampered link leads nowhere.
+  std::string tampered = open;
+  tampered.back() = tampered.back() == 'a' ? 'b' : 'a';
+  EXPECT_EQ(daemon_->request("GET", tampered).status, 404);
+
+  // Clicking goes to the link that was in the email, and crosses the sales-ready threshold.
+  const std::string click = linkPath(html, "/t/c/");
+  ASSERT_FALSE(click.empty()) << html;
+  auto redirect = daemon_->request("GET", click);
+  EXPECT_EQ(redirect.status, 302);
+  EXPECT_EQ(redirect.header("location"), "https://example.com/guida?a=1&b=2");
+  auto updated = json(get("/v1/leads/" + lead).body);
+  EXPECT_EQ(updated->getValue<long long>("score"), before + 50);
+  EXPECT_EQ(updated->getValue<std::string>("status"), "sales_ready");
+  std::string otherLink = click;
+  otherLink.replace(otherLink.find(".0."), 3, ".1.");
+  EXPECT_EQ(daemon_->request("GET", otherLink).status, 404) << "only links that were in it";
+
+  // The sequence stops: two days later nothing more is sent.
+  auto stopped = enrolmentWhen(
+      lead, [](Poco::JSON::Object& e) { return e.getValue<std::string>("status") == "stopped"; });
+  ASSERT_TRUE(stopped);
+  EXPECT_EQ(stopped->getValue<std::string>("stop_reason"), "sales_ready");
+  advance(3 * 86400);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_EQ(peer_.received()->size(), 1u);
+
+  auto interactions = json(get("/v1/leads/" + lead + "/interactions").body)->getArray("data");
+  ASSERT_EQ(interactions->size(), 2u);
+  EXPECT_EQ(interactions->getObject(0)->getValue<std::string>("type"), "email_opened");
+  EXPECT_EQ(interactions->getObject(1)->getValue<std::string>("type"), "email_clicked");
+  EXPECT_EQ(interactions->getObject(1)->getValue<std::string>("url"),
+            "https://example.com/guida?a=1&b=2");
+}
+
+TEST_P(Nurture, TheNextStepWaitsForItsDelay) {
+  const std::string lead = capture("delay@rossi.example");
+  ASSERT_EQ(peer_.waitFor(1)->size(), 1u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_EQ(peer_.received()->size(), 1u);
+  advance(2 * 86400 + 60);
+  auto got = peer_.waitFor(2);
+  ASSERT_EQ(got->size(), 2u);
+  EXPECT_EQ(got->getObject(1)->getValue<std::string>("subject"), "Seguito");
+  auto done = enrolmentWhen(
+      lead, [](Poco::JSON::Object& e) { return e.getValue<std::string>("status") == "completed"; });
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->getArray("emails")->size(), 2u);
+}
+
+TEST_P(Nurture, NothingIsSentWithoutConsentOrToASuppressedAddress) {
+  const std::string noConsent = capture("noconsent@rossi.example", false);
+  auto r = daemon_->call("POST", "/v1/nurture/suppressions", admin_,
+                         R"({"email":"suppressed@rossi.example","reason":"complaint"})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_TRUE(json(r.body)->getValue<bool>("suppressed"));
+  const std::string suppressed = capture("suppressed@rossi.example");
+  const std::string fine = capture("fine@rossi.example");
+  ASSERT_EQ(peer_.waitFor(1)->size(), 1u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  auto got = peer_.received();
+  ASSERT_EQ(got->size(), 1u);
+  EXPECT_EQ(got->getObject(0)->getArray("rcpt_to")->getElement<std::string>(0),
+            "fine@rossi.example");
+  EXPECT_EQ(enrolments(noConsent)->size(), 0u);
+  EXPECT_EQ(enrolments(suppressed)->size(), 0u);
+  // Enrolling by hand is refused too, and says why.
+  auto manual = daemon_->call("POST", "/v1/nurture/enrolments", admin_,
+                              R"({"lead_id":")" + noConsent + R"(","sequence":"welcome"})");
+  EXPECT_EQ(manual.status, 422) << manual.body;
+  EXPECT_NE(manual.body.find("consent"), std::string::npos);
+}
+
+TEST_P(Nurture, OneClickUnsubscribeAndAPageThatDoesNotUnsubscribeByItself) {
+  const std::string lead = capture("leave@rossi.example");
+  auto got = peer_.waitFor(1);
+  ASSERT_EQ(got->size(), 1u);
+  const std::string raw = got->getObject(0)->getValue<std::string>("raw");
+  const auto at = raw.find("List-Unsubscribe: <https://ciclo.test");
+  ASSERT_NE(at, std::string::npos);
+  const std::string path = raw.substr(at + 37, raw.find('>', at) - at - 37);
+
+  auto page = daemon_->request("GET", path);
+  EXPECT_EQ(page.status, 200);
+  EXPECT_NE(page.body.find("<form method=\"post\""), std::string::npos);
+  auto consents = daemon_->call("GET", "/v1/nurture/consents?email=leave%40rossi.example", admin_);
+  EXPECT_TRUE(json(consents.body)->getValue<bool>("consent")) << "a GET unsubscribes nobody";
+
+  auto done = daemon_->request("POST", path, "List-Unsubscribe=One-Click", {},
+                               "application/x-www-form-urlencoded");
+  EXPECT_EQ(done.status, 200) << done.body;
+  consents = daemon_->call("GET", "/v1/nurture/consents?email=leave%40rossi.example", admin_);
+  auto ledger = json(consents.body);
+  EXPECT_FALSE(ledger->getValue<bool>("consent"));
+  auto entries = ledger->getArray("data");
+  ASSERT_EQ(entries->size(), 2u);
+  EXPECT_EQ(entries->getObject(0)->getValue<std::string>("action"), "grant");
+  EXPECT_EQ(entries->getObject(0)->getValue<std::string>("text"),
+            "Sì, voglio ricevere notizie via email.");
+  EXPECT_EQ(entries->getObject(0)->getValue<std::string>("ip"), "203.0.113.7");
+  EXPECT_EQ(entries->getObject(1)->getValue<std::string>("action"), "withdraw");
+  auto suppression =
+      daemon_->call("GET", "/v1/nurture/suppressions?email=leave%40rossi.example", admin_);
+  EXPECT_EQ(json(suppression.body)->getValue<std::string>("reason"), "unsubscribed");
+  auto stopped = enrolmentWhen(
+      lead, [](Poco::JSON::Object& e) { return e.getValue<std::string>("status") == "stopped"; });
+  ASSERT_TRUE(stopped);
+  EXPECT_EQ(stopped->getValue<std::string>("stop_reason"), "unsubscribed");
+  // Again: nothing more happens.
+  EXPECT_EQ(daemon_
+                ->request("POST", path, "List-Unsubscribe=One-Click", {},
+                          "application/x-www-form-urlencoded")
+                .status,
+            200);
+  EXPECT_EQ(
+      json(daemon_->call("GET", "/v1/nurture/consents?email=leave%40rossi.example", admin_).body)
+          ->getArray("data")
+          ->size(),
+      2u);
+  advance(3 * 86400);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_EQ(peer_.received()->size(), 1u);
+}
+
+TEST_P(Nurture, ADeferredEmailIsSentAgainWithTheSameMessageId) {
+  peer_.plan(R"(["defer","drop"])");
+  const std::string lead = capture("later@rossi.example");
+  auto deferred = enrolmentWhen(lead, [&](Poco::JSON::Object& e) {
+    auto emails = e.getArray("emails");
+    return emails->size() > 0 &&
+           emails->getObject(0)->getValue<std::string>("status") == "retrying";
+  });
+  ASSERT_TRUE(deferred) << daemon_->log();
+  EXPECT_EQ(firstEmail(deferred)->getValue<int>("last_code"), 451);
+  advance(6 * 60);  // the first retry is due after 5 minutes: the connection drops
+  ASSERT_EQ(peer_.waitFor(2)->size(), 2u);
+  advance(16 * 60);  // the second after 15 more
+  auto got = peer_.waitFor(3);
+  ASSERT_EQ(got->size(), 3u);
+  const std::string id = got->getObject(0)->getValue<std::string>("message_id");
+  EXPECT_EQ(got->getObject(1)->getValue<std::string>("message_id"), id);
+  EXPECT_EQ(got->getObject(2)->getValue<std::string>("message_id"), id);
+  auto sent = enrolmentWhen(lead, [](Poco::JSON::Object& e) {
+    return e.getArray("emails")->getObject(0)->getValue<std::string>("status") == "sent";
+  });
+  ASSERT_TRUE(sent);
+  EXPECT_EQ(firstEmail(sent)->getValue<int>("attempts"), 3);
+}
+
+TEST_P(Nurture, AHardBounceSuppressesTheAddressAndStopsTheSequence) {
+  peer_.plan(R"(["reject-hard"])");
+  const std::string lead = capture("nobody@rossi.example");
+  auto stopped = enrolmentWhen(
+      lead, [](Poco::JSON::Object& e) { return e.getValue<std::string>("status") == "stopped"; });
+  ASSERT_TRUE(stopped) << daemon_->log();
+  EXPECT_EQ(stopped->getValue<std::string>("stop_reason"), "bounced");
+  EXPECT_EQ(firstEmail(stopped)->getValue<std::string>("status"), "bounced");
+  EXPECT_EQ(firstEmail(stopped)->getValue<int>("last_code"), 550);
+  auto suppression =
+      daemon_->call("GET", "/v1/nurture/suppressions?email=nobody%40rossi.example", admin_);
+  EXPECT_EQ(json(suppression.body)->getValue<std::string>("reason"), "hard_bounce");
+  auto interactions = json(get("/v1/leads/" + lead + "/interactions").body)->getArray("data");
+  ASSERT_EQ(interactions->size(), 1u);
+  EXPECT_EQ(interactions->getObject(0)->getValue<std::string>("type"), "email_bounced");
+}
+
+CICLO_ON_BOTH_BACKENDS(Nurture);
+
+}  // namespace
+}  // namespace ciclo::testing
