@@ -339,6 +339,10 @@ TEST_P(Nurture, AHardBounceSuppressesTheAddressAndStopsTheSequence) {
   EXPECT_EQ(interactions->getObject(0)->getValue<std::string>("type"), "email_bounced");
 }
 
+TEST_P(Nurture, EveryDocumentedRouteIsServed) {
+  EXPECT_EQ(callDocumentedPluginRoutes(*daemon_, admin_, "nurture", {{"token", "eml_x.-.00"}}), 11);
+}
+
 CICLO_ON_BOTH_BACKENDS(Nurture);
 
 }  // namespace
