@@ -14,6 +14,7 @@
 
 #include "email.h"
 #include "sequence.h"
+#include "support/html.h"
 #include "support/json.h"
 
 namespace ciclo::plugins::nurture {
@@ -55,29 +56,6 @@ std::string hex(const std::string& raw) {
 std::string domainOf(const std::string& address) {
   const auto at = address.rfind('@');
   return at == std::string::npos ? "" : lower(address.substr(at + 1));
-}
-
-std::string htmlEscape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
 }
 
 HttpResponse notFound(const std::string& what) {

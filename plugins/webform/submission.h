@@ -10,6 +10,7 @@
 
 #include "ciclo/plugin.h"
 #include "ciclo/text.h"
+#include "support/html.h"
 
 namespace ciclo::plugins::webform {
 
@@ -39,7 +40,6 @@ std::vector<std::pair<std::string, std::string>> parameters(std::string_view hea
 std::string headerParameter(std::string_view headerValue, std::string_view name);
 
 using sdk::isValidUtf8;
-std::string htmlEscape(std::string_view s);
 std::string urlEncode(std::string_view s);
 
 }  // namespace ciclo::plugins::webform
