@@ -153,21 +153,6 @@ bool replyFails(int code, int expected, const std::string& reply, const std::str
   return true;
 }
 
-Poco::Net::Context::Ptr tlsContext(const SmtpSettings& s) {
-  static std::once_flag sslOnce;
-  Poco::Net::Context::Ptr context = new Poco::Net::Context(
-      Poco::Net::Context::TLS_CLIENT_USE, "", "", s.ca_file,
-      s.verify_certificate ? Poco::Net::Context::VERIFY_RELAXED : Poco::Net::Context::VERIFY_NONE,
-      9, s.ca_file.empty());
-  context->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
-  std::call_once(sslOnce, [&] {
-    // A certificate that fails verification is refused, never put to a prompt.
-    Poco::Net::SSLManager::instance().initializeClient(
-        nullptr, new Poco::Net::RejectCertificateHandler(false), context);
-  });
-  return context;
-}
-
 // Poco's session with its dialog socket in reach: STARTTLS swaps the socket under it, and
 // the message after DATA is written and its reply read here.
 class Session : public Poco::Net::SMTPClientSession {
@@ -271,9 +256,34 @@ ComposedMail composeMail(const OutgoingMail& m, std::chrono::system_clock::time_
   return out;
 }
 
+struct SmtpClient::Tls {
+  Poco::Net::Context::Ptr context;
+};
+
 SmtpClient::SmtpClient(SmtpSettings settings) : settings_(std::move(settings)) {
   if (settings_.helo.empty()) settings_.helo = Poco::Environment::nodeName();
+  if (settings_.tls == SmtpSettings::Tls::kNone) return;
+  static std::once_flag sslOnce;
+  try {
+    auto tls = std::make_unique<Tls>();
+    tls->context =
+        new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, "", "", settings_.ca_file,
+                               settings_.verify_certificate ? Poco::Net::Context::VERIFY_RELAXED
+                                                            : Poco::Net::Context::VERIFY_NONE,
+                               9, settings_.ca_file.empty());
+    tls->context->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
+    std::call_once(sslOnce, [&] {
+      // A certificate that fails verification is refused, never put to a prompt.
+      Poco::Net::SSLManager::instance().initializeClient(
+          nullptr, new Poco::Net::RejectCertificateHandler(false), tls->context);
+    });
+    tls_ = std::move(tls);
+  } catch (const Poco::Exception& e) {
+    tlsError_ = "TLS with the relay cannot be set up: " + e.displayText();
+  }
 }
+
+SmtpClient::~SmtpClient() = default;
 
 SmtpOutcome SmtpClient::send(const OutgoingMail& mail,
                              std::chrono::system_clock::time_point date) const {
@@ -281,12 +291,13 @@ SmtpOutcome SmtpClient::send(const OutgoingMail& mail,
   if (!composed.ok) return SmtpOutcome{Kind::kInvalid, 0, "", false, composed.error};
   const std::string sender = mail.envelope_from.empty() ? addressOf(mail.from) : mail.envelope_from;
   const SmtpSettings& s = settings_;
+  if (s.tls != SmtpSettings::Tls::kNone && !tls_)
+    return SmtpOutcome{Kind::kRetry, 0, "", false, tlsError_};
   using Poco::Net::SMTPClientSession;
   const Poco::Timespan commandTimeout(
       std::chrono::duration_cast<std::chrono::microseconds>(s.command_timeout).count());
   try {
-    Poco::Net::Context::Ptr context;
-    if (s.tls != SmtpSettings::Tls::kNone) context = tlsContext(s);
+    const Poco::Net::Context::Ptr context = tls_ ? tls_->context : nullptr;
     const Poco::Net::SocketAddress address(s.host, static_cast<Poco::UInt16>(s.port));
     const Poco::Timespan connectTimeout(
         std::chrono::duration_cast<std::chrono::microseconds>(s.connect_timeout).count());

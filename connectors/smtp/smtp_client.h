@@ -9,6 +9,7 @@
 // lost between the end of DATA and the server's 250 is recognisable as the same email.
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -63,13 +64,19 @@ struct SmtpOutcome {
 
 class SmtpClient {
  public:
+  // Sets up TLS (the trust store is read once, here); a failure there makes every send a
+  // retry that says why.
   explicit SmtpClient(SmtpSettings settings);
+  ~SmtpClient();
   const SmtpSettings& settings() const { return settings_; }
   // `date` is the message's Date header (RFC 5322), as the caller's clock says.
   SmtpOutcome send(const OutgoingMail& mail, std::chrono::system_clock::time_point date) const;
 
  private:
+  struct Tls;
   SmtpSettings settings_;
+  std::unique_ptr<Tls> tls_;  // without TLS: null
+  std::string tlsError_;
 };
 
 // The message as it goes after DATA (before dot-stuffing): headers, then a text part or

@@ -443,6 +443,8 @@ Result<Config> parseConfig(const std::string& yaml, const std::string& file) {
     }
     relay.verify_certificate = smtp.boolean("verify_certificate", true);
     relay.ca_file = smtp.text("ca_file", "");
+    if (!relay.ca_file.empty() && !std::ifstream(relay.ca_file))
+      smtp.failAt("mail.smtp.ca_file", relay.ca_file + " cannot be read");
     relay.username = smtp.text("username", "");
     relay.password = smtp.text("password", "");
     relay.auth = smtp.text("auth", "plain");

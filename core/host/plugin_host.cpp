@@ -10,6 +10,7 @@
 #include <set>
 #include <unordered_set>
 
+#include "ciclo/text.h"
 #include "host/adapters.h"
 #include "host/lead_scoring.h"
 #include "host/leads_service.h"
@@ -201,7 +202,7 @@ struct PluginHost::Loaded : sdk::Context,
     const auto out =
         host.smtp_->send(connectors::OutgoingMail{m.message_id, m.from, m.envelope_from, m.to,
                                                   m.to_name, m.subject, m.text, m.html, m.headers},
-                         host.s_.clock.now());
+                         m.date.time_since_epoch().count() ? m.date : host.s_.clock.now());
     using K = connectors::SmtpOutcome::Kind;
     const auto kind = out.kind == K::kSent     ? sdk::MailResult::Kind::kSent
                       : out.kind == K::kRetry  ? sdk::MailResult::Kind::kRetry
@@ -292,6 +293,11 @@ struct PluginHost::Loaded : sdk::Context,
       Timestamp at = plugin.host.s_.clock.now();
       if (!in.occurred_at.empty() && !parseTimestamp(in.occurred_at, at))
         return invalid("occurred_at must be an RFC 3339 timestamp");
+      // The limits of POST /v1/leads/{id}/interactions.
+      if (in.url.size() > 2048 || !sdk::isOneLine(in.url))
+        return invalid("url must be one line of at most 2048 bytes");
+      if (in.title.size() > 500 || !sdk::isOneLine(in.title))
+        return invalid("title must be one line of at most 500 bytes");
       std::string leadId = in.lead_id;
       for (std::string winner; !(winner = store::leadMergedInto(c, leadId)).empty();)
         leadId = winner;
@@ -299,9 +305,8 @@ struct PluginHost::Loaded : sdk::Context,
       if (!lead)
         return sdk::Error{
             sdk::ErrorKind::kNotFound, "there is no lead " + leadId.substr(0, 40), {}, {}};
-      auto recorded =
-          recordLeadInteraction(plugin.host.s_, c, *lead, *type, at, in.url.substr(0, 2048),
-                                in.title.substr(0, 500), plugin.actor());
+      auto recorded = recordLeadInteraction(plugin.host.s_, c, *lead, *type, at, in.url, in.title,
+                                            plugin.actor());
       if (!recorded.ok()) return toSdk(recorded.error());
       return sdk::InteractionResult{recorded.value().doc->getValue<std::string>("id"), lead->id,
                                     std::string(toString(lead->status)), lead->score};

@@ -78,21 +78,22 @@ std::string trackLinks(const std::string& html, const TrackingUrls& urls,
   return out;
 }
 
-std::string hex16(const std::string& raw) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (std::size_t i = 0; i < 16 && i < raw.size(); ++i) {
-    out += digits[static_cast<unsigned char>(raw[i]) >> 4];
-    out += digits[static_cast<unsigned char>(raw[i]) & 15];
-  }
-  return out;
-}
-
 std::string signedPart(TokenKind kind, const std::string& emailId, const std::string& link) {
   return std::string(1, static_cast<char>(kind)) + "|" + emailId + "|" + link;
 }
 
 }  // namespace
+
+std::string hex(std::string_view raw) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  out.reserve(raw.size() * 2);
+  for (unsigned char c : raw) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
+}
 
 Rendered render(const Step& step, const LeadFacts& lead, const TrackingUrls& urls) {
   kainjow::mustache::data values;
@@ -125,7 +126,8 @@ Rendered render(const Step& step, const LeadFacts& lead, const TrackingUrls& url
 
 std::string makeToken(const Hmac& hmac, TokenKind kind, const std::string& emailId, int link) {
   const std::string linkPart = link < 0 ? "-" : std::to_string(link);
-  return emailId + "." + linkPart + "." + hex16(hmac(signedPart(kind, emailId, linkPart)));
+  return emailId + "." + linkPart + "." +
+         hex(hmac(signedPart(kind, emailId, linkPart)).substr(0, 16));
 }
 
 std::optional<TokenClaims> readToken(const Hmac& hmac, const Equals& equals, TokenKind kind,
@@ -147,7 +149,8 @@ std::optional<TokenClaims> readToken(const Hmac& hmac, const Equals& equals, Tok
       link = link * 10 + (c - '0');
     }
   }
-  if (!equals(hex16(hmac(signedPart(kind, emailId, linkPart))), signature)) return std::nullopt;
+  if (!equals(hex(hmac(signedPart(kind, emailId, linkPart)).substr(0, 16)), signature))
+    return std::nullopt;
   return TokenClaims{emailId, link};
 }
 

@@ -37,6 +37,9 @@ enum class TokenKind : char { kOpen = 'o', kClick = 'c', kUnsubscribe = 'u' };
 using Hmac = std::function<std::string(const std::string& data)>;            // raw HMAC-SHA256
 using Equals = std::function<bool(const std::string&, const std::string&)>;  // constant time
 
+// Bytes as lower-case hexadecimal.
+std::string hex(std::string_view raw);
+
 std::string makeToken(const Hmac& hmac, TokenKind kind, const std::string& emailId, int link = -1);
 
 struct TokenClaims {

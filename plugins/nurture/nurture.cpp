@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "ciclo/text.h"
 #include "email.h"
 #include "sequence.h"
 #include "support/html.h"
@@ -41,16 +42,6 @@ sdk::SqlValue textOrNull(const std::string& s) {
 std::string lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
-}
-
-std::string hex(const std::string& raw) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : raw) {
-    out += digits[c >> 4];
-    out += digits[c & 15];
-  }
-  return out;
 }
 
 std::string domainOf(const std::string& address) {
@@ -163,11 +154,10 @@ class NurturePlugin final : public sdk::Plugin {
          }) {
       if (!st.ok()) return st;
     }
-    if (auto st =
-            c.events().subscribe("enrol",
-                                 {"lead.captured", "lead.updated", "lead.profiled", "lead.scored",
-                                  "lead.status_changed", "lead.merged"},
-                                 [this](const sdk::Event& e) { return onLead(e.subject_id); });
+    if (auto st = c.events().subscribe("enrol",
+                                       {"lead.captured", "lead.updated", "lead.profiled",
+                                        "lead.scored", "lead.status_changed", "lead.merged"},
+                                       [this](const sdk::Event& e) { return onLead(e); });
         !st.ok())
       return st;
     return c.scheduler().every("send", settings_.send_every, [this] { return sendDue(); });
@@ -218,13 +208,18 @@ class NurturePlugin final : public sdk::Plugin {
   std::string now() { return sdk::rfc3339(ctx_->clock().now()); }
 
   // ---- consent and suppression, inside a transaction
-  sdk::Result<bool> consentActive(sdk::Tx& tx, const std::string& address) {
+  // Whether the address's latest consent entry is a grant; `pendingGrantAt`, when given, is
+  // a grant about to be recorded at that time.
+  sdk::Result<bool> consentActive(sdk::Tx& tx, const std::string& address,
+                                  const std::string& pendingGrantAt = "") {
     auto rows = tx.query(
-        "SELECT action FROM p_nurture_consents WHERE address = $1 ORDER BY at DESC, "
+        "SELECT action, at FROM p_nurture_consents WHERE address = $1 ORDER BY at DESC, "
         "recorded_at DESC LIMIT 1",
         {lower(address)});
     if (!rows.ok()) return rows.error();
-    return !rows.value().empty() && str(rows.value()[0], 0) == "grant";
+    if (rows.value().empty()) return !pendingGrantAt.empty();
+    if (!pendingGrantAt.empty() && pendingGrantAt >= str(rows.value()[0], 1)) return true;
+    return str(rows.value()[0], 0) == "grant";
   }
   sdk::Result<bool> suppressed(sdk::Tx& tx, const std::string& address) {
     auto rows = tx.query("SELECT 1 FROM p_nurture_suppressions WHERE address_hash = $1",
@@ -275,75 +270,139 @@ class NurturePlugin final : public sdk::Plugin {
   }
 
   // ---- enrolment, on every change of a lead
-  Status onLead(const std::string& leadId) {
-    auto view = ctx_->leads().get(leadId);
+
+  // What a change of a lead calls for: its capture consent into the ledger, enrolments its
+  // status stops, sequences to enrol it in.
+  struct LeadPlan {
+    bool recordConsent = false;
+    std::vector<std::pair<std::string, StopRule>> stops;  // enrolment id, why
+    std::vector<const Sequence*> enrolments;
+    bool empty() const { return !recordConsent && stops.empty() && enrolments.empty(); }
+  };
+
+  sdk::Result<LeadPlan> planFor(sdk::Tx& tx, const LeadFacts& lead) {
+    LeadPlan plan;
+    if (!lead.email.empty() && lead.consent) {
+      // The consent given at capture enters the ledger once.
+      auto known = tx.query(
+          "SELECT 1 FROM p_nurture_consents WHERE address = $1 AND action = 'grant' AND at = $2 "
+          "AND source = $3",
+          {lower(lead.email), lead.consent_at, lead.consent_source});
+      if (!known.ok()) return known.error();
+      plan.recordConsent = known.value().empty();
+    }
+    auto rows = tx.query("SELECT id, sequence, status FROM p_nurture_enrolments WHERE lead_id = $1",
+                         {lead.id});
+    if (!rows.ok()) return rows.error();
+    std::set<std::string> enrolled;
+    for (const auto& row : rows.value()) {
+      enrolled.insert(str(row, 1));
+      const Sequence* seq = sequence(str(row, 1));
+      if (str(row, 2) != "active" || !seq) continue;
+      if (auto rule = stopForStatus(*seq, lead.status)) plan.stops.emplace_back(str(row, 0), *rule);
+    }
+    for (const auto& seq : settings_.sequences) {
+      if (!enrolled.contains(seq.key) && shouldEnrol(seq, lead)) plan.enrolments.push_back(&seq);
+    }
+    if (!plan.enrolments.empty()) {
+      auto consent = consentActive(tx, lead.email, plan.recordConsent ? lead.consent_at : "");
+      if (!consent.ok()) return consent.error();
+      auto blocked = suppressed(tx, lead.email);
+      if (!blocked.ok()) return blocked.error();
+      if (!consent.value() || blocked.value()) plan.enrolments.clear();
+    }
+    return plan;
+  }
+
+  // Most changes of a lead call for nothing here: that is found out on a read connection,
+  // and only a change that does something asks the writer, which plans again.
+  Status onLead(const sdk::Event& e) {
+    if (e.type == "lead.merged") {
+      if (auto st = stopMergedAway(e); !st.ok()) return st;
+    }
+    auto view = ctx_->leads().get(e.subject_id);
     if (!view.ok()) {
       return view.error().kind == sdk::ErrorKind::kNotFound ? Status() : Status(view.error());
     }
     const auto lead = leadFacts(view.value().json);
     if (!lead) return Status();
+    bool anything = false;
+    Status read = ctx_->storage().read([&](sdk::Tx& tx) -> Status {
+      auto plan = planFor(tx, *lead);
+      if (!plan.ok()) return plan.error();
+      anything = !plan.value().empty();
+      return Status();
+    });
+    if (!read.ok() || !anything) return read;
     return ctx_->storage().write([&](sdk::Tx& tx) -> Status {
-      if (!lead->email.empty() && lead->consent) {
-        // The consent given at capture enters the ledger once.
-        auto known = tx.query(
-            "SELECT 1 FROM p_nurture_consents WHERE address = $1 AND action = 'grant' AND at = $2 "
-            "AND source = $3",
-            {lower(lead->email), lead->consent_at, lead->consent_source});
-        if (!known.ok()) return known.error();
-        if (known.value().empty()) {
-          if (auto st = recordConsent(tx, lead->email, lead->id, "grant", lead->consent_text,
-                                      lead->consent_source, lead->consent_ip, lead->consent_page,
-                                      lead->consent_at);
-              !st.ok())
-            return st;
-        }
+      auto plan = planFor(tx, *lead);
+      if (!plan.ok()) return plan.error();
+      if (plan.value().recordConsent) {
+        if (auto st = recordConsent(tx, lead->email, lead->id, "grant", lead->consent_text,
+                                    lead->consent_source, lead->consent_ip, lead->consent_page,
+                                    lead->consent_at);
+            !st.ok())
+          return st;
       }
-      for (const auto& seq : settings_.sequences) {
-        if (auto rule = stopForStatus(seq, lead->status)) {
-          auto st = stopEnrolments(tx, lead->id, rule, std::string(toString(*rule)));
-          if (!st.ok()) return st;
-        }
+      for (const auto& [enrolment, rule] : plan.value().stops) {
+        auto done = tx.exec(
+            "UPDATE p_nurture_enrolments SET status = 'stopped', stop_reason = $2, due_at = NULL, "
+            "updated_at = $3 WHERE id = $1",
+            {enrolment, std::string(toString(rule)), now()});
+        if (!done.ok()) return done.error();
       }
-      for (const auto& seq : settings_.sequences) {
-        if (!shouldEnrol(seq, *lead)) continue;
-        if (auto st = enrol(tx, *lead, seq); !st.ok()) return st;
+      for (const Sequence* seq : plan.value().enrolments) {
+        if (auto st = insertEnrolment(tx, lead->id, *seq); !st.ok()) return st;
       }
       return Status();
     });
   }
 
-  // Enrols the lead unless it already was in this sequence, has no consent or is suppressed.
-  // kConflict when it was; kInvalid for no consent or a suppressed address.
-  Status enrol(sdk::Tx& tx, const LeadFacts& lead, const Sequence& seq, bool strict = false) {
+  // A lead merged into another stops its sequences: the surviving lead is enrolled on its own.
+  Status stopMergedAway(const sdk::Event& e) {
+    std::string mergedId;
+    try {
+      Poco::JSON::Parser parser;
+      auto data = parser.parse(e.data).extract<Poco::JSON::Object::Ptr>();
+      mergedId = data->optValue<std::string>("merged_id", "");
+    } catch (const Poco::Exception&) {
+      return Status();  // not ours to judge: the host wrote it
+    }
+    if (mergedId.empty()) return Status();
+    return ctx_->storage().write(
+        [&](sdk::Tx& tx) { return stopEnrolments(tx, mergedId, std::nullopt, "merged"); });
+  }
+
+  // POST /v1/nurture/enrolments: kConflict when the lead was in the sequence already,
+  // kInvalid without consent or for a suppressed address.
+  Status enrolByHand(sdk::Tx& tx, const LeadFacts& lead, const Sequence& seq) {
     auto known = tx.query("SELECT 1 FROM p_nurture_enrolments WHERE lead_id = $1 AND sequence = $2",
                           {lead.id, seq.key});
     if (!known.ok()) return known.error();
     if (!known.value().empty()) {
-      return strict ? Status(sdk::Error{sdk::ErrorKind::kConflict,
-                                        "the lead is already enrolled in " + seq.key,
-                                        {},
-                                        {}})
-                    : Status();
+      return sdk::Error{
+          sdk::ErrorKind::kConflict, "the lead is already enrolled in " + seq.key, {}, {}};
     }
-    auto consent = consentActive(tx, lead.email);
-    if (!consent.ok()) return consent.error();
     auto blocked = suppressed(tx, lead.email);
     if (!blocked.ok()) return blocked.error();
-    if (!consent.value() || blocked.value()) {
-      return strict ? Status(sdk::Error{sdk::ErrorKind::kInvalid,
-                                        blocked.value()
-                                            ? "the lead's address is suppressed"
-                                            : "the lead has not given consent to marketing email",
-                                        {},
-                                        {}})
-                    : Status();
+    if (blocked.value())
+      return sdk::Error{sdk::ErrorKind::kInvalid, "the lead's address is suppressed", {}, {}};
+    auto consent = consentActive(tx, lead.email);
+    if (!consent.ok()) return consent.error();
+    if (!consent.value()) {
+      return sdk::Error{
+          sdk::ErrorKind::kInvalid, "the lead has not given consent to marketing email", {}, {}};
     }
+    return insertEnrolment(tx, lead.id, seq);
+  }
+
+  Status insertEnrolment(sdk::Tx& tx, const std::string& leadId, const Sequence& seq) {
     const std::string at = now();
     const std::string due = sdk::rfc3339(ctx_->clock().now() + seq.steps.front().delay);
     auto done = tx.exec(
         "INSERT INTO p_nurture_enrolments (id, lead_id, sequence, status, next_step, due_at, "
         "enrolled_at, updated_at) VALUES ($1, $2, $3, 'active', 0, $4, $5, $5)",
-        {"enr_" + ctx_->crypto().randomToken(12), lead.id, seq.key, due, at});
+        {"enr_" + ctx_->crypto().randomToken(12), leadId, seq.key, due, at});
     if (!done.ok()) return done.error();
     ctx_->metrics().count("enrolled");
     return Status();
@@ -482,25 +541,23 @@ class NurturePlugin final : public sdk::Plugin {
   // One attempt at an email: sent, retried later, bounced or given up.
   Status attempt(const std::string& emailId) {
     std::optional<SqlRow> row;
+    bool blocked = false;
     Status read = ctx_->storage().read([&](sdk::Tx& tx) -> Status {
       auto r = tx.query(
           "SELECT id, lead_id, message_id, address, to_name, subject, text_body, html_body, "
-          "attempts, give_up_at, status FROM p_nurture_emails WHERE id = $1",
+          "attempts, give_up_at, created_at FROM p_nurture_emails WHERE id = $1 AND status IN "
+          "('sending', 'retrying')",
           {emailId});
       if (!r.ok()) return r.error();
-      if (!r.value().empty()) row = r.value()[0];
-      return Status();
-    });
-    if (!read.ok() || !row) return read;
-    const std::string leadId = str(*row, 1), address = str(*row, 3);
-    bool blocked = false;
-    Status check = ctx_->storage().read([&](sdk::Tx& tx) -> Status {
-      auto s = suppressed(tx, address);
+      if (r.value().empty()) return Status();  // sent, bounced or cancelled meanwhile
+      row = r.value()[0];
+      auto s = suppressed(tx, str(*row, 3));
       if (!s.ok()) return s.error();
       blocked = s.value();
       return Status();
     });
-    if (!check.ok()) return check;
+    if (!read.ok() || !row) return read;
+    const std::string leadId = str(*row, 1), address = str(*row, 3);
     if (blocked) return setEmail(emailId, "cancelled", num(*row, 8), std::nullopt, 0, "suppressed");
 
     sdk::MailMessage m;
@@ -512,6 +569,7 @@ class NurturePlugin final : public sdk::Plugin {
     m.subject = str(*row, 5);
     m.text = str(*row, 6);
     m.html = str(*row, 7);
+    m.date = parseUtc(str(*row, 10)).value_or(ctx_->clock().now());
     const std::string unsubscribeUrl = linkFor(TokenKind::kUnsubscribe, emailId);
     m.headers = {
         {"List-Unsubscribe", "<" + unsubscribeUrl + ">, <mailto:" + settings_.unsubscribe_mailto +
@@ -579,12 +637,16 @@ class NurturePlugin final : public sdk::Plugin {
           "last_code = $4, last_detail = $5 WHERE id = $1",
           {emailId, status, attempts, static_cast<long long>(result.code), result.detail});
       if (!done.ok()) return done.error();
-      return recordBounce(tx, leadId, address, hard, result.detail);
+      std::string title = hard ? "hard bounce" : "soft bounce";
+      if (result.code) title += " " + std::to_string(result.code);
+      if (!result.enhanced.empty()) title += " " + result.enhanced;
+      return recordBounce(tx, leadId, address, hard, title);
     });
   }
 
+  // `title` says what bounced, for the lead's timeline.
   Status recordBounce(sdk::Tx& tx, const std::string& leadId, const std::string& address, bool hard,
-                      const std::string& detail) {
+                      const std::string& title) {
     long long soft = 0;
     if (!hard) {
       auto rows = tx.query("SELECT soft FROM p_nurture_bounces WHERE address_hash = $1",
@@ -607,9 +669,7 @@ class NurturePlugin final : public sdk::Plugin {
         return st;
       if (auto st = stopEnrolments(tx, leadId, StopRule::kBounced, "bounced"); !st.ok()) return st;
     }
-    auto recorded =
-        tx.interact({leadId, "email_bounced", "", "",
-                     (hard ? "hard bounce: " : "soft bounce: ") + detail.substr(0, 300)});
+    auto recorded = tx.interact({leadId, "email_bounced", "", "", title});
     if (!recorded.ok() && recorded.error().kind != sdk::ErrorKind::kNotFound)
       return recorded.error();
     return Status();
@@ -631,7 +691,8 @@ class NurturePlugin final : public sdk::Plugin {
     auto done =
         tx.exec("UPDATE p_nurture_emails SET opened_at = $2 WHERE id = $1", {str(email, 0), now()});
     if (!done.ok()) return done.error();
-    auto recorded = tx.interact({str(email, 1), "email_opened", "", "", str(email, 3)});
+    auto recorded = tx.interact(
+        {str(email, 1), "email_opened", "", "", std::string(sdk::utf8Prefix(str(email, 3), 500))});
     if (!recorded.ok() && recorded.error().kind != sdk::ErrorKind::kNotFound)
       return recorded.error();
     ctx_->metrics().count("opened");
@@ -670,7 +731,8 @@ class NurturePlugin final : public sdk::Plugin {
           "WHERE id = $1",
           {str(*email, 0), now(), clickedLinks + std::to_string(claims->link) + ","});
       if (!done.ok()) return done.error();
-      auto recorded = tx.interact({str(*email, 1), "email_clicked", "", target, str(*email, 3)});
+      auto recorded = tx.interact({str(*email, 1), "email_clicked", "", target,
+                                   std::string(sdk::utf8Prefix(str(*email, 3), 500))});
       if (!recorded.ok() && recorded.error().kind != sdk::ErrorKind::kNotFound)
         return recorded.error();
       ctx_->metrics().count("clicked");
@@ -743,26 +805,15 @@ class NurturePlugin final : public sdk::Plugin {
   }
 
   // ---- admin API
-  static std::string queryParam(const std::string& query, const std::string& name) {
-    std::size_t pos = 0;
-    while (pos <= query.size()) {
-      const auto end = std::min(query.find('&', pos), query.size());
-      const std::string pair = query.substr(pos, end - pos);
-      if (pair.starts_with(name + "=")) {
-        std::string v = pair.substr(name.size() + 1), out;
-        for (std::size_t i = 0; i < v.size(); ++i) {
-          if (v[i] == '%' && i + 2 < v.size() &&
-              std::isxdigit(static_cast<unsigned char>(v[i + 1])) &&
-              std::isxdigit(static_cast<unsigned char>(v[i + 2]))) {
-            out += static_cast<char>(std::stoi(v.substr(i + 1, 2), nullptr, 16));
-            i += 2;
-          } else {
-            out += v[i] == '+' ? ' ' : v[i];
-          }
-        }
-        return out;
-      }
-      pos = end + 1;
+  // A query parameter's value; "" when it is absent or not one line of UTF-8.
+  static std::string queryParam(std::string_view query, std::string_view name) {
+    while (!query.empty()) {
+      const auto item = query.substr(0, query.find('&'));
+      query.remove_prefix(std::min(query.size(), item.size() + 1));
+      if (item.size() <= name.size() || !item.starts_with(name) || item[name.size()] != '=')
+        continue;
+      auto value = sdk::percentDecode(item.substr(name.size() + 1), true);
+      return value && sdk::isOneLine(*value) ? *value : std::string();
     }
     return "";
   }
@@ -890,7 +941,7 @@ class NurturePlugin final : public sdk::Plugin {
     if (!lead || lead->email.empty())
       return sdk::problem(422, "invalid", "Unprocessable Content", "the lead has no email address",
                           {{"/lead_id", "the lead has no email address"}});
-    Status st = ctx_->storage().write([&](sdk::Tx& tx) { return enrol(tx, *lead, *seq, true); });
+    Status st = ctx_->storage().write([&](sdk::Tx& tx) { return enrolByHand(tx, *lead, *seq); });
     if (!st.ok()) return sdk::problem(st.error());
     auto answer = enrolmentsOf(leadId);
     answer.status = 201;
@@ -967,11 +1018,15 @@ class NurturePlugin final : public sdk::Plugin {
     if (v["source"].empty()) errors.push_back({"/source", "is required"});
     if (v["action"] == "grant" && v["text"].empty())
       errors.push_back({"/text", "is required for a grant: the wording agreed to"});
-    if (v["at"].empty())
+    // Kept in the one form the ledger's order by time compares correctly.
+    if (v["at"].empty()) {
       v["at"] = now();
-    else if (v["at"].size() < 20 ||
-             v["at"] > sdk::rfc3339(ctx_->clock().now() + std::chrono::minutes(5)))
+    } else if (auto at = parseUtc(v["at"]);
+               !at || *at > ctx_->clock().now() + std::chrono::minutes(5)) {
       errors.push_back({"/at", "must be an RFC 3339 UTC time, not in the future"});
+    } else {
+      v["at"] = sdk::rfc3339(*at);
+    }
     for (const auto& [name, value] : v) {
       if (value.find_first_of("\r\n") != std::string::npos && name != "text")
         errors.push_back({"/" + name, "must be one line"});

@@ -298,6 +298,35 @@ Time outsideQuietHours(Time t, const std::string& zoneName, int quietStart, int 
       zone->to_sys(end, date::choose::latest));
 }
 
+std::optional<Time> parseUtc(const std::string& text) {
+  // YYYY-MM-DDTHH:MM:SS[.mmm]Z
+  static constexpr std::string_view kShape = "dddd-dd-ddTdd:dd:dd";
+  if ((text.size() != 20 && text.size() != 24) || text.back() != 'Z') return std::nullopt;
+  for (std::size_t i = 0; i < kShape.size(); ++i) {
+    const bool digit = text[i] >= '0' && text[i] <= '9';
+    if (kShape[i] == 'd' ? !digit : text[i] != kShape[i]) return std::nullopt;
+  }
+  auto number = [&](std::size_t at, std::size_t length) {
+    int n = 0;
+    for (std::size_t i = at; i < at + length; ++i) n = n * 10 + (text[i] - '0');
+    return n;
+  };
+  int millis = 0;
+  if (text.size() == 24) {
+    if (text[19] != '.' || !std::all_of(text.begin() + 20, text.begin() + 23,
+                                        [](char c) { return c >= '0' && c <= '9'; }))
+      return std::nullopt;
+    millis = number(20, 3);
+  }
+  const std::chrono::year_month_day day{std::chrono::year{number(0, 4)},
+                                        std::chrono::month{static_cast<unsigned>(number(5, 2))},
+                                        std::chrono::day{static_cast<unsigned>(number(8, 2))}};
+  const int h = number(11, 2), m = number(14, 2), sec = number(17, 2);
+  if (!day.ok() || h > 23 || m > 59 || sec > 59) return std::nullopt;
+  return std::chrono::sys_days{day} + std::chrono::hours(h) + std::chrono::minutes(m) +
+         std::chrono::seconds(sec) + std::chrono::milliseconds(millis);
+}
+
 Time retryAt(Time last, int attempts) {
   auto delay = std::chrono::minutes(5);
   for (int i = 1; i < attempts && delay < std::chrono::hours(6); ++i) delay *= 3;

@@ -99,6 +99,10 @@ std::string timeZoneFor(const LeadFacts& lead, const std::string& fallback);
 // `t` when it falls outside the quiet hours in `zone`, else the moment they end there.
 Time outsideQuietHours(Time t, const std::string& zone, int quietStart, int quietEnd);
 
+// An RFC 3339 UTC time ("2026-11-24T10:00:00Z", with or without milliseconds); nullopt for
+// anything else.
+std::optional<Time> parseUtc(const std::string& text);
+
 // When a deferred email is tried again after `attempts` attempts: 5 minutes, growing
 // threefold to at most 6 hours.
 Time retryAt(Time last, int attempts);

@@ -315,6 +315,11 @@ TEST_P(Nurture, ADeferredEmailIsSentAgainWithTheSameMessageId) {
   const std::string id = got->getObject(0)->getValue<std::string>("message_id");
   EXPECT_EQ(got->getObject(1)->getValue<std::string>("message_id"), id);
   EXPECT_EQ(got->getObject(2)->getValue<std::string>("message_id"), id);
+  // The same bytes, Date included, though the daemon's clock moved between the attempts.
+  EXPECT_EQ(got->getObject(1)->getValue<std::string>("raw"),
+            got->getObject(0)->getValue<std::string>("raw"));
+  EXPECT_EQ(got->getObject(2)->getValue<std::string>("raw"),
+            got->getObject(0)->getValue<std::string>("raw"));
   auto sent = enrolmentWhen(lead, [](Poco::JSON::Object& e) {
     return e.getArray("emails")->getObject(0)->getValue<std::string>("status") == "sent";
   });
@@ -339,11 +344,159 @@ TEST_P(Nurture, AHardBounceSuppressesTheAddressAndStopsTheSequence) {
   EXPECT_EQ(interactions->getObject(0)->getValue<std::string>("type"), "email_bounced");
 }
 
+TEST_P(Nurture, BadAdminRequestsAreRefusedAndChangeNothing) {
+  const std::string lead = capture("admin@rossi.example");
+  ASSERT_EQ(peer_.waitFor(1)->size(), 1u);
+  auto call = [&](const std::string& method, const std::string& path, const std::string& body) {
+    return daemon_->call(method, path, admin_, body);
+  };
+  auto fields = [](const HttpResult& r) {
+    std::string out;
+    if (auto errors = json(r.body)->getArray("errors")) {
+      for (std::size_t i = 0; i < errors->size(); ++i)
+        out += errors->getObject(i)->getValue<std::string>("field") + " ";
+    }
+    return out;
+  };
+  EXPECT_EQ(daemon_->request("GET", "/v1/nurture/sequences").status, 401);
+  EXPECT_EQ(daemon_->call("GET", "/v1/nurture/sequences", reader_).status, 403);
+  EXPECT_EQ(call("GET", "/v1/nurture/enrolments", "").status, 422);
+  EXPECT_EQ(call("GET", "/v1/nurture/consents?email=%ZZ", "").status, 422);
+  EXPECT_EQ(call("GET", "/v1/nurture/suppressions?email=", "").status, 422);
+
+  EXPECT_EQ(call("POST", "/v1/nurture/enrolments", "{").status, 400);
+  auto r = call("POST", "/v1/nurture/enrolments",
+                R"({"lead_id":")" + lead + R"(","sequence":"nope","colour":"red"})");
+  EXPECT_EQ(r.status, 422);
+  EXPECT_EQ(fields(r), "/colour /sequence ");
+  EXPECT_EQ(call("POST", "/v1/nurture/enrolments",
+                 R"({"lead_id":"lead_00000000000000000000000000","sequence":"welcome"})")
+                .status,
+            404);
+  r = call("POST", "/v1/nurture/enrolments",
+           R"({"lead_id":")" + lead + R"(","sequence":"welcome"})");
+  EXPECT_EQ(r.status, 409) << r.body;
+
+  const std::string ledger = "/v1/nurture/consents?email=other%40rossi.example";
+  r = call("POST", "/v1/nurture/consents", R"({"email":"x","action":"maybe","source":""})");
+  EXPECT_EQ(r.status, 422);
+  EXPECT_EQ(fields(r), "/email /action /source ");
+  for (
+      const std::string body : {
+          R"({"email":"other@rossi.example","action":"grant","source":"call"})",
+          R"({"email":"other@rossi.example","action":"grant","source":"call","text":"ok","at":"yesterday"})",
+          R"({"email":"other@rossi.example","action":"grant","source":"call","text":"ok","at":"2026-02-30T10:00:00Z"})",
+          R"({"email":"other@rossi.example","action":"grant","source":"call","text":"ok","at":"2999-01-01T00:00:00Z"})",
+          R"({"email":"other@rossi.example","action":"grant","source":"ca\nll","text":"ok"})",
+          R"({"email":"other@rossi.example","action":"grant","source":"call","text":7})",
+      }) {
+    EXPECT_EQ(call("POST", "/v1/nurture/consents", body).status, 422) << body;
+  }
+  EXPECT_EQ(json(call("GET", ledger, "").body)->getArray("data")->size(), 0u);
+
+  EXPECT_EQ(call("POST", "/v1/nurture/suppressions", R"({"email":"nope"})").status, 422);
+  EXPECT_EQ(call("POST", "/v1/nurture/suppressions",
+                 R"({"email":"other@rossi.example","reason":"Bad Reason"})")
+                .status,
+            422);
+  EXPECT_FALSE(json(call("GET", "/v1/nurture/suppressions?email=other%40rossi.example", "").body)
+                   ->getValue<bool>("suppressed"));
+
+  EXPECT_EQ(daemon_
+                ->request("POST", "/u/eml_x.-.0123456789abcdef0123456789abcdef",
+                          "List-Unsubscribe=One-Click", {}, "application/x-www-form-urlencoded")
+                .status,
+            404);
+  EXPECT_EQ(daemon_->request("GET", "/t/c/not-a-token").status, 404);
+}
+
+TEST_P(Nurture, TheConsentLedgerTakesGrantsAndWithdrawalsFromElsewhere) {
+  // A lead of no persona: only an enrolment by hand puts it in a sequence.
+  auto created = post("/v1/leads", R"({"email":"phone@rossi.example","first_name":"Pia"})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string lead = json(created.body)->getValue<std::string>("id");
+  auto r = daemon_->call("POST", "/v1/nurture/consents", admin_,
+                         R"({"email":"Phone@Rossi.example","action":"grant","source":"call",)"
+                         R"("text":"Consenso dato al telefono","at":"2026-01-02T03:04:05Z"})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  auto ledger = json(r.body);
+  EXPECT_TRUE(ledger->getValue<bool>("consent"));
+  EXPECT_EQ(ledger->getArray("data")->getObject(0)->getValue<std::string>("at"),
+            "2026-01-02T03:04:05.000Z");
+  // With consent, enrolling by hand works.
+  r = daemon_->call("POST", "/v1/nurture/enrolments", admin_,
+                    R"({"lead_id":")" + lead + R"(","sequence":"welcome"})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  ASSERT_EQ(peer_.waitFor(1)->size(), 1u);
+  // A withdrawal naming the lead stops its sequences at once.
+  r = daemon_->call("POST", "/v1/nurture/consents", admin_,
+                    R"({"email":"phone@rossi.example","action":"withdraw","source":"call",)"
+                    R"("lead_id":")" +
+                        lead + R"("})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_FALSE(json(r.body)->getValue<bool>("consent"));
+  EXPECT_EQ(json(r.body)->getArray("data")->size(), 2u);
+  auto stopped = enrolmentWhen(
+      lead, [](Poco::JSON::Object& e) { return e.getValue<std::string>("status") == "stopped"; });
+  ASSERT_TRUE(stopped);
+  EXPECT_EQ(stopped->getValue<std::string>("stop_reason"), "unsubscribed");
+}
+
+TEST_P(Nurture, ALeadMergedIntoAnotherStopsItsSequences) {
+  const std::string survivor = capture("first@rossi.example");
+  const std::string duplicate = capture("second@rossi.example");
+  ASSERT_EQ(peer_.waitFor(2)->size(), 2u);
+  auto r = post("/v1/leads/" + survivor + "/merge", R"({"duplicate_id":")" + duplicate + R"("})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto stopped = enrolmentWhen(duplicate, [](Poco::JSON::Object& e) {
+    return e.getValue<std::string>("status") == "stopped";
+  });
+  ASSERT_TRUE(stopped);
+  EXPECT_EQ(stopped->getValue<std::string>("stop_reason"), "merged");
+  EXPECT_EQ(enrolments(survivor)->getObject(0)->getValue<std::string>("status"), "active");
+}
+
 TEST_P(Nurture, EveryDocumentedRouteIsServed) {
   EXPECT_EQ(callDocumentedPluginRoutes(*daemon_, admin_, "nurture", {{"token", "eml_x.-.00"}}), 11);
 }
 
 CICLO_ON_BOTH_BACKENDS(Nurture);
+
+// A nurture configuration that does not hold stops the start, naming its file, the key and
+// the reason.
+TEST(NurtureConfig, ErrorsNameTheFileTheKeyAndTheReason) {
+  const std::string head =
+      "from: M <m@ciclo.test>\npublic_url: https://ciclo.test\nunsubscribe_mailto: "
+      "u@ciclo.test\n";
+  const std::string step = "      a: {subject: Hi, text: Hello}\n";
+  const std::pair<std::string, std::string> cases[] = {
+      {"public_url: https://ciclo.test\nunsubscribe_mailto: u@ciclo.test\n", "from: is required"},
+      {head + "default_time_zone: Mars/Olympus\n", "default_time_zone: is not a time zone"},
+      {head + "quiet_hours: {start: \"25:00\"}\n", "quiet_hours.start: expected HH:MM"},
+      {head + "sequences:\n  s:\n    stop: [bored]\n    steps:\n" + step,
+       "sequences.s.stop: unknown rule bored"},
+      {head + "sequences:\n  s:\n    steps:\n      a: {subject: \"{{#x}}\", text: t}\n",
+       "sequences.s.steps.a.subject: is not a valid template"},
+      {head + "sequences:\n  s:\n    steps:\n      a: {subject: s, text: t, when: sometimes}\n",
+       "sequences.s.steps.a.when: expected always"},
+      {head + "sequences:\n  s:\n    steps:\n      a: {subject: s, text: t, delay: 2w}\n",
+       "sequences.s.steps.a.delay: expected a duration"},
+      {head + "sequences:\n  s:\n    name: S\n", "sequences.s.steps: a sequence needs at least"},
+      {head + "sequences:\n  s:\n    enrol: {persona: [x]}\n    steps:\n" + step,
+       "sequences.s.enrol.persona: is not a known setting"},
+  };
+  for (const auto& [yaml, message] : cases) {
+    SCOPED_TRACE(message);
+    TempFiles files{{"nurture.yaml", yaml}};
+    DaemonOptions o;
+    o.extra_yaml = std::string("plugins:\n  - name: nurture\n    path: ") + CICLO_PLUGIN_DIR +
+                   "/nurture.so\n    config: " + files.path("nurture.yaml") + "\n";
+    Daemon d(o);
+    EXPECT_FALSE(d.start());
+    EXPECT_NE(d.log().find(files.path("nurture.yaml") + ": " + message), std::string::npos)
+        << d.log();
+  }
+}
 
 }  // namespace
 }  // namespace ciclo::testing

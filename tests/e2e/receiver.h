@@ -11,6 +11,7 @@
 #include <optional>
 #include <thread>
 
+#include "e2e/peer_log.h"
 #include "support/daemon.h"
 
 namespace ciclo::testing {
@@ -41,20 +42,9 @@ class Receiver {
   }
 
   void control(const std::string& json) const { httpCall(port_, "POST", "/_control", json); }
-  Poco::JSON::Array::Ptr received() const {
-    auto r = httpCall(port_, "GET", "/_received", "");
-    Poco::JSON::Parser parser;
-    return parser.parse(r.body).extract<Poco::JSON::Array::Ptr>();
-  }
-  // Waits until `n` deliveries arrived; returns them.
+  Poco::JSON::Array::Ptr received() const { return peerReceived(port_); }
   Poco::JSON::Array::Ptr waitFor(std::size_t n, int seconds = 20) const {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-    auto got = received();
-    while (got->size() < n && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      got = received();
-    }
-    return got;
+    return peerReceivedAtLeast(port_, n, seconds);
   }
 
  private:

@@ -52,11 +52,13 @@ class SmtpConnector : public ::testing::Test {
                  {"List-Unsubscribe-Post", "List-Unsubscribe=One-Click"}};
     return m;
   }
+  // Every attempt of one email carries the time it was written.
   SmtpOutcome send(const SmtpSettings& s, const OutgoingMail& m = mail()) const {
-    return SmtpClient(s).send(m, std::chrono::system_clock::now());
+    return SmtpClient(s).send(m, written_);
   }
 
   SmtpPeer peer_;
+  const std::chrono::system_clock::time_point written_ = std::chrono::system_clock::now();
 };
 
 TEST_F(SmtpConnector, SendsOverStartTlsWithAuth) {

@@ -15,6 +15,7 @@
 #include <string>
 #include <thread>
 
+#include "e2e/peer_log.h"
 #include "support/daemon.h"
 
 namespace ciclo::testing {
@@ -84,19 +85,9 @@ class SmtpPeer {
   void plan(const std::string& jsonArray) const {
     httpCall(control_, "POST", "/_control", R"({"plan":)" + jsonArray + "}");
   }
-  Poco::JSON::Array::Ptr received() const {
-    auto r = httpCall(control_, "GET", "/_received", "");
-    Poco::JSON::Parser parser;
-    return parser.parse(r.body).extract<Poco::JSON::Array::Ptr>();
-  }
+  Poco::JSON::Array::Ptr received() const { return peerReceived(control_); }
   Poco::JSON::Array::Ptr waitFor(std::size_t n, int seconds = 20) const {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-    auto got = received();
-    while (got->size() < n && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      got = received();
-    }
-    return got;
+    return peerReceivedAtLeast(control_, n, seconds);
   }
 
  private:

@@ -124,5 +124,16 @@ TEST(SmtpReplies, EnhancedStatusAndBounceKind) {
   EXPECT_FALSE(isHardBounce(554, ""));
 }
 
+TEST(SmtpClient, ATrustStoreThatCannotBeReadMakesEverySendARetryThatSaysWhy) {
+  SmtpSettings s;
+  s.port = 1;  // never reached
+  s.tls = SmtpSettings::Tls::kStartTls;
+  s.ca_file = "/nonexistent/ca.pem";
+  const auto out = SmtpClient(s).send(sample(), kDate);
+  EXPECT_EQ(out.kind, SmtpOutcome::Kind::kRetry);
+  EXPECT_NE(out.detail.find("TLS with the relay cannot be set up"), std::string::npos)
+      << out.detail;
+}
+
 }  // namespace
 }  // namespace ciclo::connectors

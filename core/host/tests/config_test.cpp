@@ -73,6 +73,68 @@ TEST(Config, ErrorsNameFileKeyAndReason) {
             "test.yaml: server.trusted_proxies: expected a list");
 }
 
+TEST(Config, TheSmtpRelay) {
+  EXPECT_FALSE(parseConfig("", "test.yaml").value().smtp);
+  auto r = parseConfig(R"(
+mail:
+  smtp:
+    host: smtp.example.com
+    port: 465
+    tls: tls
+    username: ciclo
+    password: secret
+    auth: login
+    data_timeout_ms: 900000
+)",
+                       "test.yaml");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_TRUE(r.value().smtp);
+  const auto& relay = *r.value().smtp;
+  EXPECT_EQ(relay.host, "smtp.example.com");
+  EXPECT_EQ(relay.port, 465);
+  EXPECT_EQ(relay.tls, connectors::SmtpSettings::Tls::kImplicit);
+  EXPECT_EQ(relay.username, "ciclo");
+  EXPECT_EQ(relay.auth, "login");
+  EXPECT_TRUE(relay.verify_certificate);
+  EXPECT_EQ(relay.command_timeout, std::chrono::minutes(5));  // RFC 5321's defaults
+  EXPECT_EQ(relay.data_timeout, std::chrono::minutes(15));
+  EXPECT_EQ(errorOf("mail:\n  smtp:\n    host: h\n    tls: ssl\n"),
+            "test.yaml: mail.smtp.tls: expected starttls, tls or none");
+  EXPECT_EQ(errorOf("mail:\n  smtp:\n    host: h\n    auth: cram-md5\n"),
+            "test.yaml: mail.smtp.auth: expected plain or login");
+  EXPECT_EQ(errorOf("mail:\n  smtp:\n    host: h\n    ca_file: /nonexistent/ca.pem\n"),
+            "test.yaml: mail.smtp.ca_file: /nonexistent/ca.pem cannot be read");
+  EXPECT_EQ(errorOf("mail:\n  smtp:\n    host: h\n    port: 0\n"),
+            "test.yaml: mail.smtp.port: must be between 1 and 65535");
+  EXPECT_EQ(errorOf("mail:\n  relay: {}\n"), "test.yaml: mail.relay: is not a known setting");
+}
+
+TEST(Config, APluginsConfigMayBeAFileOfItsOwn) {
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                                    ("ciclo-plugin-config-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "ciclo.yaml") << "plugins:\n  - name: echo\n    path: echo.so\n"
+                                       "    config: echo.yaml\n";
+  std::ofstream(dir / "echo.yaml") << "greeting: ciao\n";
+  auto r = loadConfig((dir / "ciclo.yaml").string());
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const auto& plugin = r.value().plugins.at(0);
+  EXPECT_EQ(plugin.config_file, (dir / "echo.yaml").string());
+  // The plugin reads it as its section; errors name that file and the key within it.
+  std::string error;
+  auto section = pluginConfigSection(r.value(), plugin, error);
+  EXPECT_EQ(section->text("greeting", ""), "ciao");
+  section->text("bogus", "");
+  section->fail("bogus", "is wrong");
+  EXPECT_EQ(error, (dir / "echo.yaml").string() + ": bogus: is wrong");
+
+  std::filesystem::remove(dir / "echo.yaml");
+  auto missing = loadConfig((dir / "ciclo.yaml").string());
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().message, (dir / "echo.yaml").string() + ": cannot be read");
+  std::filesystem::remove_all(dir);
+}
+
 TEST(Config, DuplicateKeysAreRefused) {
   EXPECT_EQ(errorOf("server:\n  threads: 8\n  threads: 16\n"),
             "test.yaml: server.threads: is given twice");

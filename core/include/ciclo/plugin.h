@@ -472,6 +472,8 @@ struct MailMessage {
   std::string text;                                          // the plain-text part (required)
   std::string html;                                          // the HTML part, or empty
   std::vector<std::pair<std::string, std::string>> headers;  // e.g. List-Unsubscribe
+  // When the email was written (its Date header), the same on every attempt; unset: now.
+  std::chrono::sys_time<std::chrono::milliseconds> date{};
 };
 
 struct MailResult {

@@ -55,6 +55,14 @@ inline bool isOneLine(std::string_view s) {
          });
 }
 
+// At most `maxBytes` of `s`, cut between code points, never inside one.
+inline std::string_view utf8Prefix(std::string_view s, std::size_t maxBytes) {
+  if (s.size() <= maxBytes) return s;
+  std::size_t n = maxBytes;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return s.substr(0, n);
+}
+
 // `s` without leading and trailing spaces, tabs and line ends.
 inline std::string trimmed(std::string_view s) {
   const auto b = s.find_first_not_of(" \t\r\n");

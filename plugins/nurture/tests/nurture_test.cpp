@@ -112,6 +112,17 @@ TEST(Retries, GrowThreefoldToSixHours) {
   EXPECT_EQ(retryAt(t, 50), t + 6h);
 }
 
+TEST(Times, OnlyRfc3339Utc) {
+  EXPECT_EQ(parseUtc("2026-11-24T10:00:00Z"), at(2026, 11, 24, 10, 0));
+  EXPECT_EQ(parseUtc("2026-11-24T10:00:00.250Z"), at(2026, 11, 24, 10, 0) + 250ms);
+  EXPECT_FALSE(parseUtc("2026-11-24T10:00:00+01:00"));
+  EXPECT_FALSE(parseUtc("2026-11-24 10:00:00Z"));
+  EXPECT_FALSE(parseUtc("2026-13-24T10:00:00Z"));
+  EXPECT_FALSE(parseUtc("2026-11-24T10:00:00Zjunk"));
+  EXPECT_FALSE(parseUtc("yesterday"));
+  EXPECT_FALSE(parseUtc(""));
+}
+
 TEST(Render, EscapesHtmlTracksLinksAndAddsThePixel) {
   Step step{"s",
             0s,
