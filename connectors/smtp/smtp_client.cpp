@@ -18,6 +18,8 @@
 #include <Poco/Net/StreamSocket.h>
 #include <Poco/Timestamp.h>
 
+#include "ciclo/mail.h"
+
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -138,8 +140,8 @@ SmtpOutcome outcome(Kind kind, int code, const std::string& reply, const std::st
   o.kind = kind;
   o.code = code;
   const std::string text = replyText(reply);
-  o.enhanced = enhancedStatus(text);
-  o.hard = kind == Kind::kBounce && isHardBounce(code, o.enhanced);
+  o.enhanced = sdk::enhancedStatus(text);
+  o.hard = kind == Kind::kBounce && sdk::isHardBounce(code, o.enhanced);
   o.detail = what + ": " + std::to_string(code) + " " + text;
   return o;
 }
@@ -178,32 +180,6 @@ bool isMailAddress(std::string_view a) {
     return u > 32 && u != 127 && c != '<' && c != '>' && c != '"' && c != '(' && c != ')' &&
            c != ',' && c != ';' && c != ':' && c != '\\' && c != '[' && c != ']';
   });
-}
-
-std::string enhancedStatus(std::string_view reply) {
-  // "5.1.1 ..." : class.subject.detail, subject and detail up to three digits each.
-  std::size_t i = 0;
-  if (reply.size() < 5 || (reply[0] != '2' && reply[0] != '4' && reply[0] != '5') ||
-      reply[1] != '.') {
-    return "";
-  }
-  i = 2;
-  for (int part = 0; part < 2; ++part) {
-    const std::size_t start = i;
-    while (i < reply.size() && i - start < 3 && reply[i] >= '0' && reply[i] <= '9') ++i;
-    if (i == start) return "";
-    if (part == 0) {
-      if (i >= reply.size() || reply[i] != '.') return "";
-      ++i;
-    }
-  }
-  if (i < reply.size() && reply[i] != ' ' && reply[i] != '\r' && reply[i] != '\n') return "";
-  return std::string(reply.substr(0, i));
-}
-
-bool isHardBounce(int code, std::string_view enhanced) {
-  if (!enhanced.empty()) return enhanced.starts_with("5.1.");
-  return code == 550 || code == 551 || code == 553;
 }
 
 ComposedMail composeMail(const OutgoingMail& m, std::chrono::system_clock::time_point date) {
@@ -365,7 +341,7 @@ SmtpOutcome SmtpClient::send(const OutgoingMail& mail,
   } catch (const Poco::Net::SSLException& e) {
     return SmtpOutcome{Kind::kRetry, 0, "", false, "TLS with the relay failed: " + e.message()};
   } catch (const Poco::Net::SMTPException& e) {
-    return SmtpOutcome{Kind::kRetry, e.code(), enhancedStatus(replyText(e.message())), false,
+    return SmtpOutcome{Kind::kRetry, e.code(), sdk::enhancedStatus(replyText(e.message())), false,
                        "the relay refused the session: " + replyText(e.message())};
   } catch (const Poco::Exception& e) {
     return SmtpOutcome{Kind::kRetry, 0, "", false,

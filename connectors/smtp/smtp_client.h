@@ -93,11 +93,4 @@ ComposedMail composeMail(const OutgoingMail& mail, std::chrono::system_clock::ti
 // spaces, angle brackets, quotes, control characters or CR/LF, at most 254 bytes.
 bool isMailAddress(std::string_view address);
 
-// The enhanced status code at the start of a reply's text ("5.1.1 No such user" -> "5.1.1").
-std::string enhancedStatus(std::string_view replyText);
-
-// A permanent failure is hard when the address itself is wrong (X.1.x, and 550/551/553
-// without an enhanced code); mailbox full, policy and content refusals are soft.
-bool isHardBounce(int code, std::string_view enhanced);
-
 }  // namespace ciclo::connectors

@@ -20,7 +20,7 @@ namespace ciclo::host {
 
 const std::vector<std::string> kKnownScopes{
     "leads:read",   "leads:write",   "webhooks:admin", "forms:admin",    "partners:admin",
-    "nurture:read", "nurture:write", "invoices:read",  "payments:write", "admin"};
+    "nurture:read", "nurture:write", "mail:inbound", "invoices:read", "payments:write", "admin"};
 
 namespace {
 

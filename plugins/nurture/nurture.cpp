@@ -12,8 +12,10 @@
 #include <set>
 #include <sstream>
 
+#include "ciclo/mail.h"
 #include "ciclo/text.h"
 #include "email.h"
+#include "inbound.h"
 #include "sequence.h"
 #include "support/html.h"
 #include "support/json.h"
@@ -37,6 +39,16 @@ long long num(const SqlRow& row, std::size_t i) {
 }
 sdk::SqlValue textOrNull(const std::string& s) {
   return s.empty() ? sdk::SqlValue() : sdk::SqlValue(s);
+}
+// JSON null for "" (an absent column).
+Poco::Dynamic::Var nullIfEmpty(const std::string& s) {
+  return s.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(s);
+}
+// {"data": [...]}
+HttpResponse dataAnswer(const Poco::JSON::Array::Ptr& data) {
+  auto out = jsonObject();
+  out->set("data", data);
+  return jsonAnswer(200, out);
 }
 
 std::string lower(std::string s) {
@@ -110,6 +122,16 @@ const std::vector<std::pair<int, std::vector<std::string>>> kMigrations = {
          "CREATE TABLE p_nurture_bounces (address_hash TEXT PRIMARY KEY, soft INTEGER NOT NULL, "
          "last_at TEXT NOT NULL)",
      }},
+    {2,
+     {
+         "ALTER TABLE p_nurture_emails ADD COLUMN replied_at TEXT",
+         // Every message POST /v1/mail/inbound took, by a digest of its Message-ID (of its
+         // bytes without one), and what was done with it; not the message itself.
+         "CREATE TABLE p_nurture_inbound (id TEXT PRIMARY KEY, digest TEXT NOT NULL UNIQUE, kind "
+         "TEXT NOT NULL, email_id TEXT, lead_id TEXT, from_address TEXT, subject TEXT, detail "
+         "TEXT, received_at TEXT NOT NULL)",
+         "CREATE INDEX p_nurture_inbound_received ON p_nurture_inbound (received_at, id)",
+     }},
 };
 
 class NurturePlugin final : public sdk::Plugin {
@@ -128,6 +150,8 @@ class NurturePlugin final : public sdk::Plugin {
         "", 4096, {"application/x-www-form-urlencoded", "multipart/form-data", "text/plain"}};
     const sdk::RoutePolicy read{"nurture:read", 0, {}};
     const sdk::RoutePolicy write{"nurture:write", 8192, {"application/json"}};
+    // Raw RFC 5322 messages: within the daemon's server.max_body_bytes too.
+    const sdk::RoutePolicy inboundMail{"mail:inbound", 32 << 20, {"message/rfc822"}};
     for (auto st : {
              routes.add("GET", "/t/o/{token}", link,
                         [this](const HttpRequest& r) { return opened(r); }),
@@ -137,6 +161,10 @@ class NurturePlugin final : public sdk::Plugin {
                         [this](const HttpRequest& r) { return unsubscribePage(r); }),
              routes.add("POST", "/u/{token}", oneClick,
                         [this](const HttpRequest& r) { return unsubscribeNow(r); }),
+             routes.add("POST", "/v1/mail/inbound", inboundMail,
+                        [this](const HttpRequest& r) { return inbound(r); }),
+             routes.add("GET", "/v1/nurture/inbound", read,
+                        [this](const HttpRequest& r) { return listInbound(r); }),
              routes.add("GET", "/v1/nurture/sequences", read,
                         [this](const HttpRequest&) { return listSequences(); }),
              routes.add("GET", "/v1/nurture/enrolments", read,
@@ -776,15 +804,17 @@ class NurturePlugin final : public sdk::Plugin {
     Status st = ctx_->storage().write([&](sdk::Tx& tx) -> Status {
       auto email = emailRow(tx, claims->email_id);
       if (!email) return Status();
-      return unsubscribe(tx, str(*email, 1), str(*email, 2), "one_click", r.client_ip);
+      return unsubscribe(tx, str(*email, 1), str(*email, 2), "one_click", r.client_ip,
+                         "unsubscribed");
     });
     if (!st.ok()) return sdk::problem(st.error());
     return page(200, "You are unsubscribed", "<p>You will receive no more of these emails.</p>");
   }
 
-  // Withdraws consent, suppresses the address and stops the lead's sequences; once.
+  // Withdraws consent, suppresses the address (for `reason`) and stops the lead's
+  // sequences; once.
   Status unsubscribe(sdk::Tx& tx, const std::string& leadId, const std::string& address,
-                     const std::string& source, const std::string& ip) {
+                     const std::string& source, const std::string& ip, const std::string& reason) {
     auto active = consentActive(tx, address);
     if (!active.ok()) return active.error();
     auto blocked = suppressed(tx, address);
@@ -795,13 +825,263 @@ class NurturePlugin final : public sdk::Plugin {
           !st.ok())
         return st;
     }
-    if (auto st = suppress(tx, address, "unsubscribed"); !st.ok()) return st;
+    if (auto st = suppress(tx, address, reason); !st.ok()) return st;
     if (auto st = stopEnrolments(tx, leadId, std::nullopt, "unsubscribed"); !st.ok()) return st;
     auto recorded = tx.interact({leadId, "unsubscribed", "", "", source});
     if (!recorded.ok() && recorded.error().kind != sdk::ErrorKind::kNotFound)
       return recorded.error();
     ctx_->metrics().count("unsubscribed");
     return Status();
+  }
+
+  // ---- mail that comes back: POST /v1/mail/inbound
+  struct EmailRef {
+    std::string id, lead_id, address, subject, status;
+  };
+  // The newest email `where` ("id = $1", ...) picks.
+  sdk::Result<std::optional<EmailRef>> emailWhere(sdk::Tx& tx, const char* where,
+                                                  const std::string& value) {
+    if (value.empty()) return std::optional<EmailRef>();
+    auto rows = tx.query(std::string("SELECT id, lead_id, address, subject, status FROM "
+                                     "p_nurture_emails WHERE ") +
+                             where + " ORDER BY created_at DESC LIMIT 1",
+                         {value});
+    if (!rows.ok()) return rows.error();
+    if (rows.value().empty()) return std::optional<EmailRef>();
+    const auto& row = rows.value()[0];
+    return std::optional<EmailRef>(
+        EmailRef{str(row, 0), str(row, 1), str(row, 2), str(row, 3), str(row, 4)});
+  }
+
+  struct InboundOutcome {
+    std::string kind = "unmatched";  // reply, auto_reply, bounce, delayed, report, complaint,
+                                     // unsubscribe, unmatched
+    std::string email_id, lead_id, detail;
+  };
+
+  // The email a delivery report or a complaint is about: the X-Ciclo-Email or Message-ID of
+  // the headers it returns, else the last email to the recipient that failed.
+  sdk::Result<std::optional<EmailRef>> reportedEmail(sdk::Tx& tx, const InboundMail& m,
+                                                     const std::string& recipient) {
+    for (auto [where, value] : {std::pair{"id = $1", m.original_email_id},
+                                std::pair{"message_id = $1", m.original_message_id},
+                                std::pair{"lower(address) = $1", recipient}}) {
+      auto email = emailWhere(tx, where, value);
+      if (!email.ok() || email.value()) return email;
+    }
+    return std::optional<EmailRef>();
+  }
+
+  sdk::Result<InboundOutcome> handleInbound(sdk::Tx& tx, const InboundMail& m) {
+    InboundOutcome out;
+    using Kind = InboundMail::Kind;
+    if (m.kind != Kind::kMessage) {
+      const DeliveryStatus* failed = nullptr;
+      bool delayed = false;
+      for (const auto& d : m.statuses) {
+        if (d.action == "failed" && !failed) failed = &d;
+        delayed = delayed || d.action == "delayed";
+      }
+      auto email = reportedEmail(tx, m, failed ? failed->recipient : "");
+      if (!email.ok()) return email.error();
+      if (!email.value()) {
+        out.detail = "a report about no email of ours";
+        return out;
+      }
+      const EmailRef& e = *email.value();
+      out.email_id = e.id;
+      out.lead_id = e.lead_id;
+      if (m.kind == Kind::kComplaint) {
+        out.kind = "complaint";
+        if (auto st = unsubscribe(tx, e.lead_id, e.address, "complaint", "", "complaint"); !st.ok())
+          return st.error();
+        ctx_->metrics().count("complaints");
+        return out;
+      }
+      if (!failed) {
+        out.kind = delayed ? "delayed" : "report";
+        return out;
+      }
+      // A permanent failure of an address that is wrong is hard; one given up after
+      // temporary failures (4.x.x) is soft.
+      const bool hard =
+          !failed->status.starts_with("4") && sdk::isHardBounce(failed->code, failed->status);
+      out.kind = "bounce";
+      out.detail = std::string(hard ? "hard" : "soft") + " bounce" +
+                   (failed->status.empty() ? "" : " " + failed->status) +
+                   (failed->diagnostic.empty() ? "" : ": " + failed->diagnostic);
+      if (e.status == "bounced") return out;  // reported already
+      ctx_->metrics().count(hard ? "bounced_hard" : "bounced_soft");
+      auto done = tx.exec(
+          "UPDATE p_nurture_emails SET status = 'bounced', next_attempt_at = NULL, last_code = $2, "
+          "last_detail = $3 WHERE id = $1",
+          {e.id,
+           failed->code ? sdk::SqlValue(static_cast<long long>(failed->code)) : sdk::SqlValue(),
+           out.detail});
+      if (!done.ok()) return done.error();
+      std::string title = std::string(hard ? "hard bounce" : "soft bounce") +
+                          (failed->status.empty() ? "" : " " + failed->status) +
+                          " (delivery report)";
+      if (auto st = recordBounce(tx, e.lead_id, e.address, hard, title); !st.ok())
+        return st.error();
+      return out;
+    }
+
+    // Mail to the List-Unsubscribe mailto address: its subject names the email.
+    if (std::find(m.recipients.begin(), m.recipients.end(), lower(settings_.unsubscribe_mailto)) !=
+        m.recipients.end()) {
+      std::string emailId;
+      if (const auto at = m.subject.find("eml_"); at != std::string::npos) {
+        const auto end = m.subject.find_first_not_of(
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-", at + 4);
+        emailId = m.subject.substr(at, end == std::string::npos ? end : end - at);
+      }
+      auto email = emailWhere(tx, "id = $1", emailId);
+      if (email.ok() && !email.value()) email = emailWhere(tx, "lower(address) = $1", m.from);
+      if (!email.ok()) return email.error();
+      if (!email.value()) {
+        out.detail = "an unsubscribe request from an address we never wrote to";
+        return out;
+      }
+      const EmailRef& e = *email.value();
+      out.kind = "unsubscribe";
+      out.email_id = e.id;
+      out.lead_id = e.lead_id;
+      if (auto st = unsubscribe(tx, e.lead_id, e.address, "mailto", "", "unsubscribed"); !st.ok())
+        return st.error();
+      return out;
+    }
+
+    // A reply: to the newest of our emails it refers to.
+    for (const auto& ref : m.references) {
+      auto email = emailWhere(tx, "message_id = $1", ref);
+      if (!email.ok()) return email.error();
+      if (!email.value()) continue;
+      const EmailRef& e = *email.value();
+      out.email_id = e.id;
+      out.lead_id = e.lead_id;
+      if (m.automatic) {
+        out.kind = "auto_reply";  // an out-of-office answer is not the lead speaking
+        return out;
+      }
+      out.kind = "reply";
+      auto done =
+          tx.exec("UPDATE p_nurture_emails SET replied_at = COALESCE(replied_at, $2) WHERE id = $1",
+                  {e.id, now()});
+      if (!done.ok()) return done.error();
+      if (auto st = stopEnrolments(tx, e.lead_id, StopRule::kReplied, "replied"); !st.ok())
+        return st.error();
+      auto recorded = tx.interact(
+          {e.lead_id, "email_replied", "", "",
+           std::string(sdk::utf8Prefix(m.subject.empty() ? e.subject : m.subject, 500))});
+      if (!recorded.ok() && recorded.error().kind != sdk::ErrorKind::kNotFound)
+        return recorded.error();
+      ctx_->metrics().count("replied");
+      return out;
+    }
+    out.detail =
+        m.references.empty() ? "not a reply to an email of ours" : "a reply to no email of ours";
+    return out;
+  }
+
+  // POST /v1/mail/inbound?recipient=ADDRESS: one raw message (message/rfc822); `recipient`
+  // is the envelope recipient when the MTA passes it. A message taken before (the same
+  // Message-ID, or the same bytes without one) gets the first answer again.
+  HttpResponse inbound(const HttpRequest& r) {
+    std::string error;
+    auto mail = readInbound(r.body, error);
+    if (!mail)
+      return sdk::problem(422, "invalid", "Unprocessable Content",
+                          "The body is not an RFC 5322 message: " + error + ".");
+    if (const auto recipient = queryParam(r.query, "recipient"); !recipient.empty())
+      mail->recipients.push_back(lower(recipient));
+    const std::string digest = hex(ctx_->crypto().hmacSha256(
+        "ciclo-nurture-inbound", mail->message_id.empty() ? r.body : mail->message_id));
+    auto out = jsonObject();
+    auto answer = [&](const std::string& id, const InboundOutcome& o, bool duplicate) {
+      out->set("id", id);
+      out->set("kind", o.kind);
+      out->set("email_id", nullIfEmpty(o.email_id));
+      out->set("lead_id", nullIfEmpty(o.lead_id));
+      out->set("detail", nullIfEmpty(o.detail));
+      out->set("duplicate", duplicate);
+    };
+    Status st = ctx_->storage().write([&](sdk::Tx& tx) -> Status {
+      auto known = tx.query(
+          "SELECT id, kind, email_id, lead_id, detail FROM p_nurture_inbound WHERE digest = $1",
+          {digest});
+      if (!known.ok()) return known.error();
+      if (!known.value().empty()) {
+        const auto& row = known.value()[0];
+        answer(str(row, 0), {str(row, 1), str(row, 2), str(row, 3), str(row, 4)}, true);
+        return Status();
+      }
+      auto outcome = handleInbound(tx, *mail);
+      if (!outcome.ok()) return outcome.error();
+      const std::string id = "inb_" + ctx_->crypto().randomToken(12);
+      const InboundOutcome& o = outcome.value();
+      auto done = tx.exec(
+          "INSERT INTO p_nurture_inbound (id, digest, kind, email_id, lead_id, from_address, "
+          "subject, detail, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+          {id, digest, o.kind, textOrNull(o.email_id), textOrNull(o.lead_id),
+           textOrNull(mail->from), textOrNull(mail->subject), textOrNull(o.detail), now()});
+      if (!done.ok()) return done.error();
+      answer(id, o, false);
+      return Status();
+    });
+    if (!st.ok()) return sdk::problem(st.error());
+    ctx_->log().info("inbound mail " + out->getValue<std::string>("id") + ": " +
+                     out->getValue<std::string>("kind"));
+    return jsonAnswer(200, out);
+  }
+
+  // GET /v1/nurture/inbound?kind=K&limit=N: the newest messages taken, and what each was.
+  HttpResponse listInbound(const HttpRequest& r) {
+    static const std::set<std::string> kKinds{"reply",  "auto_reply", "bounce",      "delayed",
+                                              "report", "complaint",  "unsubscribe", "unmatched"};
+    const std::string kind = queryParam(r.query, "kind");
+    const std::string limitText = queryParam(r.query, "limit");
+    std::vector<sdk::FieldError> errors;
+    if (!kind.empty() && !kKinds.contains(kind))
+      errors.push_back({"kind",
+                        "must be one of reply, auto_reply, bounce, delayed, report, "
+                        "complaint, unsubscribe, unmatched"});
+    long long limit = 50;
+    if (!limitText.empty()) {
+      const bool digits =
+          limitText.size() <= 3 && std::all_of(limitText.begin(), limitText.end(), ::isdigit);
+      limit = digits ? std::stoll(limitText) : 0;
+      if (limit < 1 || limit > 100) errors.push_back({"limit", "must be from 1 to 100"});
+    }
+    if (!errors.empty())
+      return sdk::problem(422, "invalid", "Unprocessable Content", "The query is invalid.", errors);
+    Poco::JSON::Array::Ptr data = new Poco::JSON::Array;
+    Status st = ctx_->storage().read([&](sdk::Tx& tx) -> Status {
+      const std::string select =
+          "SELECT id, kind, email_id, lead_id, from_address, subject, detail, received_at FROM "
+          "p_nurture_inbound ";
+      const std::string order =
+          " ORDER BY received_at DESC, id DESC LIMIT " + std::to_string(limit);
+      auto rows = kind.empty() ? tx.query(select + order)
+                               : tx.query(select + "WHERE kind = $1" + order, {kind});
+      if (!rows.ok()) return rows.error();
+      for (const auto& row : rows.value()) {
+        auto o = jsonObject();
+
+        o->set("id", str(row, 0));
+        o->set("kind", str(row, 1));
+        o->set("email_id", nullIfEmpty(str(row, 2)));
+        o->set("lead_id", nullIfEmpty(str(row, 3)));
+        o->set("from", nullIfEmpty(str(row, 4)));
+        o->set("subject", nullIfEmpty(str(row, 5)));
+        o->set("detail", nullIfEmpty(str(row, 6)));
+        o->set("received_at", str(row, 7));
+        data->add(o);
+      }
+      return Status();
+    });
+    if (!st.ok()) return sdk::problem(st.error());
+    return dataAnswer(data);
   }
 
   // ---- admin API
@@ -841,9 +1121,7 @@ class NurturePlugin final : public sdk::Plugin {
       o->set("steps", steps);
       data->add(o);
     }
-    auto out = jsonObject();
-    out->set("data", data);
-    return jsonAnswer(200, out);
+    return dataAnswer(data);
   }
 
   // GET /v1/nurture/enrolments?lead_id=...: the lead's enrolments with their emails.
@@ -869,34 +1147,32 @@ class NurturePlugin final : public sdk::Plugin {
         o->set("sequence", str(row, 1));
         o->set("status", str(row, 2));
         o->set("next_step", num(row, 3));
-        o->set("due_at",
-               str(row, 4).empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(str(row, 4)));
-        o->set("stop_reason",
-               str(row, 5).empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(str(row, 5)));
+        o->set("due_at", nullIfEmpty(str(row, 4)));
+        o->set("stop_reason", nullIfEmpty(str(row, 5)));
         o->set("enrolled_at", str(row, 6));
         auto emails = tx.query(
             "SELECT id, step, message_id, status, attempts, sent_at, opened_at, clicked_at, "
-            "last_code, last_detail, subject FROM p_nurture_emails WHERE enrolment_id = $1 ORDER "
+            "last_code, last_detail, subject, replied_at FROM p_nurture_emails WHERE "
+            "enrolment_id = $1 ORDER "
             "BY created_at, id",
             {str(row, 0)});
         if (!emails.ok()) return emails.error();
         Poco::JSON::Array::Ptr list = new Poco::JSON::Array;
         for (const auto& e : emails.value()) {
           auto m = jsonObject();
-          auto opt = [&](std::size_t i) {
-            return str(e, i).empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(str(e, i));
-          };
+
           m->set("id", str(e, 0));
           m->set("step", str(e, 1));
           m->set("message_id", str(e, 2));
           m->set("subject", str(e, 10));
           m->set("status", str(e, 3));
           m->set("attempts", num(e, 4));
-          m->set("sent_at", opt(5));
-          m->set("opened_at", opt(6));
-          m->set("clicked_at", opt(7));
+          m->set("sent_at", nullIfEmpty(str(e, 5)));
+          m->set("opened_at", nullIfEmpty(str(e, 6)));
+          m->set("clicked_at", nullIfEmpty(str(e, 7)));
+          m->set("replied_at", nullIfEmpty(str(e, 11)));
           m->set("last_code", num(e, 8) ? Poco::Dynamic::Var(num(e, 8)) : Poco::Dynamic::Var());
-          m->set("last_detail", opt(9));
+          m->set("last_detail", nullIfEmpty(str(e, 9)));
           list->add(m);
         }
         o->set("emails", list);
@@ -905,9 +1181,7 @@ class NurturePlugin final : public sdk::Plugin {
       return Status();
     });
     if (!st.ok()) return sdk::problem(st.error());
-    auto out = jsonObject();
-    out->set("data", data);
-    return jsonAnswer(200, out);
+    return dataAnswer(data);
   }
 
   // POST /v1/nurture/enrolments {"lead_id", "sequence"}
@@ -966,16 +1240,14 @@ class NurturePlugin final : public sdk::Plugin {
       if (!rows.ok()) return rows.error();
       for (const auto& row : rows.value()) {
         auto o = jsonObject();
-        auto opt = [&](std::size_t i) {
-          return str(row, i).empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(str(row, i));
-        };
+
         o->set("id", str(row, 0));
-        o->set("lead_id", opt(1));
+        o->set("lead_id", nullIfEmpty(str(row, 1)));
         o->set("action", str(row, 2));
-        o->set("text", opt(3));
+        o->set("text", nullIfEmpty(str(row, 3)));
         o->set("source", str(row, 4));
-        o->set("ip", opt(5));
-        o->set("page", opt(6));
+        o->set("ip", nullIfEmpty(str(row, 5)));
+        o->set("page", nullIfEmpty(str(row, 6)));
         o->set("at", str(row, 7));
         o->set("recorded_at", str(row, 8));
         data->add(o);

@@ -2,7 +2,9 @@
 // SMTP server (the smtp-server npm package, STARTTLS and AUTH) and what arrives is parsed
 // with mailparser. A lead with consent and a persona is enrolled and receives its email;
 // opening and clicking it move its score across the sales-ready threshold, which stops the
-// sequence. Consent, suppression, one-click unsubscribe, deferrals and bounces.
+// sequence. Consent, suppression, one-click unsubscribe, deferrals and bounces; and mail that
+// comes back through POST /v1/mail/inbound: replies, delivery reports, complaints and mail to
+// the unsubscribe address.
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Parser.h>
@@ -68,6 +70,7 @@ class Nurture : public DaemonTest {
     DaemonTest::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
     admin_ = daemon_->createKey("admin,nurture:read,nurture:write,leads:read", "ops");
+    mta_ = daemon_->createKey("mail:inbound", "mta");
   }
 
   // A plant manager (config/personas.yaml) with marketing consent unless told otherwise.
@@ -126,9 +129,34 @@ class Nurture : public DaemonTest {
     return json(get("/v1/leads/" + lead).body)->getValue<long long>("score");
   }
 
+  // Hands a raw message to POST /v1/mail/inbound, as an MTA's pipe transport does.
+  HttpResult deliver(const std::string& message, const std::string& query = "",
+                     const std::string& key = "", const std::string& type = "message/rfc822") {
+    return daemon_->request("POST", "/v1/mail/inbound" + query, message,
+                            {{"Authorization", "Bearer " + (key.empty() ? mta_ : key)}}, type);
+  }
+  // The first email the SMTP server received, once it has.
+  Poco::JSON::Object::Ptr firstReceived() {
+    auto got = peer_.waitFor(1);
+    EXPECT_EQ(got->size(), 1u) << daemon_->log();
+    return got->size() ? got->getObject(0) : nullptr;
+  }
+  std::vector<std::string> interactionTypes(const std::string& lead) {
+    std::vector<std::string> types;
+    auto list = json(get("/v1/leads/" + lead + "/interactions").body)->getArray("data");
+    for (std::size_t i = 0; i < list->size(); ++i)
+      types.push_back(list->getObject(static_cast<unsigned>(i))->getValue<std::string>("type"));
+    return types;
+  }
+  std::string suppressionReason(const std::string& email) {
+    auto r = daemon_->call("GET", "/v1/nurture/suppressions?email=" + email, admin_);
+    auto o = json(r.body);
+    return o->isNull("reason") ? "" : o->getValue<std::string>("reason");
+  }
+
   SmtpPeer peer_;
   TempFiles files_{{"scoring.yaml", kScoring}, {"nurture.yaml", kNurture}};
-  std::string admin_;
+  std::string admin_, mta_;
 };
 
 TEST_P(Nurture, ALeadIsNurturedUntilItIsSalesReady) {
@@ -410,6 +438,175 @@ TEST_P(Nurture, BadAdminRequestsAreRefusedAndChangeNothing) {
   EXPECT_EQ(daemon_->request("GET", "/t/c/not-a-token").status, 404);
 }
 
+TEST_P(Nurture, AReplyStopsTheSequenceAndLandsOnTheTimeline) {
+  const std::string lead = capture("reply@rossi.example");
+  auto sent = firstReceived();
+  ASSERT_TRUE(sent);
+  const std::string messageId = sent->getValue<std::string>("message_id");
+  auto reply = [&](const std::string& id, const std::string& extra) {
+    return "From: Anna Bianchi <reply@rossi.example>\r\nTo: marketing@ciclo.test\r\n"
+           "Subject: Re: la guida\r\nMessage-ID: <" +
+           id +
+           "@mail.rossi.example>\r\n"
+           "In-Reply-To: " +
+           messageId + "\r\nReferences: " + messageId + "\r\n" + extra +
+           "Content-Type: text/plain; charset=utf-8\r\n\r\nGrazie, chiamatemi domani.\r\n";
+  };
+
+  // An out-of-office answer is not the lead speaking: the sequence goes on.
+  auto away = deliver(reply("ooo-1", "Auto-Submitted: auto-replied\r\n"));
+  ASSERT_EQ(away.status, 200) << away.body;
+  EXPECT_EQ(json(away.body)->getValue<std::string>("kind"), "auto_reply");
+  EXPECT_EQ(enrolments(lead)->getObject(0)->getValue<std::string>("status"), "active");
+
+  auto r = deliver(reply("reply-1", ""));
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto answer = json(r.body);
+  EXPECT_EQ(answer->getValue<std::string>("kind"), "reply");
+  EXPECT_EQ(answer->getValue<std::string>("lead_id"), lead);
+  EXPECT_FALSE(answer->getValue<bool>("duplicate"));
+  auto enrolment = enrolments(lead)->getObject(0);
+  EXPECT_EQ(enrolment->getValue<std::string>("status"), "stopped");
+  EXPECT_EQ(enrolment->getValue<std::string>("stop_reason"), "replied");
+  EXPECT_FALSE(firstEmail(enrolment)->isNull("replied_at"));
+  auto interactions = json(get("/v1/leads/" + lead + "/interactions").body)->getArray("data");
+  ASSERT_EQ(interactions->size(), 1u);
+  EXPECT_EQ(interactions->getObject(0)->getValue<std::string>("type"), "email_replied");
+  EXPECT_EQ(interactions->getObject(0)->getValue<std::string>("title"), "Re: la guida");
+
+  // The MTA hands the same message over again: the first answer, nothing recorded twice.
+  auto again = deliver(reply("reply-1", ""));
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_TRUE(json(again.body)->getValue<bool>("duplicate"));
+  EXPECT_EQ(json(again.body)->getValue<std::string>("id"), answer->getValue<std::string>("id"));
+  EXPECT_EQ(interactionTypes(lead), std::vector<std::string>{"email_replied"});
+
+  auto log = daemon_->call("GET", "/v1/nurture/inbound?kind=reply", admin_);
+  ASSERT_EQ(log.status, 200) << log.body;
+  auto entries = json(log.body)->getArray("data");
+  ASSERT_EQ(entries->size(), 1u);
+  EXPECT_EQ(entries->getObject(0)->getValue<std::string>("from"), "reply@rossi.example");
+  advance(3 * 86400);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_EQ(peer_.received()->size(), 1u) << "the stopped sequence sends nothing more";
+}
+
+TEST_P(Nurture, ADeliveryReportBouncesTheEmailAndSuppressesTheAddress) {
+  const std::string lead = capture("gone@rossi.example");
+  auto sent = firstReceived();
+  ASSERT_TRUE(sent);
+  const std::string emailId = sent->getObject("headers")->getValue<std::string>("x-ciclo-email");
+  enrolmentWhen(lead, [](Poco::JSON::Object& e) {
+    auto emails = e.getArray("emails");
+    return emails->size() > 0 && emails->getObject(0)->getValue<std::string>("status") == "sent";
+  });
+  // Postfix's report, days after the relay took the email.
+  const std::string report =
+      "From: MAILER-DAEMON@mx.ciclo.test (Mail Delivery System)\r\n"
+      "To: bounces@ciclo.test\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+      "Auto-Submitted: auto-replied\r\nMessage-Id: <20261123.4A1B2@mx.ciclo.test>\r\n"
+      "MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status;\r\n"
+      "\tboundary=\"4A1B2/mx\"\r\n\r\n--4A1B2/mx\r\nContent-Type: text/plain\r\n\r\n"
+      "Your message could not be delivered.\r\n\r\n--4A1B2/mx\r\n"
+      "Content-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.ciclo.test\r\n\r\n"
+      "Final-Recipient: rfc822; gone@rossi.example\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+      "Diagnostic-Code: smtp; 550 5.1.1 <gone@rossi.example>: User unknown\r\n\r\n"
+      "--4A1B2/mx\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+      "Message-ID: " +
+      sent->getValue<std::string>("message_id") + "\r\nX-Ciclo-Email: " + emailId +
+      "\r\n\r\n--4A1B2/mx--\r\n";
+  auto r = deliver(report);
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto answer = json(r.body);
+  EXPECT_EQ(answer->getValue<std::string>("kind"), "bounce");
+  EXPECT_EQ(answer->getValue<std::string>("email_id"), emailId);
+  EXPECT_EQ(answer->getValue<std::string>("detail"),
+            "hard bounce 5.1.1: 550 5.1.1 <gone@rossi.example>: User unknown");
+  auto enrolment = enrolments(lead)->getObject(0);
+  EXPECT_EQ(enrolment->getValue<std::string>("stop_reason"), "bounced");
+  EXPECT_EQ(firstEmail(enrolment)->getValue<std::string>("status"), "bounced");
+  EXPECT_EQ(firstEmail(enrolment)->getValue<int>("last_code"), 550);
+  EXPECT_EQ(suppressionReason("gone%40rossi.example"), "hard_bounce");
+  EXPECT_EQ(interactionTypes(lead), std::vector<std::string>{"email_bounced"});
+  EXPECT_TRUE(json(deliver(report).body)->getValue<bool>("duplicate"));
+  EXPECT_EQ(interactionTypes(lead), std::vector<std::string>{"email_bounced"});
+}
+
+TEST_P(Nurture, MailToTheUnsubscribeAddressAndAComplaintUnsubscribe) {
+  const std::string lead = capture("mailto@rossi.example");
+  auto sent = firstReceived();
+  ASSERT_TRUE(sent);
+  const std::string raw = sent->getValue<std::string>("raw");
+  const auto at = raw.find("mailto:unsubscribe@ciclo.test?subject=");
+  ASSERT_NE(at, std::string::npos);
+  std::string subject;
+  Poco::URI::decode(raw.substr(at + 38, raw.find('>', at) - at - 38), subject);
+  // The envelope recipient comes from the MTA: the message's own To may say anything.
+  auto r =
+      deliver("From: mailto@rossi.example\r\nTo: undisclosed-recipients:;\r\nSubject: " + subject +
+                  "\r\nMessage-ID: <u1@rossi.example>\r\n\r\n",
+              "?recipient=unsubscribe%40ciclo.test");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json(r.body)->getValue<std::string>("kind"), "unsubscribe");
+  EXPECT_EQ(enrolments(lead)->getObject(0)->getValue<std::string>("stop_reason"), "unsubscribed");
+  EXPECT_EQ(suppressionReason("mailto%40rossi.example"), "unsubscribed");
+  auto consents =
+      json(daemon_->call("GET", "/v1/nurture/consents?email=mailto%40rossi.example", admin_).body);
+  EXPECT_FALSE(consents->getValue<bool>("consent"));
+  EXPECT_EQ(interactionTypes(lead), std::vector<std::string>{"unsubscribed"});
+
+  // A complaint from a mailbox provider's feedback loop (RFC 5965).
+  const std::string other = capture("complains@rossi.example");
+  auto second = peer_.waitFor(2);
+  ASSERT_EQ(second->size(), 2u);
+  const std::string secondId =
+      second->getObject(1)->getObject("headers")->getValue<std::string>("x-ciclo-email");
+  auto complaint = deliver(
+      "From: fbl@isp.example\r\nMessage-ID: <fbl-1@isp.example>\r\n"
+      "Content-Type: multipart/report; report-type=feedback-report; boundary=p\r\n\r\n"
+      "--p\r\nContent-Type: text/plain\r\n\r\nAn abuse report.\r\n--p\r\n"
+      "Content-Type: message/feedback-report\r\n\r\nFeedback-Type: abuse\r\nVersion: 1\r\n\r\n"
+      "--p\r\nContent-Type: text/rfc822-headers\r\n\r\nX-Ciclo-Email: " +
+      secondId + "\r\n\r\n--p--\r\n");
+  ASSERT_EQ(complaint.status, 200) << complaint.body;
+  EXPECT_EQ(json(complaint.body)->getValue<std::string>("kind"), "complaint");
+  EXPECT_EQ(json(complaint.body)->getValue<std::string>("lead_id"), other);
+  EXPECT_EQ(suppressionReason("complains%40rossi.example"), "complaint");
+}
+
+TEST_P(Nurture, BadInboundMailIsRefusedAndChangesNothing) {
+  const std::string lead = capture("inbound@rossi.example");
+  ASSERT_TRUE(firstReceived());
+  const std::string message = "From: a@b.example\r\nSubject: hi\r\n\r\nbody\r\n";
+  auto noKey = daemon_->request("POST", "/v1/mail/inbound", message, {}, "message/rfc822");
+  EXPECT_EQ(noKey.status, 401) << noKey.body;
+  auto wrongScope = deliver(message, "", reader_);
+  EXPECT_EQ(wrongScope.status, 403) << wrongScope.body;
+  auto wrongType = deliver(message, "", "", "text/html");
+  EXPECT_EQ(wrongType.status, 415) << wrongType.body;
+  for (const std::string& body :
+       {std::string(""), std::string("no header here\r\n"), std::string("\r\n\r\nbody only")}) {
+    auto r = deliver(body);
+    EXPECT_EQ(r.status, 422) << r.body;
+    EXPECT_EQ(r.header("content-type"), "application/problem+json");
+  }
+  std::string many;
+  for (int i = 0; i < 6000; ++i) many += "X-A: b\r\n";
+  EXPECT_EQ(deliver(many + "\r\nbody").status, 422);
+  EXPECT_EQ(deliver(std::string(2 << 20, 'a')).status, 413);
+  EXPECT_EQ(
+      json(daemon_->call("GET", "/v1/nurture/inbound", admin_).body)->getArray("data")->size(), 0u);
+  EXPECT_EQ(daemon_->call("GET", "/v1/nurture/inbound?limit=0", admin_).status, 422);
+  EXPECT_EQ(daemon_->call("GET", "/v1/nurture/inbound?kind=nope", admin_).status, 422);
+
+  // A message about nothing of ours is taken and kept as unmatched; the lead is untouched.
+  auto stray = deliver("From: a@b.example\r\nIn-Reply-To: <elsewhere@b.example>\r\n\r\nhi\r\n");
+  ASSERT_EQ(stray.status, 200) << stray.body;
+  EXPECT_EQ(json(stray.body)->getValue<std::string>("kind"), "unmatched");
+  EXPECT_EQ(enrolments(lead)->getObject(0)->getValue<std::string>("status"), "active");
+  EXPECT_TRUE(interactionTypes(lead).empty());
+}
+
 TEST_P(Nurture, TheConsentLedgerTakesGrantsAndWithdrawalsFromElsewhere) {
   // A lead of no persona: only an enrolment by hand puts it in a sequence.
   auto created = post("/v1/leads", R"({"email":"phone@rossi.example","first_name":"Pia"})");
@@ -457,7 +654,7 @@ TEST_P(Nurture, ALeadMergedIntoAnotherStopsItsSequences) {
 }
 
 TEST_P(Nurture, EveryDocumentedRouteIsServed) {
-  EXPECT_EQ(callDocumentedPluginRoutes(*daemon_, admin_, "nurture", {{"token", "eml_x.-.00"}}), 11);
+  EXPECT_EQ(callDocumentedPluginRoutes(*daemon_, admin_, "nurture", {{"token", "eml_x.-.00"}}), 13);
 }
 
 CICLO_ON_BOTH_BACKENDS(Nurture);

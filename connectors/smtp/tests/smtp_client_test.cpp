@@ -3,6 +3,8 @@
 
 #include "smtp/smtp_client.h"
 
+#include "ciclo/mail.h"
+
 #include <gtest/gtest.h>
 
 namespace ciclo::connectors {
@@ -110,18 +112,18 @@ TEST(MailAddress, PlainAddrSpecsOnly) {
 }
 
 TEST(SmtpReplies, EnhancedStatusAndBounceKind) {
-  EXPECT_EQ(enhancedStatus("5.1.1 No such user"), "5.1.1");
-  EXPECT_EQ(enhancedStatus("4.3.0 Try again later"), "4.3.0");
-  EXPECT_EQ(enhancedStatus("5.7.26 Unauthenticated email"), "5.7.26");
-  EXPECT_EQ(enhancedStatus("No such user"), "");
-  EXPECT_EQ(enhancedStatus("5.1 nope"), "");
-  EXPECT_TRUE(isHardBounce(550, "5.1.1"));
-  EXPECT_TRUE(isHardBounce(550, "5.1.10"));
-  EXPECT_FALSE(isHardBounce(552, "5.2.2"));  // mailbox full
-  EXPECT_FALSE(isHardBounce(550, "5.7.1"));  // policy
-  EXPECT_TRUE(isHardBounce(550, ""));
-  EXPECT_TRUE(isHardBounce(553, ""));
-  EXPECT_FALSE(isHardBounce(554, ""));
+  EXPECT_EQ(sdk::enhancedStatus("5.1.1 No such user"), "5.1.1");
+  EXPECT_EQ(sdk::enhancedStatus("4.3.0 Try again later"), "4.3.0");
+  EXPECT_EQ(sdk::enhancedStatus("5.7.26 Unauthenticated email"), "5.7.26");
+  EXPECT_EQ(sdk::enhancedStatus("No such user"), "");
+  EXPECT_EQ(sdk::enhancedStatus("5.1 nope"), "");
+  EXPECT_TRUE(sdk::isHardBounce(550, "5.1.1"));
+  EXPECT_TRUE(sdk::isHardBounce(550, "5.1.10"));
+  EXPECT_FALSE(sdk::isHardBounce(552, "5.2.2"));  // mailbox full
+  EXPECT_FALSE(sdk::isHardBounce(550, "5.7.1"));  // policy
+  EXPECT_TRUE(sdk::isHardBounce(550, ""));
+  EXPECT_TRUE(sdk::isHardBounce(553, ""));
+  EXPECT_FALSE(sdk::isHardBounce(554, ""));
 }
 
 TEST(SmtpClient, ATrustStoreThatCannotBeReadMakesEverySendARetryThatSaysWhy) {
