@@ -4,8 +4,10 @@
 #include <array>
 #include <cmath>
 #include <cstdlib>
+#include <iomanip>
 #include <map>
 #include <set>
+#include <sstream>
 #include <utility>
 
 namespace ciclo {
@@ -237,6 +239,22 @@ std::vector<FieldError> checkScoringRules(const ScoringRules& rules) {
   if (t.nurturing > t.sales_ready)
     errors.push_back({"thresholds.nurturing", "must not be above sales_ready"});
   return errors;
+}
+
+std::string describeRules(const ScoringRules& rules) {
+  std::ostringstream o;
+  o << "thresholds " << rules.thresholds.nurturing << ' ' << rules.thresholds.sales_ready << '\n';
+  for (const auto& r : rules.profile) {
+    o << "profile " << std::quoted(r.name) << ' ' << r.points << ' ' << r.LeadCondition::name();
+    for (const auto& v : r.values) o << ' ' << std::quoted(v);
+    o << " min " << (r.min ? std::to_string(*r.min) : "-") << " max "
+      << (r.max ? std::to_string(*r.max) : "-") << ' ' << std::quoted(r.currency) << '\n';
+  }
+  for (const auto& r : rules.behaviour) {
+    o << "behaviour " << std::quoted(r.name) << ' ' << toString(r.type) << ' ' << r.points << ' '
+      << r.half_life.count() << ' ' << r.cap << ' ' << r.cap_period.count() << '\n';
+  }
+  return o.str();
 }
 
 }  // namespace ciclo

@@ -116,6 +116,11 @@ std::vector<ScoreEntry> ledgerChanges(std::span<const ScoreEntry> before,
 // those at zero left out.
 std::vector<ScoreEntry> awardedFromLedger(std::span<const ScoreEntry> changes);
 
+// The rules as one text that differs whenever they would score any lead differently (every
+// rule's name, condition, points, decay and cap, and the thresholds): what a change of the
+// rules is recognised by.
+std::string describeRules(const ScoringRules& rules);
+
 // Checks the rules as configured ("profile[2].points: ...").
 std::vector<FieldError> checkScoringRules(const ScoringRules& rules);
 

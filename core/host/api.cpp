@@ -18,9 +18,10 @@
 
 namespace ciclo::host {
 
-const std::vector<std::string> kKnownScopes{
-    "leads:read",   "leads:write",   "webhooks:admin", "forms:admin",    "partners:admin",
-    "nurture:read", "nurture:write", "mail:inbound", "invoices:read", "payments:write", "admin"};
+const std::vector<std::string> kKnownScopes{"leads:read",     "leads:write",    "webhooks:admin",
+                                            "forms:admin",    "partners:admin", "nurture:read",
+                                            "nurture:write",  "mail:inbound",   "invoices:read",
+                                            "payments:write", "admin"};
 
 namespace {
 

@@ -28,6 +28,7 @@
 #include "host/webhooks.h"
 #include "store/access.h"
 #include "store/import_store.h"
+#include "store/score_store.h"
 
 namespace ciclo::host {
 
@@ -100,7 +101,8 @@ void Daemon::printHelp() {
   help.setCommand(commandName());
   help.setUsage(
       "[OPTIONS] [migrate | apikey create --name N --scopes a,b | apikey list | apikey revoke ID"
-      " | import leads FILE --source NAME [--partner KEY] [--report FILE] | import list]");
+      " | import leads FILE --source NAME [--partner KEY] [--report FILE] | import list"
+      " | rescore]");
   help.setHeader("Ciclo lead-to-cash integration hub daemon.");
   help.format(std::cout);
 }
@@ -225,6 +227,7 @@ int Daemon::main(const std::vector<std::string>& args) {
     import_.file = args[2];
     return importLeads(*rt.services);
   }
+  if (command == "rescore" && args.size() == 1) return rescore(*rt.services);
   if (command == "import" && args.size() == 2 && args[1] == "list") {
     std::vector<store::LeadImport> imports;
     Status st = rt.store->read([&](store::Connection& c) {
@@ -250,12 +253,12 @@ int Daemon::main(const std::vector<std::string>& args) {
 
 namespace {
 
-std::atomic<bool> importStop{false};
+std::atomic<bool> commandStop{false};
 
-// The first SIGINT or SIGTERM stops the import after the batch in progress; a second one
-// ends the process at once (the import resumes from its last committed batch either way).
-void onImportSignal(int) {
-  importStop = true;
+// The first SIGINT or SIGTERM stops an import or a rescore after the batch in progress; a
+// second one ends the process at once. Either resumes or finishes when run again.
+void onCommandSignal(int) {
+  commandStop = true;
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
 }
@@ -269,8 +272,8 @@ int Daemon::importLeads(Services& services) {
   }
   const bool terminal = ::isatty(STDERR_FILENO) == 1;
   ProgressMeter meter(std::cerr, terminal, "import", "rows");
-  std::signal(SIGINT, onImportSignal);
-  std::signal(SIGTERM, onImportSignal);
+  std::signal(SIGINT, onCommandSignal);
+  std::signal(SIGTERM, onCommandSignal);
   ImportProgress last;
   const auto started = std::chrono::steady_clock::now();
   ImportObserver observer{
@@ -279,7 +282,7 @@ int Daemon::importLeads(Services& services) {
         last = p;
         meter.update(p.records, p.total_bytes ? double(p.bytes) / double(p.total_bytes) : 1);
       }};
-  auto done = host::importLeads(services, import_, observer, importStop);
+  auto done = host::importLeads(services, import_, observer, commandStop);
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
   if (!done.ok()) {
@@ -313,6 +316,50 @@ int Daemon::importLeads(Services& services) {
             << ProgressMeter::duration(seconds) << ": " << i.created << " created, " << i.merged
             << " merged, " << i.unchanged << " unchanged, " << i.rejected << " rejected"
             << (i.rejected ? " (see " + summary.report + ")" : std::string()) << std::endl;
+  return EXIT_OK;
+}
+
+int Daemon::rescore(Services& services) {
+  const bool terminal = ::isatty(STDERR_FILENO) == 1;
+  ProgressMeter meter(std::cerr, terminal, "rescore", "leads");
+  std::int64_t total = 0;
+  Status counted = services.store.read([&](store::Connection& c) -> Status {
+    total = store::countLiveLeads(c);
+    return Status();
+  });
+  if (!counted.ok()) {
+    std::cerr << "ciclod: rescore: " << counted.error().message << std::endl;
+    return EXIT_UNAVAILABLE;
+  }
+  commandStop = false;
+  std::signal(SIGINT, onCommandSignal);
+  std::signal(SIGTERM, onCommandSignal);
+  const auto started = std::chrono::steady_clock::now();
+  auto fraction = [&](std::int64_t n) {
+    return total ? std::min(1.0, double(n) / double(total)) : 1;
+  };
+  auto done = rescoreAll(services, "rescore", 1000, [&](const RescoreTally& t, const std::string&) {
+    meter.update(t.scanned, fraction(t.scanned));
+    return !commandStop;
+  });
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  if (!done.ok()) {
+    std::cerr << "ciclod: rescore: " << done.error().message << std::endl;
+    return EXIT_UNAVAILABLE;
+  }
+  const RescoreTally& t = done.value();
+  meter.finish(t.scanned, fraction(t.scanned));
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (!t.complete) {
+    std::cout << "interrupted after " << t.scanned << " leads (" << t.changed
+              << " changed); run the same command again to finish" << std::endl;
+    return EXIT_TEMPFAIL;
+  }
+  std::cout << "rescored " << t.scanned << " leads in " << ProgressMeter::duration(seconds) << " ("
+            << static_cast<std::int64_t>(seconds > 0 ? double(t.scanned) / seconds : 0)
+            << " leads/s): " << t.changed << " changed" << std::endl;
   return EXIT_OK;
 }
 
@@ -374,10 +421,12 @@ int Daemon::serve(Config config) {
   });
   scheduler.every("score-decay", std::chrono::hours(1),
                   [&rt] { return rescoreFading(*rt.services); });
+  RulesRescore rulesRescore(*rt.services);
   rt.store->setCommitListener([&events] { events.wake(); });
   events.start();
   webhooks.start();
   scheduler.start();
+  rulesRescore.start();
   HttpServer server(rt.config.server, api);
   auto port = server.start();
   if (!port.ok()) {
@@ -396,6 +445,7 @@ int Daemon::serve(Config config) {
   log.information("stopping: finishing in-flight requests");
   api.setReady(false);
   server.stop();
+  rulesRescore.stop();
   scheduler.stop();
   plugins.stopAll();
   webhooks.stop();

@@ -28,6 +28,7 @@ class Daemon : public Poco::Util::ServerApplication {
  private:
   int serve(Config config);
   int importLeads(Services& services);
+  int rescore(Services& services);
   void printHelp();
 
   std::string configFile_ = "config/ciclo.yaml";

@@ -1,7 +1,10 @@
 #include "host/lead_scoring.h"
 
+#include <Poco/DigestEngine.h>
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Parser.h>
+#include <Poco/Logger.h>
+#include <Poco/SHA2Engine.h>
 
 #include <cmath>
 
@@ -155,14 +158,33 @@ struct ScorePlan {
   }
 };
 
-ScorePlan planScore(Services& s, store::Connection& c, const Lead& lead, Timestamp now) {
-  const ScoringRules& rules = s.config.scoring;
+ScorePlan planScore(const ScoringRules& rules, const Lead& lead,
+                    std::span<const Interaction> interactions, std::span<const ScoreEntry> ledger,
+                    Timestamp now) {
   ScorePlan plan;
-  const auto awarded = scoreEntries(rules, lead, store::leadInteractions(c, lead.id));
-  plan.changes = ledgerChanges(awardedFromLedger(store::leadLedger(c, lead.id)), awarded);
+  const auto awarded = scoreEntries(rules, lead, interactions);
+  plan.changes = ledgerChanges(awardedFromLedger(ledger), awarded);
   plan.after = scoreAt(awarded, now);
   plan.command = scoringCommand(rules.thresholds, lead.status, plan.after.total);
   return plan;
+}
+
+ScorePlan planScore(Services& s, store::Connection& c, const Lead& lead, Timestamp now) {
+  return planScore(s.config.scoring, lead, store::leadInteractions(c, lead.id),
+                   store::leadLedger(c, lead.id), now);
+}
+
+// The lead, scored again in the writer's transaction; false when nothing about it moved.
+Result<bool> writeRescored(Services& s, store::Connection& c, const std::string& leadId,
+                           const std::string& reason) {
+  auto lead = store::findLead(c, leadId);
+  if (!lead) return false;
+  const Rescored r = rescoreLead(s, c, *lead, reason);
+  if (!r.leadChanged()) return false;
+  if (!store::updateLead(c, *lead))
+    return Error::conflict("the lead changed meanwhile; retry", "version-mismatch");
+  recordRescored(s, c, *lead, r);
+  return true;
 }
 
 }  // namespace
@@ -248,14 +270,8 @@ Status rescoreOnEvent(Services& s, const std::string& leadId, const std::string&
   if (!read.ok()) return read;
   if (!moves) return Status();
   return s.store.write([&](store::Connection& c) -> Status {
-    auto lead = store::findLead(c, leadId);
-    if (!lead) return Status();
-    const Rescored r = rescoreLead(s, c, *lead, reason);
-    if (!r.leadChanged()) return Status();
-    if (!store::updateLead(c, *lead))
-      return Error::conflict("the lead changed meanwhile; retry", "version-mismatch");
-    recordRescored(s, c, *lead, r);
-    return Status();
+    auto written = writeRescored(s, c, leadId, reason);
+    return written.ok() ? Status() : Status(written.error());
   });
 }
 
@@ -274,6 +290,116 @@ Status rescoreFading(Services& s) {
     if (ids.size() < 500) return Status();
     after = ids.back();
   }
+}
+
+std::string rulesFingerprint(const ScoringRules& rules) {
+  Poco::SHA2Engine sha(Poco::SHA2Engine::SHA_256);
+  sha.update(describeRules(rules));
+  return Poco::DigestEngine::digestToHex(sha.digest());
+}
+
+Result<RescoreTally> rescoreAll(Services& s, const std::string& reason, int batch,
+                                const RescoreObserver& onBatch, std::string after) {
+  RescoreTally tally;
+  const std::string fingerprint = rulesFingerprint(s.config.scoring);
+  for (;;) {
+    std::vector<std::string> moving;
+    std::string last;
+    Status read = s.store.read([&](store::Connection& c) -> Status {
+      const auto leads = store::liveLeadsAfter(c, after, batch);
+      if (leads.empty()) return Status();
+      const auto interactions = store::interactionsBetween(c, leads.front().id, leads.back().id);
+      const auto ledgers = store::ledgersBetween(c, leads.front().id, leads.back().id);
+      const Timestamp now = s.clock.now();
+      for (const auto& lead : leads) {
+        const auto i = interactions.find(lead.id);
+        const auto l = ledgers.find(lead.id);
+        const ScorePlan plan =
+            planScore(s.config.scoring, lead,
+                      i == interactions.end() ? std::span<const Interaction>() : i->second,
+                      l == ledgers.end() ? std::span<const ScoreEntry>() : l->second, now);
+        if (plan.changesAnything(lead)) moving.push_back(lead.id);
+      }
+      tally.scanned += static_cast<std::int64_t>(leads.size());
+      last = leads.back().id;
+      return Status();
+    });
+    if (!read.ok()) return read.error();
+    if (last.empty()) break;
+    if (!moving.empty()) {
+      Status write = s.store.write([&](store::Connection& c) -> Status {
+        for (const auto& id : moving) {
+          auto written = writeRescored(s, c, id, reason);
+          if (!written.ok()) return written.error();
+          if (written.value()) ++tally.changed;
+        }
+        return Status();
+      });
+      if (!write.ok()) return write.error();
+    }
+    after = last;
+    if (!onBatch(tally, after)) return tally;
+  }
+  Status stored = s.store.write([&](store::Connection& c) -> Status {
+    store::setSetting(c, "scoring.rules", fingerprint);
+    store::setSetting(c, "scoring.rescore", "");
+    return Status();
+  });
+  if (!stored.ok()) return stored.error();
+  tally.complete = true;
+  return tally;
+}
+
+void RulesRescore::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void RulesRescore::stop() {
+  stopping_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+void RulesRescore::run() {
+  auto& log = Poco::Logger::get("ciclod.scoring");
+  Services& s = services_;
+  const std::string fingerprint = rulesFingerprint(s.config.scoring);
+  std::string stored, cursor;
+  Status read = s.store.read([&](store::Connection& c) -> Status {
+    stored = store::setting(c, "scoring.rules");
+    cursor = store::setting(c, "scoring.rescore");
+    return Status();
+  });
+  if (!read.ok()) {
+    log.error("cannot read the scoring rules' fingerprint: %s", read.error().message);
+    return;
+  }
+  if (stored == fingerprint) return;
+  // "FINGERPRINT LEAD_ID": how far a pass for these rules got before a stop.
+  std::string after;
+  if (cursor.starts_with(fingerprint + " ")) after = cursor.substr(fingerprint.size() + 1);
+  log.information("the scoring rules changed: scoring every lead again%s",
+                  after.empty() ? std::string() : " from " + after);
+  const auto started = std::chrono::steady_clock::now();
+  auto done = rescoreAll(
+      s, "rules changed", 200,
+      [&](const RescoreTally&, const std::string& at) {
+        Status kept = s.store.write([&](store::Connection& c) -> Status {
+          store::setSetting(c, "scoring.rescore", fingerprint + " " + at);
+          return Status();
+        });
+        return kept.ok() && !stopping_;
+      },
+      after);
+  if (!done.ok()) {
+    log.error("scoring every lead again stopped: %s; the next start goes on", done.error().message);
+    return;
+  }
+  if (!done.value().complete) return;
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  log.information("scored %s leads again under the new rules in %.1f s: %s changed",
+                  std::to_string(done.value().scanned), seconds,
+                  std::to_string(done.value().changed));
 }
 
 void addScoringRoutes(Router& router, Services& s) {

@@ -7,8 +7,12 @@
 
 #include <Poco/JSON/Object.h>
 
+#include <atomic>
+#include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "domain/lead.h"
 #include "domain/scoring.h"
@@ -57,5 +61,45 @@ Status rescoreOnEvent(Services& s, const std::string& leadId, const std::string&
 // scored again (a sales-ready lead whose points faded below the threshold goes back to
 // nurturing). Only those whose score moved are written.
 Status rescoreFading(Services& s);
+
+// ---- a change of rules: every lead is scored again
+
+// The rules' fingerprint, a digest of describeRules(). The setting "scoring.rules" holds the
+// fingerprint every lead was last scored with.
+std::string rulesFingerprint(const ScoringRules& rules);
+
+struct RescoreTally {
+  std::int64_t scanned = 0;  // leads read
+  std::int64_t changed = 0;  // leads written: their points, score or status moved
+  bool complete = false;     // every lead was read; the fingerprint is stored
+};
+
+// Scores every live lead again under the rules in force, in id order after `after`, a batch
+// of `batch` leads at a time: each batch is planned on a read connection from its leads'
+// interactions and ledgers, and only the leads whose points, score or status move are
+// written, in one write per batch, with the ledger's changes (`reason`), lead.scored and
+// status events. Running it again changes nothing. `onBatch` is told the tally and the last
+// lead read after each batch, and stops the pass by returning false. Once through, stores the
+// rules' fingerprint.
+using RescoreObserver = std::function<bool(const RescoreTally&, const std::string& after)>;
+Result<RescoreTally> rescoreAll(Services& s, const std::string& reason, int batch,
+                                const RescoreObserver& onBatch, std::string after = "");
+
+// The daemon's side: when the rules' fingerprint is not the stored one, a thread scores every
+// lead again in the background, remembering where it got to (the setting "scoring.rescore")
+// so that a restart goes on from there. Nothing when every lead was scored with these rules.
+class RulesRescore {
+ public:
+  explicit RulesRescore(Services& s) : services_(s) {}
+  ~RulesRescore() { stop(); }
+  void start();
+  void stop();  // after the batch in progress
+
+ private:
+  void run();
+  Services& services_;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
 
 }  // namespace ciclo::host

@@ -211,6 +211,11 @@ const std::vector<Migration>& migrations() {
            "NULL, points INTEGER NOT NULL, awarded_at TEXT, half_life_seconds INTEGER NOT NULL)",
            "CREATE INDEX score_ledger_lead ON score_ledger (lead_id, seq)",
        }},
+      {8,
+       "the daemon's own state: the scoring rules every lead was last scored with",
+       {
+           "CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+       }},
   };
   return all;
 }

@@ -1,5 +1,7 @@
 #include "store/score_store.h"
 
+#include "store/lead_json.h"
+
 namespace ciclo::store {
 
 namespace {
@@ -8,6 +10,23 @@ Timestamp timeOf(const SqlValue& v) {
   Timestamp t{};
   parseTimestamp(text(v), t);
   return t;
+}
+
+// id, type, occurred_at from `row[at]` on.
+Interaction interactionOf(const Row& row, std::size_t at) {
+  return {text(row[at]),
+          interactionTypeFrom(text(row[at + 1])).value_or(InteractionType::kPageVisited),
+          timeOf(row[at + 2])};
+}
+
+// rule, fit, cause, points, awarded_at, half_life_seconds from `row[at]` on.
+ScoreEntry ledgerEntryOf(const Row& row, std::size_t at) {
+  return {text(row[at]),
+          integer(row[at + 1]) != 0,
+          text(row[at + 2]),
+          static_cast<int>(integer(row[at + 3])),
+          isNull(row[at + 4]) ? Timestamp{} : timeOf(row[at + 4]),
+          std::chrono::seconds(integer(row[at + 5]))};
 }
 
 }  // namespace
@@ -27,9 +46,7 @@ std::vector<Interaction> leadInteractions(Connection& c, const std::string& lead
        c.query("SELECT id, type, occurred_at FROM interactions WHERE lead_id = $1 ORDER BY "
                "occurred_at, id",
                {leadId})) {
-    out.push_back({text(row[0]),
-                   interactionTypeFrom(text(row[1])).value_or(InteractionType::kPageVisited),
-                   timeOf(row[2])});
+    out.push_back(interactionOf(row, 0));
   }
   return out;
 }
@@ -76,11 +93,60 @@ std::vector<ScoreEntry> leadLedger(Connection& c, const std::string& leadId) {
        c.query("SELECT rule, fit, cause, points, awarded_at, half_life_seconds FROM score_ledger "
                "WHERE lead_id = $1 ORDER BY seq",
                {leadId})) {
-    out.push_back({text(row[0]), integer(row[1]) != 0, text(row[2]),
-                   static_cast<int>(integer(row[3])), isNull(row[4]) ? Timestamp{} : timeOf(row[4]),
-                   std::chrono::seconds(integer(row[5]))});
+    out.push_back(ledgerEntryOf(row, 0));
   }
   return out;
+}
+
+std::vector<Lead> liveLeadsAfter(Connection& c, const std::string& afterId, int limit) {
+  std::vector<Lead> out;
+  for (const auto& row :
+       c.query("SELECT doc FROM leads WHERE id > $1 AND merged_into IS NULL ORDER BY id LIMIT $2",
+               {afterId, std::int64_t{limit}})) {
+    out.push_back(leadFromJson(text(row[0])));
+  }
+  return out;
+}
+
+std::int64_t countLiveLeads(Connection& c) {
+  return integer(c.query("SELECT COUNT(*) FROM leads WHERE merged_into IS NULL").at(0)[0]);
+}
+
+std::unordered_map<std::string, std::vector<Interaction>> interactionsBetween(
+    Connection& c, const std::string& first, const std::string& last) {
+  std::unordered_map<std::string, std::vector<Interaction>> out;
+  for (const auto& row :
+       c.query("SELECT lead_id, id, type, occurred_at FROM interactions WHERE lead_id >= $1 AND "
+               "lead_id <= $2 ORDER BY lead_id, occurred_at, id",
+               {first, last})) {
+    out[text(row[0])].push_back(interactionOf(row, 1));
+  }
+  return out;
+}
+
+std::unordered_map<std::string, std::vector<ScoreEntry>> ledgersBetween(Connection& c,
+                                                                        const std::string& first,
+                                                                        const std::string& last) {
+  std::unordered_map<std::string, std::vector<ScoreEntry>> out;
+  for (const auto& row :
+       c.query("SELECT lead_id, rule, fit, cause, points, awarded_at, half_life_seconds FROM "
+               "score_ledger WHERE lead_id >= $1 AND lead_id <= $2 ORDER BY lead_id, seq",
+               {first, last})) {
+    out[text(row[0])].push_back(ledgerEntryOf(row, 1));
+  }
+  return out;
+}
+
+std::string setting(Connection& c, const std::string& name) {
+  auto rows = c.query("SELECT value FROM settings WHERE name = $1", {name});
+  return rows.empty() ? std::string() : text(rows[0][0]);
+}
+
+void setSetting(Connection& c, const std::string& name, const std::string& value) {
+  c.exec(
+      "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value "
+      "= excluded.value",
+      {name, value});
 }
 
 }  // namespace ciclo::store

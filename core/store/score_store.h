@@ -2,7 +2,9 @@
 // A lead's interactions (what it did) and its score ledger (every change of the points a
 // rule gave it), on a Connection inside the caller's transaction.
 
+#include <cstdint>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "domain/scoring.h"
@@ -28,5 +30,20 @@ void appendLedger(Connection& c, const std::string& leadId, const std::vector<Sc
                   const std::string& reason, Timestamp recordedAt);
 // The lead's ledger changes in the order they were recorded.
 std::vector<ScoreEntry> leadLedger(Connection& c, const std::string& leadId);
+
+// ---- scoring every lead again, a batch of leads at a time
+// Leads not merged away, in id order after `afterId`.
+std::vector<Lead> liveLeadsAfter(Connection& c, const std::string& afterId, int limit);
+std::int64_t countLiveLeads(Connection& c);
+// The interactions (in time order) and the ledgers of the leads with ids in [first, last].
+std::unordered_map<std::string, std::vector<Interaction>> interactionsBetween(
+    Connection& c, const std::string& first, const std::string& last);
+std::unordered_map<std::string, std::vector<ScoreEntry>> ledgersBetween(Connection& c,
+                                                                        const std::string& first,
+                                                                        const std::string& last);
+
+// What the daemon keeps about its own state ("scoring.rules"); "" when unset.
+std::string setting(Connection& c, const std::string& name);
+void setSetting(Connection& c, const std::string& name, const std::string& value);
 
 }  // namespace ciclo::store

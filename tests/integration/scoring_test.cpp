@@ -2,6 +2,7 @@
 // captured, and again at once for each interaction; thresholds move it to nurturing and
 // sales-ready; the score explains itself, and its behaviour points fade as the clock moves.
 
+#include <fstream>
 #include <thread>
 
 #include "integration/fixture.h"
@@ -13,6 +14,18 @@ constexpr const char* kRules = R"(
 thresholds: {nurturing: 20, sales_ready: 60}
 profile:
   - {name: target_industry, field: industry, values: [Logistics], points: 20}
+  - {name: free_mail, field: free_mail, points: -10}
+  - {name: hobbyist, field: job_title, values: [hobbyist], points: -20}
+behaviour:
+  - {name: download, interaction: content_downloaded, points: 25, half_life: 10d}
+  - {name: page_visit, interaction: page_visited, points: 5, cap: 10, cap_period: 7d}
+)";
+
+// kRules with the industry worth 70: enough for sales-ready on its own.
+constexpr const char* kChangedRules = R"(
+thresholds: {nurturing: 20, sales_ready: 60}
+profile:
+  - {name: target_industry, field: industry, values: [Logistics], points: 70}
   - {name: free_mail, field: free_mail, points: -10}
   - {name: hobbyist, field: job_title, values: [hobbyist], points: -20}
 behaviour:
@@ -47,6 +60,27 @@ class ScoringApi : public DaemonTest {
                          "{\"advance_seconds\":" + std::to_string(days * 86400) + "}")
                   .status,
               200);
+  }
+  std::vector<std::string> timelineKinds(const std::string& id) {
+    std::vector<std::string> kinds;
+    auto data = json(get("/v1/leads/" + id + "/timeline").body)->getArray("data");
+    for (std::size_t i = 0; i < data->size(); ++i)
+      kinds.push_back(data->getObject(static_cast<unsigned>(i))->getValue<std::string>("kind"));
+    return kinds;
+  }
+  // Two leads in the target industry and one not, scored; then the industry is made worth 70
+  // in the rules file, which the daemon reads when it starts.
+  std::vector<std::string> leadsUnderChangedRules() {
+    std::vector<std::string> ids;
+    for (const char* body : {R"({"email":"a@trasporti.it","industry":"Logistics"})",
+                             R"({"email":"b@trasporti.it","industry":"Logistics"})",
+                             R"({"email":"c@forni.it","industry":"Bakery"})"}) {
+      ids.push_back(json(post("/v1/leads", body).body)->getValue<std::string>("id"));
+      scoredLead(ids.back());
+    }
+    EXPECT_EQ(json(get("/v1/leads/" + ids[0]).body)->getValue<int>("score"), 20);
+    std::ofstream(files_.path("scoring.yaml")) << kChangedRules;
+    return ids;
   }
   TempFiles files_{{"scoring.yaml", kRules}};
 };
@@ -205,6 +239,59 @@ TEST_P(ScoringApi, BadInteractionsAreRefusedAndChangeNothing) {
   EXPECT_EQ(merged.status, 409);
   EXPECT_NE(merged.body.find("lead-merged"), std::string::npos) << merged.body;
   EXPECT_EQ(interact(winner, R"({"type":"page_visited"})").status, 201);
+}
+
+TEST_P(ScoringApi, TheRescoreCommandScoresEveryLeadUnderChangedRulesOnce) {
+  const auto ids = leadsUnderChangedRules();
+  ASSERT_EQ(daemon_->stop(), 0);
+  std::string out, err;
+  ASSERT_EQ(daemon_->runCli({"rescore"}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("rescored 3 leads"), std::string::npos) << out;
+  EXPECT_NE(out.find(": 2 changed"), std::string::npos) << out;
+  EXPECT_NE(err.find("rescore"), std::string::npos) << "progress on stderr: " << err;
+  // Again: every lead already has the points these rules give.
+  ASSERT_EQ(daemon_->runCli({"rescore"}, &out, &err), 0) << err;
+  EXPECT_NE(out.find(": 0 changed"), std::string::npos) << out;
+
+  ASSERT_TRUE(daemon_->start()) << daemon_->log();
+  auto lead = json(get("/v1/leads/" + ids[0]).body);
+  EXPECT_EQ(lead->getValue<int>("fit_score"), 70);
+  EXPECT_EQ(lead->getValue<std::string>("status"), "sales_ready");
+  auto why = json(get("/v1/leads/" + ids[0] + "/score").body);
+  ASSERT_EQ(why->getArray("entries")->size(), 1u);
+  EXPECT_EQ(why->getArray("entries")->getObject(0)->getValue<int>("points"), 70);
+  EXPECT_EQ(json(get("/v1/leads/" + ids[2]).body)->getValue<int>("score"), 0);
+  // The daemon finds every lead scored under its rules: nothing more happens.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const auto kinds = timelineKinds(ids[0]);
+  EXPECT_EQ(std::count(kinds.begin(), kinds.end(), "lead.scored"), 2);
+  EXPECT_EQ(std::count(kinds.begin(), kinds.end(), "lead.status_changed"), 2);  // ... sales_ready
+}
+
+TEST_P(ScoringApi, TheDaemonScoresTheAffectedLeadsAgainWhenItsRulesChanged) {
+  const auto ids = leadsUnderChangedRules();
+  const auto before = timelineKinds(ids[2]);
+  ASSERT_EQ(daemon_->stop(), 0);
+  ASSERT_TRUE(daemon_->start()) << daemon_->log();
+  auto lead = json(get("/v1/leads/" + ids[1]).body);
+  for (int i = 0; i < 500 && lead->getValue<int>("fit_score") != 70; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    lead = json(get("/v1/leads/" + ids[1]).body);
+  }
+  EXPECT_EQ(lead->getValue<int>("fit_score"), 70);
+  EXPECT_EQ(lead->getValue<std::string>("status"), "sales_ready");
+  EXPECT_EQ(timelineKinds(ids[2]), before) << "a lead the change does not touch is not written";
+
+  // Started again with the same rules: nothing to do.
+  EXPECT_EQ(daemon_->stop(), 0);
+  ASSERT_TRUE(daemon_->start()) << daemon_->log();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const auto kinds = timelineKinds(ids[1]);
+  EXPECT_EQ(std::count(kinds.begin(), kinds.end(), "lead.scored"), 2);
+  std::string out, err;
+  ASSERT_EQ(daemon_->runCli({"rescore"}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("rescored 3 leads"), std::string::npos) << out;
+  EXPECT_NE(out.find(": 0 changed"), std::string::npos) << out;
 }
 
 CICLO_ON_BOTH_BACKENDS(ScoringApi);

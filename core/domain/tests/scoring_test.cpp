@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+
 namespace ciclo {
 namespace {
 
@@ -212,6 +214,31 @@ TEST(Scoring, InteractionTypesHaveTheirNames) {
     EXPECT_EQ(toString(*type), name);
   }
   EXPECT_FALSE(interactionTypeFrom("page_view"));
+}
+
+TEST(Scoring, TheRulesDescriptionChangesWithAnythingThatScores) {
+  const std::string base = describeRules(rules());
+  EXPECT_EQ(describeRules(rules()), base);
+  std::vector<std::function<void(ScoringRules&)>> changes = {
+      [](ScoringRules& r) { r.thresholds.sales_ready = 71; },
+      [](ScoringRules& r) { r.profile[0].points = 16; },
+      [](ScoringRules& r) { r.profile[0].values.push_back("Retail"); },
+      [](ScoringRules& r) { r.profile[0].kind = Kind::kCountry; },
+      [](ScoringRules& r) { r.profile[5].max = 2001; },
+      [](ScoringRules& r) { r.profile[0].name = "industry"; },
+      [](ScoringRules& r) { r.behaviour[0].half_life = 24h * 15; },
+      [](ScoringRules& r) { r.behaviour[0].cap = 11; },
+      [](ScoringRules& r) { r.behaviour[0].cap_period = 24h * 8; },
+      [](ScoringRules& r) { r.behaviour[1].type = InteractionType::kVideoWatched; },
+      [](ScoringRules& r) { r.behaviour.pop_back(); },
+      // Values are quoted: ["a b"] is not ["a", "b"].
+      [](ScoringRules& r) { r.profile[1].values = {"plant manager titolare"}; },
+  };
+  for (std::size_t i = 0; i < changes.size(); ++i) {
+    ScoringRules changed = rules();
+    changes[i](changed);
+    EXPECT_NE(describeRules(changed), base) << "change " << i;
+  }
 }
 
 }  // namespace
