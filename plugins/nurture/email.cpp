@@ -1,5 +1,7 @@
 #include "email.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <kainjow/mustache.hpp>
 
@@ -152,6 +154,47 @@ std::optional<TokenClaims> readToken(const Hmac& hmac, const Equals& equals, Tok
   if (!equals(hex(hmac(signedPart(kind, emailId, linkPart)).substr(0, 16)), signature))
     return std::nullopt;
   return TokenClaims{emailId, link};
+}
+
+std::string makeVisitorToken(const Hmac& hmac, const std::string& leadId, long long expires) {
+  const std::string expiry = std::to_string(expires);
+  return leadId + "." + expiry + "." + hex(hmac("v|" + leadId + "|" + expiry).substr(0, 16));
+}
+
+std::optional<std::string> readVisitorToken(const Hmac& hmac, const Equals& equals,
+                                            std::string_view token, long long now) {
+  if (token.size() > 200) return std::nullopt;
+  const auto dot2 = token.rfind('.');
+  if (dot2 == std::string_view::npos || dot2 == 0) return std::nullopt;
+  const auto dot1 = token.rfind('.', dot2 - 1);
+  if (dot1 == std::string_view::npos || dot1 == 0) return std::nullopt;
+  const std::string leadId(token.substr(0, dot1));
+  const std::string expiry(token.substr(dot1 + 1, dot2 - dot1 - 1));
+  const bool idOk = std::all_of(leadId.begin(), leadId.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+  });
+  const bool expiryOk = !expiry.empty() && expiry.size() <= 12 &&
+                        std::all_of(expiry.begin(), expiry.end(), ::isdigit);
+  if (!idOk || !expiryOk) return std::nullopt;
+  if (!equals(hex(hmac("v|" + leadId + "|" + expiry).substr(0, 16)),
+              std::string(token.substr(dot2 + 1))))
+    return std::nullopt;
+  if (std::stoll(expiry) <= now) return std::nullopt;
+  return leadId;
+}
+
+std::string withQueryParam(const std::string& url, const std::string& name,
+                           const std::string& value) {
+  const auto hash = url.find('#');
+  std::string base = url.substr(0, hash);
+  const std::string fragment = hash == std::string::npos ? "" : url.substr(hash);
+  std::string separator = "&";
+  if (base.find('?') == std::string::npos) {
+    separator = "?";
+  } else if (base.back() == '?' || base.back() == '&') {
+    separator = "";
+  }
+  return base + separator + name + "=" + value + fragment;
 }
 
 }  // namespace ciclo::plugins::nurture

@@ -49,4 +49,15 @@ struct TokenClaims {
 std::optional<TokenClaims> readToken(const Hmac& hmac, const Equals& equals, TokenKind kind,
                                      std::string_view token);
 
+// A visitor's token, for the website's tracking calls (/t/i, /t/p): "<lead id>.<expiry, Unix
+// seconds>.<signature>", signed as the email tokens are, under their kind 'v'.
+std::string makeVisitorToken(const Hmac& hmac, const std::string& leadId, long long expires);
+// The lead of a well-signed token that has not expired at `now` (Unix seconds).
+std::optional<std::string> readVisitorToken(const Hmac& hmac, const Equals& equals,
+                                            std::string_view token, long long now);
+
+// `url` with `name=value` added to its query, before any fragment.
+std::string withQueryParam(const std::string& url, const std::string& name,
+                           const std::string& value);
+
 }  // namespace ciclo::plugins::nurture

@@ -71,8 +71,8 @@ const std::string kPixel(
     "\x2c\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02\x44\x01\x00\x3b",
     43);
 
-// Sends per recipient domain in the last hour, per instance.
-class DomainRate {
+// Actions per key (a recipient domain, a lead) in the last hour, per instance.
+class HourlyRate {
  public:
   bool take(const std::string& domain, Time now, int perHour) {
     std::lock_guard lock(mutex_);
@@ -148,6 +148,9 @@ class NurturePlugin final : public sdk::Plugin {
     const sdk::RoutePolicy link{"", 0, {}};
     const sdk::RoutePolicy oneClick{
         "", 4096, {"application/x-www-form-urlencoded", "multipart/form-data", "text/plain"}};
+    // The website's own pages report what the visitor does, as JSON (navigator.sendBeacon
+    // sends text/plain, which needs no CORS preflight).
+    const sdk::RoutePolicy tracked{"", 4096, {"application/json", "text/plain"}};
     const sdk::RoutePolicy read{"nurture:read", 0, {}};
     const sdk::RoutePolicy write{"nurture:write", 8192, {"application/json"}};
     // Raw RFC 5322 messages: within the daemon's server.max_body_bytes too.
@@ -157,6 +160,12 @@ class NurturePlugin final : public sdk::Plugin {
                         [this](const HttpRequest& r) { return opened(r); }),
              routes.add("GET", "/t/c/{token}", link,
                         [this](const HttpRequest& r) { return clicked(r); }),
+             routes.add("POST", "/t/i/{token}", tracked,
+                        [this](const HttpRequest& r) { return trackVisit(r, false); }),
+             routes.add("GET", "/t/p/{token}", link,
+                        [this](const HttpRequest& r) { return trackVisit(r, true); }),
+             routes.add("POST", "/v1/nurture/visitor-tokens", write,
+                        [this](const HttpRequest& r) { return visitorToken(r); }),
              routes.add("GET", "/u/{token}", link,
                         [this](const HttpRequest& r) { return unsubscribePage(r); }),
              routes.add("POST", "/u/{token}", oneClick,
@@ -741,10 +750,11 @@ class NurturePlugin final : public sdk::Plugin {
   HttpResponse clicked(const HttpRequest& r) {
     auto claims = readToken(hmac(), equals(), TokenKind::kClick, r.params.at("token"));
     if (!claims) return notFound("there is no such email link");
-    std::string target;
+    std::string target, leadId;
     Status st = ctx_->storage().write([&](sdk::Tx& tx) -> Status {
       auto email = emailRow(tx, claims->email_id);
       if (!email) return Status();
+      leadId = str(*email, 1);
       Poco::JSON::Parser parser;
       auto links = parser.parse(str(*email, 4)).extract<Poco::JSON::Array::Ptr>();
       if (claims->link < 0 || static_cast<std::size_t>(claims->link) >= links->size())
@@ -768,8 +778,112 @@ class NurturePlugin final : public sdk::Plugin {
     });
     if (!st.ok()) return sdk::problem(st.error());
     if (target.empty()) return notFound("there is no such email link");
+    if (!settings_.visitor_param.empty())
+      target = withQueryParam(target, settings_.visitor_param, visitorTokenFor(leadId));
     return HttpResponse{
         302, "text/plain", "", {{"Location", target}, {"Cache-Control", "no-store"}}};
+  }
+
+  // ---- the website: what a visitor known by a token does there
+  std::string visitorTokenFor(const std::string& leadId) {
+    const auto expires = std::chrono::duration_cast<std::chrono::seconds>(
+        (ctx_->clock().now() + settings_.visitor_token_ttl).time_since_epoch());
+    return makeVisitorToken(hmac(), leadId, expires.count());
+  }
+
+  // POST /t/i/{token} {"type", "url", "title"}, or GET /t/p/{token}?type=&url=&title= (an
+  // image): one page visit, download, video or event of the token's lead.
+  HttpResponse trackVisit(const HttpRequest& r, bool pixel) {
+    static const std::set<std::string> kTypes{"page_visited", "content_downloaded", "video_watched",
+                                              "event_attended"};
+    const std::vector<std::pair<std::string, std::string>> cors{
+        {"Access-Control-Allow-Origin", "*"}, {"Cache-Control", "no-store"}};
+    auto answer = [&](HttpResponse response) {
+      for (const auto& h : cors) response.headers.push_back(h);
+      return response;
+    };
+    const auto now =
+        std::chrono::duration_cast<std::chrono::seconds>(ctx_->clock().now().time_since_epoch());
+    const auto leadId = readVisitorToken(hmac(), equals(), r.params.at("token"), now.count());
+    if (!leadId) return answer(notFound("there is no such tracking link, or it expired"));
+    std::map<std::string, std::string> v;
+    std::vector<sdk::FieldError> errors;
+    if (pixel) {
+      for (const char* name : {"type", "url", "title"}) v[name] = queryParam(r.query, name);
+    } else {
+      auto body = parseJsonObject(r.body, 2);
+      if (!body.ok()) return answer(sdk::problem(body.error()));
+      for (const auto& name : body.value()->getNames()) {
+        if (name != "type" && name != "url" && name != "title") {
+          errors.push_back({"/" + name, "is not a known field"});
+        } else if (!body.value()->get(name).isString()) {
+          errors.push_back({"/" + name, "must be a string"});
+        } else {
+          v[name] = body.value()->getValue<std::string>(name);
+        }
+      }
+    }
+    if (!kTypes.contains(v["type"]))
+      errors.push_back(
+          {"/type", "must be page_visited, content_downloaded, video_watched or event_attended"});
+    const std::string& url = v["url"];
+    if (url.size() > 2048 || !sdk::isOneLine(url) ||
+        (!url.empty() && !url.starts_with("https://") && !url.starts_with("http://")))
+      errors.push_back({"/url", "must be an http(s) URL of at most 2048 bytes"});
+    if (v["title"].size() > 500 || !sdk::isOneLine(v["title"]))
+      errors.push_back({"/title", "must be one line of at most 500 bytes"});
+    if (!errors.empty())
+      return answer(sdk::problem(422, "invalid", "Unprocessable Content",
+                                 "The tracked action has invalid fields.", errors));
+    if (!visits_.take(*leadId, ctx_->clock().now(), settings_.visits_per_hour)) {
+      auto limited = sdk::problem(429, "rate-limited", "Too Many Requests",
+                                  "too many tracked actions for this visitor; try later");
+      limited.headers.emplace_back("Retry-After", "60");
+      return answer(limited);
+    }
+    bool found = true;
+    Status st = ctx_->storage().write([&](sdk::Tx& tx) -> Status {
+      auto recorded = tx.interact({*leadId, v["type"], "", url, v["title"]});
+      if (!recorded.ok() && recorded.error().kind == sdk::ErrorKind::kNotFound) {
+        found = false;
+        return Status();
+      }
+      return recorded.ok() ? Status() : Status(recorded.error());
+    });
+    if (!st.ok()) return answer(sdk::problem(st.error()));
+    if (!found) return answer(notFound("there is no such tracking link, or it expired"));
+    ctx_->metrics().count("visits");
+    return answer(pixel ? HttpResponse{200, "image/gif", kPixel, {}}
+                        : HttpResponse{204, "text/plain", "", {}});
+  }
+
+  // POST /v1/nurture/visitor-tokens {"lead_id"}: a token for the website to report what the
+  // lead does there (the click redirect adds one itself when link_param is set).
+  HttpResponse visitorToken(const HttpRequest& r) {
+    auto body = parseJsonObject(r.body, 2);
+    if (!body.ok()) return sdk::problem(body.error());
+    const auto& o = *body.value();
+    std::vector<sdk::FieldError> errors;
+    for (const auto& name : o.getNames()) {
+      if (name != "lead_id") errors.push_back({"/" + name, "is not a known field"});
+    }
+    if (!o.has("lead_id") || !o.get("lead_id").isString())
+      errors.push_back({"/lead_id", "is required (a string)"});
+    if (!errors.empty())
+      return sdk::problem(422, "invalid", "Unprocessable Content",
+                          "The request has invalid fields.", errors);
+    auto view = ctx_->leads().get(o.getValue<std::string>("lead_id"));
+    if (!view.ok()) return sdk::problem(view.error());
+    const auto lead = leadFacts(view.value().json);
+    if (!lead) return notFound("there is no such lead");
+    const std::string token = visitorTokenFor(lead->id);
+    auto out = jsonObject();
+    out->set("lead_id", lead->id);
+    out->set("token", token);
+    out->set("expires_at", sdk::rfc3339(ctx_->clock().now() + settings_.visitor_token_ttl));
+    out->set("track_url", settings_.public_url + "/t/i/" + token);
+    out->set("pixel_url", settings_.public_url + "/t/p/" + token);
+    return jsonAnswer(201, out);
   }
 
   static HttpResponse page(int status, const std::string& title, const std::string& body) {
@@ -1376,7 +1490,8 @@ class NurturePlugin final : public sdk::Plugin {
   sdk::Context* ctx_ = nullptr;
   Settings settings_;
   std::string key_;
-  DomainRate rate_;
+  HourlyRate rate_;    // emails per recipient domain
+  HourlyRate visits_;  // tracked website actions per lead
   std::mutex sendMutex_;
   bool resumed_ = false;
 };

@@ -199,6 +199,15 @@ Settings readSettings(sdk::ConfigSection& c) {
   s.retry_for = duration(c, "retry_for", s.retry_for);
   s.send_every = duration(c, "send_every", s.send_every);
   if (s.send_every.count() < 1) c.fail("send_every", "must be at least 1s");
+  auto tracking = c.section("website_tracking");
+  s.visitor_param = tracking->text("link_param", "");
+  if (!s.visitor_param.empty() && !sdk::isKey(s.visitor_param))
+    tracking->fail("link_param", "must be a short query parameter name such as ciclo_t");
+  s.visitor_token_ttl = duration(*tracking, "token_ttl", s.visitor_token_ttl);
+  if (s.visitor_token_ttl.count() < 60) tracking->fail("token_ttl", "must be at least 1m");
+  s.visits_per_hour =
+      static_cast<int>(tracking->integer("per_lead_per_hour", s.visits_per_hour, 1, 100000));
+  tracking->finish();
   auto sequences = c.section("sequences");
   for (const auto& key : sequences->keys()) {
     auto seq = sequences->section(key);

@@ -65,6 +65,12 @@ struct Settings {
   int soft_bounce_limit = 3;  // soft bounces in a row that suppress an address
   std::chrono::seconds retry_for{std::chrono::hours(24 * 5)};
   std::chrono::seconds send_every{60};
+  // Website tracking: a click on an email's link carries the visitor's token in this query
+  // parameter (none when empty); tokens last visitor_token_ttl; a lead's tracked actions
+  // beyond visits_per_hour are refused with 429.
+  std::string visitor_param;
+  std::chrono::seconds visitor_token_ttl{std::chrono::hours(24 * 90)};
+  int visits_per_hour = 120;
   std::vector<Sequence> sequences;
 };
 

@@ -35,6 +35,7 @@ unsubscribe_mailto: unsubscribe@ciclo.test
 quiet_hours: {start: "00:00", end: "00:00"}
 send_every: 1s
 retry_for: 1d
+website_tracking: {link_param: ciclo_t, per_lead_per_hour: 6}
 sequences:
   welcome:
     enrol: {personas: [plant_manager]}
@@ -211,7 +212,10 @@ TEST_P(Nurture, ALeadIsNurturedUntilItIsSalesReady) {
   ASSERT_FALSE(click.empty()) << html;
   auto redirect = daemon_->request("GET", click);
   EXPECT_EQ(redirect.status, 302);
-  EXPECT_EQ(redirect.header("location"), "https://example.com/guida?a=1&b=2");
+  // To the link, with the visitor's token for the website's own tracking.
+  const std::string location = redirect.header("location");
+  EXPECT_TRUE(location.starts_with("https://example.com/guida?a=1&b=2&ciclo_t=" + lead + "."))
+      << location;
   auto updated = json(get("/v1/leads/" + lead).body);
   EXPECT_EQ(updated->getValue<long long>("score"), before + 50);
   EXPECT_EQ(updated->getValue<std::string>("status"), "sales_ready");
@@ -607,6 +611,68 @@ TEST_P(Nurture, BadInboundMailIsRefusedAndChangesNothing) {
   EXPECT_TRUE(interactionTypes(lead).empty());
 }
 
+TEST_P(Nurture, TheWebsiteReportsWhatAVisitorDoesWithASignedToken) {
+  const std::string lead = capture("visitor@rossi.example");
+  auto issued = daemon_->call("POST", "/v1/nurture/visitor-tokens", admin_,
+                              R"({"lead_id":")" + lead + R"("})");
+  ASSERT_EQ(issued.status, 201) << issued.body;
+  const std::string token = json(issued.body)->getValue<std::string>("token");
+  EXPECT_EQ(json(issued.body)->getValue<std::string>("track_url"),
+            "https://ciclo.test/t/i/" + token);
+
+  // The page's script reports a download with navigator.sendBeacon (text/plain: no preflight).
+  auto beacon = daemon_->request(
+      "POST", "/t/i/" + token,
+      R"({"type":"content_downloaded","url":"https://www.rossi.example/guida.pdf","title":"Guida"})",
+      {}, "text/plain;charset=UTF-8");
+  EXPECT_EQ(beacon.status, 204) << beacon.body;
+  EXPECT_EQ(beacon.header("access-control-allow-origin"), "*");
+  // A page without scripts: an image.
+  auto pixel = daemon_->request(
+      "GET", "/t/p/" + token + "?type=page_visited&url=https%3A%2F%2Fwww.rossi.example%2Fprezzi");
+  EXPECT_EQ(pixel.status, 200);
+  EXPECT_EQ(pixel.header("content-type"), "image/gif");
+  auto interactions = json(get("/v1/leads/" + lead + "/interactions").body)->getArray("data");
+  ASSERT_EQ(interactions->size(), 2u);
+  EXPECT_EQ(interactions->getObject(0)->getValue<std::string>("type"), "content_downloaded");
+  EXPECT_EQ(interactions->getObject(0)->getValue<std::string>("title"), "Guida");
+  EXPECT_EQ(interactions->getObject(1)->getValue<std::string>("url"),
+            "https://www.rossi.example/prezzi");
+
+  // Refused, and nothing recorded: a tampered or foreign token, what only email links
+  // report, fields that are not one line or not a URL, and past the hourly limit.
+  std::string tampered = token;
+  tampered.back() = tampered.back() == '0' ? '1' : '0';
+  auto post = [&](const std::string& t, const std::string& body) {
+    return daemon_->request("POST", "/t/i/" + t, body, {}, "application/json");
+  };
+  EXPECT_EQ(post(tampered, R"({"type":"page_visited"})").status, 404);
+  EXPECT_EQ(
+      post("lead_x.99999999999.0123456789abcdef0123456789abcdef", R"({"type":"page_visited"})")
+          .status,
+      404);
+  for (const std::string& body :
+       {std::string(R"({"type":"email_opened"})"), std::string(R"({"type":"unsubscribed"})"),
+        std::string(R"j({"type":"page_visited","url":"javascript:alert(1)"})j"),
+        std::string(R"({"type":"page_visited","title":"a\nb"})"),
+        std::string(R"({"type":"page_visited","extra":1})"), std::string(R"({"type":7})"),
+        std::string(R"(["page_visited"])"), std::string("{")}) {
+    auto r = post(token, body);
+    EXPECT_TRUE(r.status == 400 || r.status == 422) << body << " -> " << r.status;
+    EXPECT_EQ(r.header("content-type"), "application/problem+json") << body;
+  }
+  EXPECT_EQ(json(get("/v1/leads/" + lead + "/interactions").body)->getArray("data")->size(), 2u);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(post(token, R"({"type":"page_visited"})").status, 204);
+  auto limited = post(token, R"({"type":"page_visited"})");
+  EXPECT_EQ(limited.status, 429);
+  EXPECT_EQ(limited.header("retry-after"), "60");
+
+  // Tokens expire (90 days unless configured).
+  advance(91 * 86400);
+  EXPECT_EQ(post(token, R"({"type":"page_visited"})").status, 404);
+  EXPECT_EQ(json(get("/v1/leads/" + lead + "/interactions").body)->getArray("data")->size(), 6u);
+}
+
 TEST_P(Nurture, TheConsentLedgerTakesGrantsAndWithdrawalsFromElsewhere) {
   // A lead of no persona: only an enrolment by hand puts it in a sequence.
   auto created = post("/v1/leads", R"({"email":"phone@rossi.example","first_name":"Pia"})");
@@ -654,7 +720,7 @@ TEST_P(Nurture, ALeadMergedIntoAnotherStopsItsSequences) {
 }
 
 TEST_P(Nurture, EveryDocumentedRouteIsServed) {
-  EXPECT_EQ(callDocumentedPluginRoutes(*daemon_, admin_, "nurture", {{"token", "eml_x.-.00"}}), 13);
+  EXPECT_EQ(callDocumentedPluginRoutes(*daemon_, admin_, "nurture", {{"token", "eml_x.-.00"}}), 16);
 }
 
 CICLO_ON_BOTH_BACKENDS(Nurture);

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include "email.h"
 #include "sequence.h"
 
@@ -178,6 +180,36 @@ TEST(Tokens, SignedAndBoundToKindEmailAndLink) {
   const std::string unsubscribe = makeToken(hmac, TokenKind::kUnsubscribe, "eml_abc");
   ASSERT_TRUE(readToken(hmac, eq, TokenKind::kUnsubscribe, unsubscribe));
   EXPECT_EQ(readToken(hmac, eq, TokenKind::kUnsubscribe, unsubscribe)->link, -1);
+}
+
+TEST(Tokens, AVisitorTokenNamesItsLeadUntilItExpires) {
+  // Stand-ins for HMAC-SHA256 under two keys: 32 bytes that depend on every byte of the data.
+  auto keyed = [](const std::string& key) -> Hmac {
+    return [key](const std::string& data) {
+      std::string out = std::to_string(std::hash<std::string>{}(key + data));
+      out.resize(32, '#');
+      return out;
+    };
+  };
+  const Hmac hmac = keyed("one");
+  const Equals equals = [](const std::string& a, const std::string& b) { return a == b; };
+  const std::string token = makeVisitorToken(hmac, "lead_01ABC", 2000);
+  EXPECT_EQ(readVisitorToken(hmac, equals, token, 1999), "lead_01ABC");
+  EXPECT_FALSE(readVisitorToken(hmac, equals, token, 2000)) << "expired";
+  std::string tampered = token;
+  tampered.replace(tampered.find(".2000."), 6, ".9000.");
+  EXPECT_FALSE(readVisitorToken(hmac, equals, tampered, 1999)) << "a later expiry";
+  for (const char* bad : {"", ".", "..", "lead.2000", "le ad.2000.00", "lead.-5.00", "lead..00"})
+    EXPECT_FALSE(readVisitorToken(hmac, equals, bad, 0)) << bad;
+  EXPECT_FALSE(readVisitorToken(keyed("two"), equals, token, 1999)) << "another key";
+}
+
+TEST(Links, AQueryParameterGoesBeforeTheFragment) {
+  EXPECT_EQ(withQueryParam("https://a.example/p", "t", "1"), "https://a.example/p?t=1");
+  EXPECT_EQ(withQueryParam("https://a.example/p?x=2", "t", "1"), "https://a.example/p?x=2&t=1");
+  EXPECT_EQ(withQueryParam("https://a.example/p?x=2#top", "t", "1"),
+            "https://a.example/p?x=2&t=1#top");
+  EXPECT_EQ(withQueryParam("https://a.example/p?", "t", "1"), "https://a.example/p?t=1");
 }
 
 }  // namespace
