@@ -18,13 +18,13 @@
 #include <Poco/Net/StreamSocket.h>
 #include <Poco/Timestamp.h>
 
-#include "ciclo/mail.h"
-
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <mutex>
 #include <sstream>
+
+#include "ciclo/mail.h"
 
 namespace ciclo::connectors {
 

@@ -3,9 +3,9 @@
 
 #include "smtp/smtp_client.h"
 
-#include "ciclo/mail.h"
-
 #include <gtest/gtest.h>
+
+#include "ciclo/mail.h"
 
 namespace ciclo::connectors {
 namespace {
