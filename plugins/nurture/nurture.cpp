@@ -74,18 +74,24 @@ const std::string kPixel(
 // Actions per key (a recipient domain, a lead) in the last hour, per instance.
 class HourlyRate {
  public:
-  bool take(const std::string& domain, Time now, int perHour) {
+  bool take(const std::string& key, Time now, int perHour) {
     std::lock_guard lock(mutex_);
-    auto& sent = sent_[domain];
-    while (!sent.empty() && sent.front() <= now - std::chrono::hours(1)) sent.pop_front();
-    if (static_cast<int>(sent.size()) >= perHour) return false;
-    sent.push_back(now);
+    const Time hourAgo = now - std::chrono::hours(1);
+    if (++calls_ % 4096 == 0) {
+      // Keys quiet for an hour go, so the map holds only the last hour's keys.
+      std::erase_if(taken_, [&](const auto& item) { return item.second.back() <= hourAgo; });
+    }
+    auto& taken = taken_[key];
+    while (!taken.empty() && taken.front() <= hourAgo) taken.pop_front();
+    if (static_cast<int>(taken.size()) >= perHour) return false;
+    taken.push_back(now);
     return true;
   }
 
  private:
   std::mutex mutex_;
-  std::map<std::string, std::deque<Time>> sent_;
+  std::map<std::string, std::deque<Time>> taken_;  // never an empty deque between calls
+  std::uint64_t calls_ = 0;
 };
 
 const std::vector<std::pair<int, std::vector<std::string>>> kMigrations = {
