@@ -275,38 +275,25 @@ Status rescoreOnEvent(Services& s, const std::string& leadId, const std::string&
   });
 }
 
-Status rescoreFading(Services& s) {
-  std::string after;
-  for (;;) {
-    std::vector<std::string> ids;
-    Status read = s.store.read([&](store::Connection& c) -> Status {
-      ids = store::leadsWithInteractions(c, after, 500);
-      return Status();
-    });
-    if (!read.ok()) return read;
-    for (const auto& id : ids) {
-      if (Status st = rescoreOnEvent(s, id, "decay"); !st.ok()) return st;
-    }
-    if (ids.size() < 500) return Status();
-    after = ids.back();
-  }
-}
-
 std::string rulesFingerprint(const ScoringRules& rules) {
   Poco::SHA2Engine sha(Poco::SHA2Engine::SHA_256);
   sha.update(describeRules(rules));
   return Poco::DigestEngine::digestToHex(sha.digest());
 }
 
-Result<RescoreTally> rescoreAll(Services& s, const std::string& reason, int batch,
-                                const RescoreObserver& onBatch, std::string after) {
+namespace {
+
+// One pass over the live leads after `after` (only those with interactions when
+// `engagedOnly`), a batch at a time: see rescoreAll().
+Result<RescoreTally> rescorePass(Services& s, const std::string& reason, int batch,
+                                 const RescoreObserver& onBatch, std::string after,
+                                 bool engagedOnly) {
   RescoreTally tally;
-  const std::string fingerprint = rulesFingerprint(s.config.scoring);
   for (;;) {
     std::vector<std::string> moving;
     std::string last;
     Status read = s.store.read([&](store::Connection& c) -> Status {
-      const auto leads = store::liveLeadsAfter(c, after, batch);
+      const auto leads = store::liveLeadsAfter(c, after, batch, engagedOnly);
       if (leads.empty()) return Status();
       const auto interactions = store::interactionsBetween(c, leads.front().id, leads.back().id);
       const auto ledgers = store::ledgersBetween(c, leads.front().id, leads.back().id);
@@ -340,13 +327,29 @@ Result<RescoreTally> rescoreAll(Services& s, const std::string& reason, int batc
     after = last;
     if (!onBatch(tally, after)) return tally;
   }
+  tally.complete = true;
+  return tally;
+}
+
+}  // namespace
+
+Status rescoreFading(Services& s) {
+  auto done = rescorePass(
+      s, "decay", 500, [](const RescoreTally&, const std::string&) { return true; }, "", true);
+  return done.ok() ? Status() : Status(done.error());
+}
+
+Result<RescoreTally> rescoreAll(Services& s, const std::string& reason, int batch,
+                                const RescoreObserver& onBatch, std::string after) {
+  const std::string fingerprint = rulesFingerprint(s.config.scoring);
+  auto tally = rescorePass(s, reason, batch, onBatch, std::move(after), false);
+  if (!tally.ok() || !tally.value().complete) return tally;
   Status stored = s.store.write([&](store::Connection& c) -> Status {
     store::setSetting(c, "scoring.rules", fingerprint);
     store::setSetting(c, "scoring.rescore", "");
     return Status();
   });
   if (!stored.ok()) return stored.error();
-  tally.complete = true;
   return tally;
 }
 

@@ -57,9 +57,9 @@ void addScoringRoutes(Router& router, Services& s);
 // what happened), when that changes anything.
 Status rescoreOnEvent(Services& s, const std::string& leadId, const std::string& reason);
 
-// The periodic job: engagement fades with time alone, so every lead with interactions is
-// scored again (a sales-ready lead whose points faded below the threshold goes back to
-// nurturing). Only those whose score moved are written.
+// The periodic job: engagement fades with time alone, so every live lead with interactions
+// is scored again, in the batches of rescoreAll() (a sales-ready lead whose points faded
+// below the threshold goes back to nurturing). Only those whose score moved are written.
 Status rescoreFading(Services& s);
 
 // ---- a change of rules: every lead is scored again
@@ -71,7 +71,7 @@ std::string rulesFingerprint(const ScoringRules& rules);
 struct RescoreTally {
   std::int64_t scanned = 0;  // leads read
   std::int64_t changed = 0;  // leads written: their points, score or status moved
-  bool complete = false;     // every lead was read; the fingerprint is stored
+  bool complete = false;     // every lead was read (and rescoreAll stored the fingerprint)
 };
 
 // Scores every live lead again under the rules in force, in id order after `after`, a batch

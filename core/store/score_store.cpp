@@ -62,18 +62,6 @@ std::vector<std::string> interactionDocs(Connection& c, const std::string& leadI
   return out;
 }
 
-std::vector<std::string> leadsWithInteractions(Connection& c, const std::string& afterId,
-                                               int limit) {
-  std::vector<std::string> out;
-  for (const auto& row :
-       c.query("SELECT DISTINCT lead_id FROM interactions WHERE lead_id > $1 ORDER BY lead_id "
-               "LIMIT $2",
-               {afterId, std::int64_t{limit}})) {
-    out.push_back(text(row[0]));
-  }
-  return out;
-}
-
 void appendLedger(Connection& c, const std::string& leadId, const std::vector<ScoreEntry>& changes,
                   const std::string& reason, Timestamp recordedAt) {
   const std::string recorded = formatTimestamp(recordedAt);
@@ -98,11 +86,14 @@ std::vector<ScoreEntry> leadLedger(Connection& c, const std::string& leadId) {
   return out;
 }
 
-std::vector<Lead> liveLeadsAfter(Connection& c, const std::string& afterId, int limit) {
+std::vector<Lead> liveLeadsAfter(Connection& c, const std::string& afterId, int limit,
+                                 bool engagedOnly) {
   std::vector<Lead> out;
-  for (const auto& row :
-       c.query("SELECT doc FROM leads WHERE id > $1 AND merged_into IS NULL ORDER BY id LIMIT $2",
-               {afterId, std::int64_t{limit}})) {
+  const std::string engaged =
+      engagedOnly ? " AND EXISTS (SELECT 1 FROM interactions i WHERE i.lead_id = leads.id)" : "";
+  for (const auto& row : c.query("SELECT doc FROM leads WHERE id > $1 AND merged_into IS NULL" +
+                                     engaged + " ORDER BY id LIMIT $2",
+                                 {afterId, std::int64_t{limit}})) {
     out.push_back(leadFromJson(text(row[0])));
   }
   return out;

@@ -22,18 +22,16 @@ std::vector<Interaction> leadInteractions(Connection& c, const std::string& lead
 std::vector<std::string> interactionDocs(Connection& c, const std::string& leadId,
                                          const std::string& afterId, int limit);
 
-// Leads with interactions - those whose engagement fades - in id order after `afterId`.
-std::vector<std::string> leadsWithInteractions(Connection& c, const std::string& afterId,
-                                               int limit);
-
 void appendLedger(Connection& c, const std::string& leadId, const std::vector<ScoreEntry>& changes,
                   const std::string& reason, Timestamp recordedAt);
 // The lead's ledger changes in the order they were recorded.
 std::vector<ScoreEntry> leadLedger(Connection& c, const std::string& leadId);
 
 // ---- scoring every lead again, a batch of leads at a time
-// Leads not merged away, in id order after `afterId`.
-std::vector<Lead> liveLeadsAfter(Connection& c, const std::string& afterId, int limit);
+// Leads not merged away, in id order after `afterId`; only those with interactions (whose
+// engagement fades) when `engagedOnly`.
+std::vector<Lead> liveLeadsAfter(Connection& c, const std::string& afterId, int limit,
+                                 bool engagedOnly = false);
 std::int64_t countLiveLeads(Connection& c);
 // The interactions (in time order) and the ledgers of the leads with ids in [first, last].
 std::unordered_map<std::string, std::vector<Interaction>> interactionsBetween(

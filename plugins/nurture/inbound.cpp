@@ -149,9 +149,8 @@ void collectParts(const std::string& body, const std::string& boundary, int dept
       }
       parts.push_back({type, std::move(decoded)});
     }
-  } catch (const Poco::Exception&) {
-    // a malformed part: what was read before it stands
   } catch (const std::exception&) {
+    // a malformed part (Poco's exceptions are std::exceptions): what was read before it stands
   }
 }
 

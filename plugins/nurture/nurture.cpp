@@ -6,7 +6,6 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Parser.h>
 
-#include <deque>
 #include <map>
 #include <mutex>
 #include <set>
@@ -19,6 +18,7 @@
 #include "sequence.h"
 #include "support/html.h"
 #include "support/json.h"
+#include "support/rate_limiter.h"
 
 namespace ciclo::plugins::nurture {
 
@@ -70,29 +70,6 @@ const std::string kPixel(
     "GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff\x21\xf9\x04\x01\x00\x00\x00\x00"
     "\x2c\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02\x44\x01\x00\x3b",
     43);
-
-// Actions per key (a recipient domain, a lead) in the last hour, per instance.
-class HourlyRate {
- public:
-  bool take(const std::string& key, Time now, int perHour) {
-    std::lock_guard lock(mutex_);
-    const Time hourAgo = now - std::chrono::hours(1);
-    if (++calls_ % 4096 == 0) {
-      // Keys quiet for an hour go, so the map holds only the last hour's keys.
-      std::erase_if(taken_, [&](const auto& item) { return item.second.back() <= hourAgo; });
-    }
-    auto& taken = taken_[key];
-    while (!taken.empty() && taken.front() <= hourAgo) taken.pop_front();
-    if (static_cast<int>(taken.size()) >= perHour) return false;
-    taken.push_back(now);
-    return true;
-  }
-
- private:
-  std::mutex mutex_;
-  std::map<std::string, std::deque<Time>> taken_;  // never an empty deque between calls
-  std::uint64_t calls_ = 0;
-};
 
 const std::vector<std::pair<int, std::vector<std::string>>> kMigrations = {
     {1,
@@ -551,8 +528,9 @@ class NurturePlugin final : public sdk::Plugin {
       const Time allowed = outsideQuietHours(t, timeZoneFor(*lead, settings_.default_time_zone),
                                              settings_.quiet_start, settings_.quiet_end);
       if (allowed > t) return setEnrolment("active", "", stepIndex, allowed);
-      if (!rate_.take(domainOf(lead->email), t, settings_.per_domain_per_hour))
-        return setEnrolment("active", "", stepIndex, t + std::chrono::minutes(10));
+      if (auto wait = domainRate_.take(domainOf(lead->email),
+                                       Rate::perHour(settings_.per_domain_per_hour), t))
+        return setEnrolment("active", "", stepIndex, t + *wait);
 
       const std::string id = "eml_" + ctx_->crypto().randomToken(18);
       const Rendered body = render(
@@ -841,10 +819,11 @@ class NurturePlugin final : public sdk::Plugin {
     if (!errors.empty())
       return answer(sdk::problem(422, "invalid", "Unprocessable Content",
                                  "The tracked action has invalid fields.", errors));
-    if (!visits_.take(*leadId, ctx_->clock().now(), settings_.visits_per_hour)) {
+    if (auto wait = visitRate_.take(*leadId, Rate::perHour(settings_.visits_per_hour),
+                                    ctx_->clock().now())) {
       auto limited = sdk::problem(429, "rate-limited", "Too Many Requests",
                                   "too many tracked actions for this visitor; try later");
-      limited.headers.emplace_back("Retry-After", "60");
+      limited.headers.emplace_back("Retry-After", std::to_string(wait->count()));
       return answer(limited);
     }
     bool found = true;
@@ -1496,8 +1475,8 @@ class NurturePlugin final : public sdk::Plugin {
   sdk::Context* ctx_ = nullptr;
   Settings settings_;
   std::string key_;
-  HourlyRate rate_;    // emails per recipient domain
-  HourlyRate visits_;  // tracked website actions per lead
+  TokenBuckets domainRate_;  // emails per recipient domain
+  TokenBuckets visitRate_;   // tracked website actions per lead
   std::mutex sendMutex_;
   bool resumed_ = false;
 };

@@ -67,7 +67,7 @@ struct Settings {
   std::chrono::seconds send_every{60};
   // Website tracking: a click on an email's link carries the visitor's token in this query
   // parameter (none when empty); tokens last visitor_token_ttl; a lead's tracked actions
-  // beyond visits_per_hour are refused with 429.
+  // beyond visits_per_hour (a token bucket) are refused with 429.
   std::string visitor_param;
   std::chrono::seconds visitor_token_ttl{std::chrono::hours(24 * 90)};
   int visits_per_hour = 120;

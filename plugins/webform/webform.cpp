@@ -15,8 +15,8 @@
 #include "ciclo/text.h"
 #include "form.h"
 #include "json.h"
-#include "rate_limiter.h"
 #include "submission.h"
+#include "support/rate_limiter.h"
 
 namespace ciclo::plugins::webform {
 
@@ -261,7 +261,9 @@ class Webform : public sdk::Plugin {
                                         : "this form accepts posts only from its own pages");
     }
     if (auto wait =
-            limiter_.take(r.client_ip + "|" + form->key, form->rate_limit, ctx_->clock().now())) {
+            limiter_.take(r.client_ip + "|" + form->key,
+                          Rate::perMinute(form->rate_limit.per_minute, form->rate_limit.burst),
+                          ctx_->clock().now())) {
       ctx_->metrics().count("rate_limited");
       HttpResponse response = sdk::problem(429, "too-many-submissions", "Too many requests",
                                            "this form was sent too often from here; wait a "

@@ -519,6 +519,18 @@ TEST_P(Nurture, ADeliveryReportBouncesTheEmailAndSuppressesTheAddress) {
       "Message-ID: " +
       sent->getValue<std::string>("message_id") + "\r\nX-Ciclo-Email: " + emailId +
       "\r\n\r\n--4A1B2/mx--\r\n";
+  // First the relay's warning that it is still trying: nothing changes.
+  std::string delayed = report;
+  for (auto [from, to] :
+       {std::pair{"20261123.4A1B2@", "20261122.4A1B2@"},
+        std::pair{"Action: failed\r\nStatus: 5.1.1", "Action: delayed\r\nStatus: 4.4.1"}})
+    delayed.replace(delayed.find(from), std::string(from).size(), to);
+  auto warning = deliver(delayed);
+  ASSERT_EQ(warning.status, 200) << warning.body;
+  EXPECT_EQ(json(warning.body)->getValue<std::string>("kind"), "delayed");
+  EXPECT_EQ(enrolments(lead)->getObject(0)->getValue<std::string>("status"), "active");
+  EXPECT_EQ(suppressionReason("gone%40rossi.example"), "");
+
   auto r = deliver(report);
   ASSERT_EQ(r.status, 200) << r.body;
   auto answer = json(r.body);
@@ -665,7 +677,7 @@ TEST_P(Nurture, TheWebsiteReportsWhatAVisitorDoesWithASignedToken) {
   for (int i = 0; i < 4; ++i) EXPECT_EQ(post(token, R"({"type":"page_visited"})").status, 204);
   auto limited = post(token, R"({"type":"page_visited"})");
   EXPECT_EQ(limited.status, 429);
-  EXPECT_EQ(limited.header("retry-after"), "60");
+  EXPECT_EQ(limited.header("retry-after"), "600");  // six an hour: the next one in ten minutes
 
   // Tokens expire (90 days unless configured).
   advance(91 * 86400);

@@ -115,6 +115,15 @@ class DaemonTest : public ::testing::TestWithParam<TestBackend> {
   }
   HttpResult get(const std::string& path) { return daemon_->call("GET", path, reader_); }
 
+  // The kinds of the lead's timeline entries, in order ("lead.captured", "lead.scored", ...).
+  std::vector<std::string> timelineKinds(const std::string& leadId) {
+    std::vector<std::string> kinds;
+    auto data = json(get("/v1/leads/" + leadId + "/timeline").body)->getArray("data");
+    for (std::size_t i = 0; data && i < data->size(); ++i)
+      kinds.push_back(data->getObject(static_cast<unsigned>(i))->getValue<std::string>("kind"));
+    return kinds;
+  }
+
   // The store's records, without the event consumers' positions: those move in the
   // background after earlier writes, whatever the request under test did.
   std::string recordsDump() {

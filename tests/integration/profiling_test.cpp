@@ -38,13 +38,6 @@ class ProfilingApi : public DaemonTest {
     return options;
   }
   Poco::JSON::Object::Ptr lead(const std::string& id) { return json(get("/v1/leads/" + id).body); }
-  std::vector<std::string> timelineKinds(const std::string& id) {
-    std::vector<std::string> kinds;
-    auto data = json(get("/v1/leads/" + id + "/timeline").body)->getArray("data");
-    for (std::size_t i = 0; i < data->size(); ++i)
-      kinds.push_back(data->getObject(i)->getValue<std::string>("kind"));
-    return kinds;
-  }
   static std::vector<std::string> strings(const Poco::JSON::Array::Ptr& a) {
     std::vector<std::string> out;
     for (std::size_t i = 0; a && i < a->size(); ++i) out.push_back(a->getElement<std::string>(i));

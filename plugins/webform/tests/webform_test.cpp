@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "form.h"
-#include "rate_limiter.h"
 #include "submission.h"
+#include "support/rate_limiter.h"
 
 namespace ciclo::plugins::webform {
 namespace {
@@ -177,7 +177,7 @@ TEST(Forms, OriginsOfUrls) {
 
 TEST(TokenBuckets, RefillAtTheirRateAndSayHowLongToWait) {
   TokenBuckets buckets;
-  const RateLimit limit{6, 2};  // one token every 10 s, two at most
+  const Rate limit = Rate::perMinute(6, 2);  // one token every 10 s, two at most
   const TimePoint t0{std::chrono::milliseconds{1'700'000'000'000}};
   EXPECT_FALSE(buckets.take("ip|demo", limit, t0));
   EXPECT_FALSE(buckets.take("ip|demo", limit, t0));
@@ -191,7 +191,7 @@ TEST(TokenBuckets, RefillAtTheirRateAndSayHowLongToWait) {
 
 TEST(TokenBuckets, StayBoundedUnderAFloodOfClients) {
   TokenBuckets buckets(1000);
-  const RateLimit limit{1, 1};
+  const Rate limit = Rate::perMinute(1, 1);
   const TimePoint t0{std::chrono::milliseconds{1'700'000'000'000}};
   for (int i = 0; i < 10000; ++i)
     (void)buckets.take("client" + std::to_string(i), limit, t0 + std::chrono::milliseconds(i));

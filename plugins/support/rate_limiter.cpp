@@ -3,13 +3,12 @@
 #include <algorithm>
 #include <vector>
 
-namespace ciclo::plugins::webform {
+namespace ciclo::plugins {
 
-std::optional<std::chrono::seconds> TokenBuckets::take(const std::string& key,
-                                                       const RateLimit& limit, TimePoint now) {
-  using std::chrono::milliseconds;
-  const milliseconds interval{60'000 / limit.per_minute};  // one token comes back
-  const milliseconds tolerance = interval * (limit.burst - 1);
+std::optional<std::chrono::seconds> TokenBuckets::take(const std::string& key, const Rate& rate,
+                                                       TimePoint now) {
+  const std::chrono::milliseconds interval = rate.interval;  // one token comes back
+  const std::chrono::milliseconds tolerance = interval * (rate.burst - 1);
   std::lock_guard lock(mutex_);
   auto it = buckets_.find(key);
   if (it == buckets_.end()) {
@@ -44,4 +43,4 @@ std::size_t TokenBuckets::size() const {
   return buckets_.size();
 }
 
-}  // namespace ciclo::plugins::webform
+}  // namespace ciclo::plugins

@@ -1,7 +1,7 @@
 #pragma once
-// How fast one client may submit one form: a token bucket per (client IP, form). The
-// buckets live in this daemon's memory; the interface lets a shared store back them when
-// several daemons serve the same forms.
+// How fast one key may act - a client submitting a form, a visitor being tracked, emails to
+// one recipient domain: a token bucket per key. The buckets live in this daemon's memory;
+// the interface lets a shared store back them when several daemons share the load.
 
 #include <chrono>
 #include <mutex>
@@ -9,24 +9,32 @@
 #include <string>
 #include <unordered_map>
 
-#include "form.h"
-
-namespace ciclo::plugins::webform {
+namespace ciclo::plugins {
 
 using TimePoint = std::chrono::sys_time<std::chrono::milliseconds>;
+
+// One token comes back every `interval`; the bucket holds `burst`.
+struct Rate {
+  std::chrono::milliseconds interval;
+  int burst;
+  // n a minute (n from 1 to 60,000), `burst` at once.
+  static Rate perMinute(int n, int burst) { return {std::chrono::milliseconds(60'000 / n), burst}; }
+  // n an hour (n from 1 to 3,600,000), all of them at once if need be.
+  static Rate perHour(int n) { return {std::chrono::milliseconds(3'600'000 / n), n}; }
+};
 
 class RateLimiter {
  public:
   virtual ~RateLimiter() = default;
   // Takes one token for `key`; when none is left, how long until one is.
-  virtual std::optional<std::chrono::seconds> take(const std::string& key, const RateLimit& limit,
+  virtual std::optional<std::chrono::seconds> take(const std::string& key, const Rate& rate,
                                                    TimePoint now) = 0;
 };
 
 class TokenBuckets : public RateLimiter {
  public:
   explicit TokenBuckets(std::size_t maxBuckets = 100'000) : maxBuckets_(maxBuckets) {}
-  std::optional<std::chrono::seconds> take(const std::string& key, const RateLimit& limit,
+  std::optional<std::chrono::seconds> take(const std::string& key, const Rate& rate,
                                            TimePoint now) override;
   std::size_t size() const;
 
@@ -44,4 +52,4 @@ class TokenBuckets : public RateLimiter {
   std::size_t maxBuckets_;
 };
 
-}  // namespace ciclo::plugins::webform
+}  // namespace ciclo::plugins
