@@ -5,8 +5,12 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <mutex>
+#include <random>
+#include <thread>
 
 namespace ciclo::connectors {
 
@@ -16,10 +20,35 @@ struct Transfer {
   const HttpRequest* request;
   const HttpClientOptions* options;
   std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
   bool tooLarge = false;
   bool blocked = false;
   std::string blockedAddress;
 };
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// Header lines of every response curl reads (a proxy's CONNECT answer first): a status
+// line starts the list again, so what is left belongs to the final response.
+std::size_t onHeader(char* data, std::size_t size, std::size_t count, void* user) {
+  auto& t = *static_cast<Transfer*>(user);
+  const std::size_t n = size * count;
+  std::string_view line(data, n);
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+  if (line.starts_with("HTTP/")) {
+    t.headers.clear();
+  } else if (const auto colon = line.find(':'); colon != std::string_view::npos &&
+                                                t.headers.size() < 200) {
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
+    t.headers.emplace_back(std::string(line.substr(0, colon)), std::string(value));
+  }
+  return n;
+}
 
 std::size_t onData(char* data, std::size_t size, std::size_t count, void* user) {
   auto& t = *static_cast<Transfer*>(user);
@@ -50,7 +79,9 @@ std::string addressText(const curl_sockaddr* a) {
 curl_socket_t onOpenSocket(void* user, curlsocktype purpose, curl_sockaddr* address) {
   auto& t = *static_cast<Transfer*>(user);
   if (purpose != CURLSOCKTYPE_IPCXN) return CURL_SOCKET_BAD;
-  if (!t.options->allow_private_networks && isForbiddenAddress(addressText(address))) {
+  // Through a proxy, the one address connected to is the proxy the operator configured.
+  if (t.request->proxy.empty() && !t.options->allow_private_networks &&
+      isForbiddenAddress(addressText(address))) {
     t.blocked = true;
     t.blockedAddress = addressText(address);
     return CURL_SOCKET_BAD;
@@ -104,24 +135,124 @@ bool isForbiddenAddress(const std::string& address) {
   return false;
 }
 
+bool isAllowedHost(const std::string& host, const std::vector<std::string>& allowed) {
+  const std::string h = lower(host);
+  for (const auto& entry : allowed) {
+    const std::string a = lower(entry);
+    if (a.starts_with("*.")) {
+      if (h.size() > a.size() - 1 && h.ends_with(a.substr(1))) return true;
+    } else if (h == a) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::optional<std::chrono::seconds> parseRetryAfter(const std::string& value,
+                                                    std::chrono::system_clock::time_point now) {
+  if (value.empty()) return std::nullopt;
+  if (std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    if (value.size() > 9) return std::chrono::seconds(999'999'999);
+    return std::chrono::seconds(std::stoll(value));
+  }
+  const time_t at = curl_getdate(value.c_str(), nullptr);
+  if (at == -1) return std::nullopt;
+  const auto delay = std::chrono::duration_cast<std::chrono::seconds>(
+      std::chrono::system_clock::from_time_t(at) - now);
+  return std::max(delay, std::chrono::seconds(0));
+}
+
+std::string HttpOutcome::header(const std::string& name) const {
+  const std::string wanted = lower(name);
+  for (const auto& [k, v] : headers) {
+    if (lower(k) == wanted) return v;
+  }
+  return {};
+}
+
 HttpClient::HttpClient(HttpClientOptions options) : options_(std::move(options)) {
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
+namespace {
+
+// The host part of an http(s) URL, lower-case, or "" when the URL does not parse.
+std::string urlHost(const std::string& url) {
+  CURLU* u = curl_url();
+  std::string host;
+  char* part = nullptr;
+  if (curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK &&
+      curl_url_get(u, CURLUPART_HOST, &part, 0) == CURLUE_OK && part) {
+    host = lower(part);
+  }
+  curl_free(part);
+  curl_url_cleanup(u);
+  return host;
+}
+
+// How long to wait before trying `out` again, or nullopt when it is not worth another try.
+std::optional<std::chrono::milliseconds> retryDelay(const HttpRequest& request,
+                                                    const HttpOutcome& out, int tried) {
+  using namespace std::chrono;
+  const bool transient = out.kind == HttpOutcome::Kind::kRetry ||
+                         (out.kind == HttpOutcome::Kind::kResponse &&
+                          (out.status == 429 || out.status == 502 || out.status == 503 ||
+                           out.status == 504));
+  if (!transient) return std::nullopt;
+  if (const auto after = parseRetryAfter(out.header("Retry-After"), system_clock::now())) {
+    if (*after > request.max_retry_wait) return std::nullopt;  // the caller plans for later
+    return duration_cast<milliseconds>(*after);
+  }
+  if (out.status == 429) return std::nullopt;  // rate limited without saying for how long
+  // Full jitter: a uniform delay up to base * 2^(tries - 1), so that clients that failed
+  // together do not come back together.
+  const auto ceiling = std::min<milliseconds>(request.max_retry_wait,
+                                              request.retry_base * (1LL << std::min(tried - 1, 20)));
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  return milliseconds(std::uniform_int_distribution<long long>(0, ceiling.count())(random));
+}
+
+}  // namespace
+
 HttpOutcome HttpClient::send(const HttpRequest& request) const {
+  for (int tried = 1;; ++tried) {
+    HttpOutcome out = sendOnce(request);
+    out.attempts = tried;
+    if (tried >= request.attempts) return out;
+    const auto delay = retryDelay(request, out, tried);
+    if (!delay) return out;
+    std::this_thread::sleep_for(*delay);
+  }
+}
+
+HttpOutcome HttpClient::sendOnce(const HttpRequest& request) const {
   HttpOutcome out;
   if (!request.url.starts_with("https://") && !request.url.starts_with("http://")) {
     out.kind = HttpOutcome::Kind::kPermanent;
     out.error = "only http and https URLs are allowed";
     return out;
   }
+  if (!request.allowed_hosts.empty() || !request.proxy.empty()) {
+    const std::string host = urlHost(request.url);
+    if (request.allowed_hosts.empty()) {
+      out.kind = HttpOutcome::Kind::kPermanent;
+      out.error = "a request through a proxy must name the hosts it may reach";
+      return out;
+    }
+    if (host.empty() || !isAllowedHost(host, request.allowed_hosts)) {
+      out.kind = HttpOutcome::Kind::kPermanent;
+      out.error = "the host " + (host.empty() ? std::string("of the URL") : host) +
+                  " is not on the allow-list";
+      return out;
+    }
+  }
   CURL* curl = curl_easy_init();
   if (!curl) {
     out.error = "cannot start a transfer";
     return out;
   }
-  Transfer t{&request, &options_, {}, false, false, {}};
+  Transfer t{&request, &options_, {}, {}, false, false, {}};
   curl_slist* headers = nullptr;
   for (const auto& [k, v] : request.headers)
     headers = curl_slist_append(headers, (k + ": " + v).c_str());
@@ -148,6 +279,12 @@ HttpOutcome HttpClient::send(const HttpRequest& request) const {
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t);
   curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, onOpenSocket);
   curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, &t);
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, onHeader);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &t);
+  // An empty proxy turns off the environment's http_proxy/https_proxy as well.
+  curl_easy_setopt(curl, CURLOPT_PROXY, request.proxy.c_str());
+  if (!request.proxy.empty())
+    curl_easy_setopt(curl, CURLOPT_PROXYTYPE, static_cast<long>(CURLPROXY_HTTP));
 
   const CURLcode rc = curl_easy_perform(curl);
   long status = 0;
@@ -155,6 +292,7 @@ HttpOutcome HttpClient::send(const HttpRequest& request) const {
   char* ip = nullptr;
   if (curl_easy_getinfo(curl, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip) out.connected_ip = ip;
   out.body = std::move(t.body);
+  out.headers = std::move(t.headers);
   if (t.blocked) {
     out.kind = HttpOutcome::Kind::kPermanent;
     out.error = "the address " + t.blockedAddress + " is not allowed";
