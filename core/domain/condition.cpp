@@ -117,8 +117,13 @@ bool LeadCondition::matches(const Lead& lead) const {
       return oneOf(values, lead.persona);
     case Kind::kPartner:
       return oneOf(values, lead.first_touch.partner);
-    case Kind::kEmployees:
-      return profile.employees && within(*profile.employees, min, max);
+    case Kind::kEmployees: {
+      if (profile.employees) return within(*profile.employees, min, max);
+      // Only a band is known: it matches when every size in it would.
+      const auto band = employeesBand(profile.employees_range);
+      return band && within(band->min, min, max) &&
+             (band->max ? within(*band->max, min, max) : !max.has_value());
+    }
     case Kind::kRevenue:
       return profile.annual_revenue && profile.annual_revenue->currency() == currency &&
              within(profile.annual_revenue->minor(), min, max);

@@ -194,6 +194,7 @@ constexpr std::array kTextFields{
     TextField{"country", &LeadProfile::country},
     TextField{"city", &LeadProfile::city},
     TextField{"needs", &LeadProfile::needs},
+    TextField{"employees_range", &LeadProfile::employees_range},
 };
 
 }  // namespace
@@ -282,7 +283,99 @@ Lead newLeadFromCapture(std::string id, const LeadCapture& capture, std::string 
   return lead;
 }
 
+namespace {
+
+// Whether `a` and `b` hold the same value in `field`.
+bool sameField(const LeadProfile& a, const LeadProfile& b, std::string_view field) {
+  LeadProfile copy = a;
+  copyProfileField(copy, b, field);
+  return copy == a;
+}
+
+}  // namespace
+
+std::optional<EmployeesBand> employeesBand(std::string_view text) {
+  auto number = [](std::string_view digits) -> std::optional<std::int64_t> {
+    if (digits.empty() || digits.size() > 9) return std::nullopt;
+    std::int64_t n = 0;
+    for (char c : digits) {
+      if (c < '0' || c > '9') return std::nullopt;
+      n = n * 10 + (c - '0');
+    }
+    return n;
+  };
+  if (text.ends_with('+')) {
+    const auto min = number(text.substr(0, text.size() - 1));
+    if (!min) return std::nullopt;
+    return EmployeesBand{*min, std::nullopt};
+  }
+  const auto dash = text.find('-');
+  if (dash == std::string_view::npos) {
+    const auto n = number(text);
+    if (!n) return std::nullopt;
+    return EmployeesBand{*n, *n};
+  }
+  const auto min = number(text.substr(0, dash));
+  const auto max = number(text.substr(dash + 1));
+  if (!min || !max || *max < *min) return std::nullopt;
+  return EmployeesBand{*min, *max};
+}
+
+EnrichmentReport enrichLead(Lead& lead, const LeadProfile& offered, const FieldSource& from) {
+  EnrichmentReport report;
+  for (std::string_view field : profileFieldNames()) {
+    if (field == "email" || field == "phone") continue;
+    if (!isProfileFieldKnown(offered, field).value_or(false)) continue;
+    const std::string name(field);
+    const bool known = isProfileFieldKnown(lead.profile, field).value_or(false);
+    const auto source = lead.provenance.find(name);
+    if (known && source == lead.provenance.end()) {
+      if (!sameField(lead.profile, offered, field)) report.kept.push_back(name);
+      continue;
+    }
+    if (known && sameField(lead.profile, offered, field)) continue;
+    copyProfileField(lead.profile, offered, field);
+    lead.provenance[name] = from;
+    (known ? report.updated : report.filled).push_back(name);
+  }
+  return report;
+}
+
+void claimProfileField(Lead& lead, std::string_view field) {
+  lead.provenance.erase(std::string(field));
+}
+
+const std::vector<std::string_view>& profileFieldNames() {
+  static const std::vector<std::string_view> names = [] {
+    std::vector<std::string_view> out;
+    for (const auto& f : kTextFields) out.push_back(f.name);
+    out.push_back("employees");
+    out.push_back("annual_revenue");
+    return out;
+  }();
+  return names;
+}
+
+namespace {
+
+// A value an enrichment filled gives way to the lead's own: cleared (and so filled from the
+// capture) when the capture says otherwise, claimed when it says the same.
+void yieldEnrichedFields(Lead& lead, const LeadProfile& captured) {
+  for (auto it = lead.provenance.begin(); it != lead.provenance.end();) {
+    if (!isProfileFieldKnown(captured, it->first).value_or(false)) {
+      ++it;
+      continue;
+    }
+    if (!sameField(lead.profile, captured, it->first))
+      copyProfileField(lead.profile, LeadProfile{}, it->first);
+    it = lead.provenance.erase(it);
+  }
+}
+
+}  // namespace
+
 MergeReport mergeCapture(Lead& lead, const LeadCapture& capture, Timestamp now) {
+  yieldEnrichedFields(lead, capture.profile);
   MergeReport report = fillProfile(lead.profile, capture.profile);
   fillCustom(lead.custom, capture.custom, report);
   if (lead.owner.empty() && !capture.owner.empty()) {
@@ -319,6 +412,10 @@ Result<MergeReport> mergeLeads(Lead& winner, Lead& loser, const std::string& by,
     return Error::conflict("lead " + loser.id + " was already merged", "illegal-transition");
   }
   MergeReport report = fillProfile(winner.profile, loser.profile);
+  for (const auto& field : report.filled) {  // a value taken from the loser keeps its origin
+    if (auto it = loser.provenance.find(field); it != loser.provenance.end())
+      winner.provenance[field] = it->second;
+  }
   fillCustom(winner.custom, loser.custom, report);
   if (winner.company_domain.empty()) winner.company_domain = loser.company_domain;
   if (winner.account_id.empty()) winner.account_id = loser.account_id;

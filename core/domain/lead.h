@@ -122,12 +122,35 @@ struct LeadProfile {
   std::optional<std::int64_t> employees;
   std::optional<Money> annual_revenue;
   std::string needs;
+  // The company's size as a band when only that is known ("51-200", "10001+"), as
+  // enrichment sources give it; `employees` is the exact figure when someone entered one.
+  std::string employees_range;
   bool operator==(const LeadProfile&) const = default;
+};
+
+// The bounds of an employees band ("51-200" -> 51..200, "10001+" -> 10001..none), or
+// nullopt when the text is not one.
+struct EmployeesBand {
+  std::int64_t min = 0;
+  std::optional<std::int64_t> max;
+};
+std::optional<EmployeesBand> employeesBand(std::string_view text);
+
+// Where a profile field's value came from when no person and not the lead entered it: the
+// enrichment source ("linkedin"), what was looked up there ("urn:li:organization:1337"),
+// and when.
+struct FieldSource {
+  std::string source;
+  std::string reference;
+  Timestamp at{};
+  bool operator==(const FieldSource&) const = default;
 };
 
 // Sets one profile field of `to` to its value in `from`, by its name ("email", "employees",
 // ...); false when the name is not a profile field. Clearing is copying from an empty profile.
 bool copyProfileField(LeadProfile& to, const LeadProfile& from, std::string_view field);
+// The names of the profile fields, in the order of the API's lead document.
+const std::vector<std::string_view>& profileFieldNames();
 // Whether a profile field has a value, by its name; nullopt when the name is not a field.
 std::optional<bool> isProfileFieldKnown(const LeadProfile& profile, std::string_view field);
 
@@ -164,6 +187,9 @@ struct Lead {
   std::vector<StatusChange> history;
   std::vector<std::string> merged_from;  // ids of leads merged into this one
   std::map<std::string, std::string> custom;
+  // The provenance of the profile fields an enrichment filled, by field name. A field not
+  // named here was entered by the lead or by a person, and enrichment never changes it.
+  std::map<std::string, FieldSource> provenance;
   Timestamp created_at{};
   Timestamp updated_at{};
   std::int64_t version = 0;
@@ -209,7 +235,8 @@ Lead newLeadFromCapture(std::string id, const LeadCapture& capture, std::string 
 
 // The merge rule for a capture that matched `lead`, deterministic and independent of order
 // of arrival within one field:
-// - a profile field that is empty on the lead takes the captured value;
+// - a profile field that is empty on the lead takes the captured value, and so does one an
+//   enrichment filled: what the lead says of itself outranks what was looked up;
 // - a profile field that has a value keeps it (what a person or the lead entered first is
 //   never overwritten by a later capture); a differing captured value is reported as a
 //   conflict and lands on the timeline only;
@@ -224,5 +251,22 @@ MergeReport mergeCapture(Lead& lead, const LeadCapture& capture, Timestamp now);
 // from the loser, the loser's id is recorded on the winner. The loser is closed as
 // disqualified (duplicate). Both must be open (neither qualified).
 Result<MergeReport> mergeLeads(Lead& winner, Lead& loser, const std::string& by, Timestamp now);
+
+// What an enrichment did to a lead's profile, by field name.
+struct EnrichmentReport {
+  std::vector<std::string> filled;   // were empty, now hold the source's value
+  std::vector<std::string> updated;  // held an earlier enrichment's value, now the newer one
+  std::vector<std::string> kept;     // entered by the lead or a person: left as they are
+  bool changed() const { return !filled.empty() || !updated.empty(); }
+};
+
+// Enrichment of a lead's profile from an outside source: each field `offered` has a value
+// for is filled when empty, updated when an enrichment filled it, and kept - never
+// overwritten - when the lead or a person entered it. Every field set records `from` as its
+// provenance. Email and phone identify the lead and are never enriched.
+EnrichmentReport enrichLead(Lead& lead, const LeadProfile& offered, const FieldSource& from);
+
+// A person set or cleared a profile field: it is theirs now, whatever filled it before.
+void claimProfileField(Lead& lead, std::string_view field);
 
 }  // namespace ciclo

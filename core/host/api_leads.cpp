@@ -248,9 +248,15 @@ Response updateLead(Request& r, Services& s) {
       return Error::conflict("a qualified lead is closed", "illegal-transition");
     const Lead before = lead;
     auto& p = lead.profile;
-    for (const auto& key : present) copyProfileField(p, patch, key);
+    for (const auto& key : present) {
+      copyProfileField(p, patch, key);
+      claimProfileField(lead, key);
+    }
     for (const auto& key : cleared) {
-      if (copyProfileField(p, LeadProfile{}, key)) continue;
+      if (copyProfileField(p, LeadProfile{}, key)) {
+        claimProfileField(lead, key);
+        continue;
+      }
       if (key == "owner") lead.owner.clear();
       if (key == "custom") lead.custom.clear();
     }

@@ -84,6 +84,7 @@ Poco::JSON::Object::Ptr leadToJson(const Lead& lead) {
   } else {
     o->set("employees", Poco::Dynamic::Var());
   }
+  putText(*o, "employees_range", p.employees_range);
   if (p.annual_revenue) {
     auto m = jsonObject();
     m->set("amount", p.annual_revenue->toDecimal());
@@ -141,6 +142,15 @@ Poco::JSON::Object::Ptr leadToJson(const Lead& lead) {
   auto custom = jsonObject();
   for (const auto& [k, v] : lead.custom) custom->set(k, v);
   o->set("custom", custom);
+  auto provenance = jsonObject();
+  for (const auto& [field, from] : lead.provenance) {
+    auto f = jsonObject();
+    f->set("source", from.source);
+    putText(*f, "reference", from.reference);
+    f->set("at", formatTimestamp(from.at));
+    provenance->set(field, f);
+  }
+  o->set("provenance", provenance);
   Poco::JSON::Array::Ptr merged = new Array;
   for (const auto& id : lead.merged_from) merged->add(id);
   o->set("merged_from", merged);
@@ -179,6 +189,7 @@ Lead leadFromJson(const Poco::JSON::Object& o) {
   p.industry = getText(o, "industry");
   if (o.has("employees") && !o.isNull("employees"))
     p.employees = o.getValue<std::int64_t>("employees");
+  p.employees_range = getText(o, "employees_range");
   if (auto m = o.getObject("annual_revenue")) {
     auto money = Money::parse(getText(*m, "amount"), getText(*m, "currency"));
     if (money.ok()) p.annual_revenue = money.value();
@@ -213,6 +224,14 @@ Lead leadFromJson(const Poco::JSON::Object& o) {
   if (auto r = disqualifyReasonFrom(getText(o, "disqualify_reason"))) lead.disqualify_reason = r;
   if (auto custom = o.getObject("custom")) {
     for (const auto& [k, v] : *custom) lead.custom[k] = v.convert<std::string>();
+  }
+  if (auto provenance = o.getObject("provenance")) {
+    for (const auto& [field, value] : *provenance) {
+      if (auto f = provenance->getObject(field)) {
+        lead.provenance[field] =
+            FieldSource{getText(*f, "source"), getText(*f, "reference"), getTime(*f, "at")};
+      }
+    }
   }
   if (auto merged = o.getArray("merged_from")) {
     for (std::size_t i = 0; i < merged->size(); ++i)
@@ -316,6 +335,7 @@ std::string leadToJsonText(const Lead& lead) {
   w.optional("website", p.website);
   w.optional("industry", p.industry);
   w.raw("employees", p.employees ? std::to_string(*p.employees) : "null");
+  w.optional("employees_range", p.employees_range);
   if (p.annual_revenue) {
     std::string money;
     Writer m(money);
@@ -373,6 +393,19 @@ std::string leadToJsonText(const Lead& lead) {
   for (const auto& [k, v] : lead.custom) cu.text(k, v);
   cu.close();
   w.raw("custom", custom);
+  std::string provenance;
+  Writer pw(provenance);
+  for (const auto& [field, from] : lead.provenance) {
+    std::string f;
+    Writer fw(f);
+    fw.text("source", from.source);
+    fw.optional("reference", from.reference);
+    fw.text("at", formatTimestamp(from.at));
+    fw.close();
+    pw.raw(field, f);
+  }
+  pw.close();
+  w.raw("provenance", provenance);
   w.raw("merged_from", jsonList(lead.merged_from));
   std::string history = "[";
   for (std::size_t i = 0; i < lead.history.size(); ++i) {

@@ -48,6 +48,33 @@ TEST(Conditions, PersonaAndPartnerAreTheLeadsOwn) {
   EXPECT_FALSE(when(Kind::kPartner, {"acme"}).matches(direct));
 }
 
+TEST(Conditions, AnEmployeesBandMatchesOnlyWhenAllOfItIsWithin) {
+  LeadCondition mid;
+  mid.kind = Kind::kEmployees;
+  mid.min = 50;
+  mid.max = 500;
+  LeadCondition large;
+  large.kind = Kind::kEmployees;
+  large.min = 1000;
+  auto sized = [](std::string band, std::optional<std::int64_t> exact = std::nullopt) {
+    Lead lead;
+    lead.profile.employees_range = std::move(band);
+    lead.profile.employees = exact;
+    return lead;
+  };
+  EXPECT_TRUE(mid.matches(sized("51-200")));
+  EXPECT_TRUE(mid.matches(sized("201-500")));
+  EXPECT_FALSE(mid.matches(sized("11-50")));     // 11..49 would not
+  EXPECT_FALSE(mid.matches(sized("501-1000")));  // partly beyond
+  EXPECT_FALSE(mid.matches(sized("10001+")));
+  EXPECT_TRUE(large.matches(sized("10001+")));
+  EXPECT_TRUE(large.matches(sized("1001-5000")));
+  EXPECT_FALSE(large.matches(sized("junk")));
+  EXPECT_FALSE(mid.matches(sized("")));
+  EXPECT_FALSE(mid.matches(sized("51-200", 20)));  // the exact figure someone entered wins
+  EXPECT_TRUE(large.matches(sized("51-200", 2000)));
+}
+
 TEST(Conditions, AreCheckedFieldByField) {
   EXPECT_EQ(checkCondition(when(Kind::kFreeMail, {"gmail.com"}), "r."),
             (std::vector<FieldError>{{"r.values", "free_mail takes no values"}}));

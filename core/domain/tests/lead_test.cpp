@@ -284,3 +284,98 @@ TEST(LeadProfile, FieldsCopyAndClearByName) {
 
 }  // namespace
 }  // namespace ciclo
+
+namespace ciclo {
+namespace {
+
+LeadProfile company(std::string industry, std::string website, std::string range) {
+  LeadProfile p;
+  p.industry = std::move(industry);
+  p.website = std::move(website);
+  p.employees_range = std::move(range);
+  p.country = "IT";
+  p.email = "someone@else.example";  // never taken from an enrichment
+  return p;
+}
+
+TEST(LeadEnrichment, FillsBlanksKeepsEnteredValuesAndRecordsProvenance) {
+  LeadCapture c = capture("anna@rossi.it", "Anna", kT0);
+  c.profile.industry = "Logistica";  // the lead said so
+  Lead lead = newLeadFromCapture("lead_1", c, "rossi.it", kT0);
+  const FieldSource linkedin{"linkedin", "urn:li:organization:7", kT0 + std::chrono::hours(1)};
+  const auto report =
+      enrichLead(lead, company("Transportation", "https://rossi.it", "51-200"), linkedin);
+  EXPECT_EQ(report.filled, (std::vector<std::string>{"website", "country", "employees_range"}));
+  EXPECT_EQ(report.kept, std::vector<std::string>{"industry"});
+  EXPECT_TRUE(report.updated.empty());
+  EXPECT_EQ(lead.profile.industry, "Logistica");
+  EXPECT_EQ(lead.profile.email, "anna@rossi.it");
+  EXPECT_EQ(lead.profile.employees_range, "51-200");
+  EXPECT_EQ(lead.provenance.size(), 3u);
+  EXPECT_EQ(lead.provenance.at("website"), linkedin);
+  EXPECT_FALSE(lead.provenance.contains("industry"));
+
+  // A later lookup updates what enrichment filled, and only that.
+  const FieldSource later{"linkedin", "urn:li:organization:7", kT0 + std::chrono::hours(48)};
+  const auto again =
+      enrichLead(lead, company("Transportation", "https://rossi.it", "201-500"), later);
+  EXPECT_EQ(again.updated, std::vector<std::string>{"employees_range"});
+  EXPECT_TRUE(again.filled.empty());
+  EXPECT_EQ(lead.profile.employees_range, "201-500");
+  EXPECT_EQ(lead.provenance.at("employees_range"), later);
+  EXPECT_EQ(lead.provenance.at("website"), linkedin);  // unchanged value, unchanged origin
+  EXPECT_FALSE(
+      enrichLead(lead, company("Transportation", "https://rossi.it", "201-500"), later).changed());
+}
+
+TEST(LeadEnrichment, WhatThePersonOrTheLeadSaysOutranksIt) {
+  Lead lead = newLeadFromCapture("lead_1", capture("anna@rossi.it", "Anna", kT0), "rossi.it", kT0);
+  const FieldSource linkedin{"linkedin", "urn:li:organization:7", kT0};
+  enrichLead(lead, company("Transportation", "https://rossi.it", "51-200"), linkedin);
+  // The lead fills in another form with its own industry and the same website.
+  auto second = capture("anna@rossi.it", "Anna", kT0 + std::chrono::hours(2));
+  second.profile.industry = "Logistica";
+  second.profile.website = "https://rossi.it";
+  const auto merged = mergeCapture(lead, second, kT0 + std::chrono::hours(2));
+  EXPECT_EQ(merged.filled, std::vector<std::string>{"industry"});
+  EXPECT_TRUE(merged.conflicts.empty());
+  EXPECT_EQ(lead.profile.industry, "Logistica");
+  EXPECT_FALSE(lead.provenance.contains("industry"));
+  EXPECT_FALSE(lead.provenance.contains("website"));  // confirmed by the lead: now its own
+  EXPECT_TRUE(lead.provenance.contains("employees_range"));
+  // Neither is enrichment's any more.
+  const auto report =
+      enrichLead(lead, company("Transportation", "https://x.it", "51-200"), linkedin);
+  EXPECT_EQ(report.kept, (std::vector<std::string>{"website", "industry"}));
+  // A person's edit claims the field.
+  claimProfileField(lead, "employees_range");
+  lead.profile.employees_range = "11-50";
+  EXPECT_EQ(enrichLead(lead, company("", "", "51-200"), linkedin).kept,
+            std::vector<std::string>{"employees_range"});
+  EXPECT_EQ(lead.profile.employees_range, "11-50");
+}
+
+TEST(LeadEnrichment, AManualMergeKeepsTheOriginOfWhatItTakes) {
+  Lead winner =
+      newLeadFromCapture("lead_1", capture("anna@rossi.it", "Anna", kT0), "rossi.it", kT0);
+  Lead loser =
+      newLeadFromCapture("lead_2", capture("a.rossi@rossi.it", "Anna", kT0), "rossi.it", kT0);
+  const FieldSource linkedin{"linkedin", "urn:li:organization:7", kT0};
+  enrichLead(loser, company("Transportation", "", ""), linkedin);
+  ASSERT_TRUE(mergeLeads(winner, loser, "anna", kT0).ok());
+  EXPECT_EQ(winner.profile.industry, "Transportation");
+  EXPECT_EQ(winner.provenance.at("industry"), linkedin);
+}
+
+TEST(EmployeesBand, ReadsBandsAndRefusesTheRest) {
+  EXPECT_EQ(employeesBand("51-200")->min, 51);
+  EXPECT_EQ(employeesBand("51-200")->max, 200);
+  EXPECT_EQ(employeesBand("10001+")->min, 10001);
+  EXPECT_FALSE(employeesBand("10001+")->max.has_value());
+  EXPECT_EQ(employeesBand("1")->max, 1);
+  for (const char* bad : {"", "-", "+", "200-51", "a-b", "1-", "-5", "1234567890-2", "5 - 10"})
+    EXPECT_FALSE(employeesBand(bad).has_value()) << bad;
+}
+
+}  // namespace
+}  // namespace ciclo

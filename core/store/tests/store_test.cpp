@@ -517,7 +517,8 @@ TEST(LeadJson, TextWriterMatchesTheJsonTree) {
                   "Bergamo",
                   std::optional<std::int64_t>(120),
                   Money(250000000, "EUR"),
-                  "Two forklifts\nby March\t(urgent)"};
+                  "Two forklifts\nby March\t(urgent)",
+                  "51-200"};
   full.company_domain = "rossi.it";
   full.account_id = "acct_1";
   full.first_touch = {LeadSource::kWebForm,
@@ -543,6 +544,8 @@ TEST(LeadJson, TextWriterMatchesTheJsonTree) {
                    Actor::kPerson, "marco", DisqualifyReason::kNoBudget, "next year", kT0}};
   full.merged_from = {"lead_x", "lead_y"};
   full.custom = {{"budget", "50k €"}, {"fleet", "12"}};
+  full.provenance = {{"employees_range", {"linkedin", "urn:li:organization:42", kT0}},
+                     {"industry", {"linkedin", "", kT0 + std::chrono::seconds(1)}}};
   full.created_at = kT0;
   full.updated_at = kT0 + std::chrono::minutes(3);
   full.version = 7;
