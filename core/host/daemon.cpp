@@ -388,7 +388,7 @@ int Daemon::serve(Config config) {
   webhooks.addRoutes(api.router());
   // Scoring follows what is known of each lead (interactions score it in their own request).
   events.subscribe(
-      "scoring", {"lead.captured", "lead.updated", "lead.merged", "lead.profiled"},
+      "scoring", {"lead.captured", "lead.updated", "lead.enriched", "lead.merged", "lead.profiled"},
       [&rt](const store::Event& e) { return rescoreOnEvent(*rt.services, e.subject_id, e.type); });
   events.subscribe("webhooks", {},
                    [&webhooks](const store::Event& e) { return webhooks.fanOut(e); });

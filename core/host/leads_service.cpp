@@ -2,6 +2,8 @@
 
 #include <Poco/JSON/Array.h>
 
+#include <charconv>
+
 #include "ciclo/text.h"
 #include "host/adapters.h"
 #include "host/http.h"
@@ -378,6 +380,79 @@ Captured captureLead(Services& s, store::Connection& c, const PreparedCapture& p
   if (prepared.profiled.status)
     recordStatusChange(s, c, lead, *prepared.profiled.status, "profiling");
   return {std::move(lead), std::move(doc), CaptureOutcome::kCreated};
+}
+
+Result<Enriched> enrichLeadRecord(Services& s, store::Connection& c, const std::string& leadId,
+                                  const std::string& source, const std::string& reference,
+                                  const std::map<std::string, std::string>& fields,
+                                  const std::string& actor) {
+  std::vector<FieldError> errors;
+  if (!sdk::isCustomFieldName(source) || source.size() > 32)
+    errors.push_back({"source", "must be 1 to 32 characters of a-z, 0-9 and _"});
+  if (reference.size() > 500 || !sdk::isOneLine(reference))
+    errors.push_back({"reference", "must be one line of at most 500 bytes"});
+  sdk::LeadInput input;
+  std::string range;
+  for (const auto& [name, value] : fields) {
+    if (name == "company" || name == "website" || name == "industry" || name == "country" ||
+        name == "city") {
+      *sdk::profileText(input, name) = value;
+    } else if (name == "employees") {
+      long long n = -1;
+      const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+      if (ec != std::errc() || end != value.data() + value.size() || n < 0)
+        errors.push_back({name, "must be a whole number"});
+      else
+        input.employees = n;
+    } else if (name == "employees_range") {
+      if (value.size() > 32 || !employeesBand(value))
+        errors.push_back({name, "must be a band such as 51-200 or 10001+"});
+      range = value;
+    } else {
+      errors.push_back({name.substr(0, 64), "is not a field enrichment may fill"});
+    }
+  }
+  if (!errors.empty())
+    return Error::invalid("The enrichment has invalid fields.", std::move(errors));
+  auto normalized = normalizeProfile(s, input, [](const std::string& f) { return f; });
+  if (!normalized.ok()) return normalized.error();
+  LeadProfile offered = std::move(normalized).value();
+  offered.employees_range = range;
+
+  auto loaded = loadLead(c, leadId);
+  if (!loaded.ok()) return loaded.error();
+  Enriched out{std::move(loaded).value(), {}, {}};
+  Lead& lead = out.lead;
+  if (lead.status == LeadStatus::kQualified)
+    return Error::conflict("a qualified lead is closed", "illegal-transition");
+  const Timestamp now = s.clock.now();
+  out.report = enrichLead(lead, offered, FieldSource{source, reference, now});
+  if (!out.report.changed()) {
+    out.doc = store::leadToJsonText(lead);
+    return out;
+  }
+  if (lead.company_domain.empty()) lead.company_domain = leadCompanyDomain(lead.profile);
+  const Reprofiled profiled = reprofile(s, lead);
+  lead.updated_at = now;
+  if (!store::updateLead(c, lead))
+    return Error::conflict("the lead changed meanwhile; retry", "version-mismatch");
+  auto json = store::leadToJson(lead);
+  auto data = store::jsonObject();
+  data->set("lead", json);
+  data->set("source", source);
+  data->set("reference", store::textOrNull(reference));
+  data->set("filled", names(out.report.filled));
+  data->set("updated", names(out.report.updated));
+  data->set("kept", names(out.report.kept));
+  std::string summary = "enriched from " + source + ":";
+  for (const auto* list : {&out.report.filled, &out.report.updated}) {
+    for (const auto& f : *list) summary += " " + f;
+  }
+  recordChange(s, c, lead.id, "lead.enriched", actor, summary, store::toJsonText(data),
+               "lead.enriched", lead.first_touch.partner);
+  recordReprofiled(s, c, lead, profiled);
+  out.doc = store::toJsonText(json);
+  return out;
 }
 
 }  // namespace ciclo::host

@@ -62,6 +62,20 @@ struct Captured {
 Captured captureLead(Services& s, store::Connection& c, const PreparedCapture& prepared,
                      const std::string& actor, const std::string& into = {});
 
+struct Enriched {
+  Lead lead;
+  EnrichmentReport report;
+  std::string doc;  // the lead's JSON document after the enrichment
+};
+// In the writer's transaction: enriches the lead `leadId` (domain/lead.h enrichLead) with
+// `fields` by profile name, from `source` (with what was looked up there, `reference`).
+// When anything changed, the lead is profiled again and written with a lead.enriched
+// timeline entry and event. Unknown or invalid fields are a 422 naming them.
+Result<Enriched> enrichLeadRecord(Services& s, store::Connection& c, const std::string& leadId,
+                                  const std::string& source, const std::string& reference,
+                                  const std::map<std::string, std::string>& fields,
+                                  const std::string& actor);
+
 // What a capture answers: the lead's document with `"outcome"` added, without parsing it.
 std::string captureAnswer(const Captured& captured);
 

@@ -221,12 +221,17 @@ struct PluginHost::Loaded : sdk::Context,
     request.total_timeout = r.timeout;
     request.connect_timeout = std::min(r.timeout, std::chrono::milliseconds(5000));
     request.max_response_bytes = r.max_response_bytes;
-    const auto out = host.http_.send(request);
+    request.allowed_hosts = r.allowed_hosts;
+    request.proxy = r.proxy;
+    request.attempts = std::clamp(r.attempts, 1, 10);
+    request.max_retry_wait = r.max_retry_wait;
+    auto out = host.http_.send(request);
     using K = connectors::HttpOutcome::Kind;
     const auto kind = out.kind == K::kResponse ? sdk::OutboundResponse::Kind::kResponse
                       : out.kind == K::kRetry  ? sdk::OutboundResponse::Kind::kRetry
                                                : sdk::OutboundResponse::Kind::kPermanent;
-    return sdk::OutboundResponse{kind, out.status, out.body, out.error};
+    return sdk::OutboundResponse{kind, out.status, std::move(out.body), std::move(out.error),
+                                 std::move(out.headers)};
   }
 
   // sdk::Storage
@@ -310,6 +315,20 @@ struct PluginHost::Loaded : sdk::Context,
       if (!recorded.ok()) return toSdk(recorded.error());
       return sdk::InteractionResult{recorded.value().doc->getValue<std::string>("id"), lead->id,
                                     std::string(toString(lead->status)), lead->score};
+    }
+    sdk::Result<sdk::EnrichmentResult> enrich(const sdk::EnrichmentInput& in) override {
+      if (!writable)
+        return sdk::Error{
+            sdk::ErrorKind::kInvalid, "an enrichment needs a write transaction", {}, {}};
+      std::string leadId = in.lead_id;
+      for (std::string winner; !(winner = store::leadMergedInto(c, leadId)).empty();)
+        leadId = winner;
+      auto enriched = enrichLeadRecord(plugin.host.s_, c, leadId, in.source, in.reference,
+                                       in.fields, plugin.actor());
+      if (!enriched.ok()) return toSdk(enriched.error());
+      auto& e = enriched.value();
+      return sdk::EnrichmentResult{leadId, std::move(e.report.filled), std::move(e.report.updated),
+                                   std::move(e.report.kept), std::move(e.doc)};
     }
   };
 

@@ -18,15 +18,31 @@ const std::vector<std::chrono::seconds> kWebhookRetryDelays{
     std::chrono::hours(2),   std::chrono::hours(5),   std::chrono::hours(10),
     std::chrono::hours(10)};
 
-const std::vector<std::string> kEventTypes{
-    "lead.captured",      "lead.merged",           "lead.updated",
-    "lead.profiled",      "lead.status_changed",   "lead.scored",
-    "lead.qualified",     "lead.disqualified",     "account.created",
-    "activity.created",   "contact.created",       "opportunity.stage_changed",
-    "quote.sent",         "quote.accepted",        "order.received",
-    "order.confirmed",    "work_order.progressed", "invoice.issued",
-    "invoice.overdue",    "invoice.paid",          "payment.received",
-    "payment.reconciled", "dunning.reminder_sent", "collection.started"};
+const std::vector<std::string> kEventTypes{"lead.captured",
+                                           "lead.merged",
+                                           "lead.updated",
+                                           "lead.enriched",
+                                           "lead.profiled",
+                                           "lead.status_changed",
+                                           "lead.scored",
+                                           "lead.qualified",
+                                           "lead.disqualified",
+                                           "account.created",
+                                           "activity.created",
+                                           "contact.created",
+                                           "opportunity.stage_changed",
+                                           "quote.sent",
+                                           "quote.accepted",
+                                           "order.received",
+                                           "order.confirmed",
+                                           "work_order.progressed",
+                                           "invoice.issued",
+                                           "invoice.overdue",
+                                           "invoice.paid",
+                                           "payment.received",
+                                           "payment.reconciled",
+                                           "dunning.reminder_sent",
+                                           "collection.started"};
 
 namespace {
 

@@ -19,6 +19,7 @@
 #include "support/html.h"
 #include "support/json.h"
 #include "support/rate_limiter.h"
+#include "support/sql.h"
 
 namespace ciclo::plugins::nurture {
 
@@ -29,11 +30,11 @@ using sdk::HttpResponse;
 using sdk::SqlRow;
 using sdk::Status;
 
-std::string str(const SqlRow& row, std::size_t i) {
+std::string columnText(const SqlRow& row, std::size_t i) {
   const auto* s = std::get_if<std::string>(&row.at(i));
   return s ? *s : std::string();
 }
-long long num(const SqlRow& row, std::size_t i) {
+long long columnInt(const SqlRow& row, std::size_t i) {
   const auto* n = std::get_if<long long>(&row.at(i));
   return n ? *n : 0;
 }
@@ -192,7 +193,7 @@ class NurturePlugin final : public sdk::Plugin {
       auto rows = tx.query("SELECT sealed FROM p_nurture_keys WHERE name = $1", {"tokens"});
       if (!rows.ok()) return rows.error();
       if (!rows.value().empty()) {
-        auto key = ctx_->crypto().open(str(rows.value()[0], 0));
+        auto key = ctx_->crypto().open(columnText(rows.value()[0], 0));
         if (!key.ok()) return key.error();
         key_ = key.value();
         return Status();
@@ -238,8 +239,8 @@ class NurturePlugin final : public sdk::Plugin {
         {lower(address)});
     if (!rows.ok()) return rows.error();
     if (rows.value().empty()) return !pendingGrantAt.empty();
-    if (!pendingGrantAt.empty() && pendingGrantAt >= str(rows.value()[0], 1)) return true;
-    return str(rows.value()[0], 0) == "grant";
+    if (!pendingGrantAt.empty() && pendingGrantAt >= columnText(rows.value()[0], 1)) return true;
+    return columnText(rows.value()[0], 0) == "grant";
   }
   sdk::Result<bool> suppressed(sdk::Tx& tx, const std::string& address) {
     auto rows = tx.query("SELECT 1 FROM p_nurture_suppressions WHERE address_hash = $1",
@@ -278,12 +279,12 @@ class NurturePlugin final : public sdk::Plugin {
         {leadId});
     if (!rows.ok()) return rows.error();
     for (const auto& row : rows.value()) {
-      const Sequence* seq = sequence(str(row, 1));
+      const Sequence* seq = sequence(columnText(row, 1));
       if (rule && seq && !seq->stop.contains(*rule)) continue;
       auto done = tx.exec(
           "UPDATE p_nurture_enrolments SET status = 'stopped', stop_reason = $2, due_at = NULL, "
           "updated_at = $3 WHERE id = $1",
-          {str(row, 0), reason, now()});
+          {columnText(row, 0), reason, now()});
       if (!done.ok()) return done.error();
     }
     return Status();
@@ -316,10 +317,11 @@ class NurturePlugin final : public sdk::Plugin {
     if (!rows.ok()) return rows.error();
     std::set<std::string> enrolled;
     for (const auto& row : rows.value()) {
-      enrolled.insert(str(row, 1));
-      const Sequence* seq = sequence(str(row, 1));
-      if (str(row, 2) != "active" || !seq) continue;
-      if (auto rule = stopForStatus(*seq, lead.status)) plan.stops.emplace_back(str(row, 0), *rule);
+      enrolled.insert(columnText(row, 1));
+      const Sequence* seq = sequence(columnText(row, 1));
+      if (columnText(row, 2) != "active" || !seq) continue;
+      if (auto rule = stopForStatus(*seq, lead.status))
+        plan.stops.emplace_back(columnText(row, 0), *rule);
     }
     for (const auto& seq : settings_.sequences) {
       if (!enrolled.contains(seq.key) && shouldEnrol(seq, lead)) plan.enrolments.push_back(&seq);
@@ -451,7 +453,7 @@ class NurturePlugin final : public sdk::Plugin {
           "ORDER BY next_attempt_at LIMIT 100",
           {now()});
       if (!r.ok()) return r.error();
-      for (const auto& row : r.value()) retries.push_back(str(row, 0));
+      for (const auto& row : r.value()) retries.push_back(columnText(row, 0));
       auto d = tx.query(
           "SELECT id, lead_id, sequence, next_step FROM p_nurture_enrolments WHERE status = "
           "'active' AND due_at <= $1 ORDER BY due_at LIMIT 100",
@@ -466,7 +468,9 @@ class NurturePlugin final : public sdk::Plugin {
     }
     for (const auto& row : due) {
       std::string emailId;
-      if (auto st = advance(str(row, 0), str(row, 1), str(row, 2), num(row, 3), emailId); !st.ok())
+      if (auto st = advance(columnText(row, 0), columnText(row, 1), columnText(row, 2),
+                            columnInt(row, 3), emailId);
+          !st.ok())
         return st;
       if (!emailId.empty()) {
         if (auto st = attempt(emailId); !st.ok()) return st;
@@ -515,8 +519,8 @@ class NurturePlugin final : public sdk::Plugin {
           "created_at DESC LIMIT 1",
           {enrolmentId});
       if (!previous.ok()) return previous.error();
-      const bool opened = !previous.value().empty() && !str(previous.value()[0], 0).empty();
-      const bool clicked = !previous.value().empty() && !str(previous.value()[0], 1).empty();
+      const bool opened = !previous.value().empty() && !columnText(previous.value()[0], 0).empty();
+      const bool clicked = !previous.value().empty() && !columnText(previous.value()[0], 1).empty();
       if (!stepApplies(step.when, opened, clicked)) return moveOn();
 
       auto consent = consentActive(tx, lead->email);
@@ -572,25 +576,26 @@ class NurturePlugin final : public sdk::Plugin {
       if (!r.ok()) return r.error();
       if (r.value().empty()) return Status();  // sent, bounced or cancelled meanwhile
       row = r.value()[0];
-      auto s = suppressed(tx, str(*row, 3));
+      auto s = suppressed(tx, columnText(*row, 3));
       if (!s.ok()) return s.error();
       blocked = s.value();
       return Status();
     });
     if (!read.ok() || !row) return read;
-    const std::string leadId = str(*row, 1), address = str(*row, 3);
-    if (blocked) return setEmail(emailId, "cancelled", num(*row, 8), std::nullopt, 0, "suppressed");
+    const std::string leadId = columnText(*row, 1), address = columnText(*row, 3);
+    if (blocked)
+      return setEmail(emailId, "cancelled", columnInt(*row, 8), std::nullopt, 0, "suppressed");
 
     sdk::MailMessage m;
-    m.message_id = str(*row, 2);
+    m.message_id = columnText(*row, 2);
     m.from = settings_.from;
     m.envelope_from = settings_.envelope_from;
     m.to = address;
-    m.to_name = str(*row, 4);
-    m.subject = str(*row, 5);
-    m.text = str(*row, 6);
-    m.html = str(*row, 7);
-    m.date = parseUtc(str(*row, 10)).value_or(ctx_->clock().now());
+    m.to_name = columnText(*row, 4);
+    m.subject = columnText(*row, 5);
+    m.text = columnText(*row, 6);
+    m.html = columnText(*row, 7);
+    m.date = parseUtc(columnText(*row, 10)).value_or(ctx_->clock().now());
     const std::string unsubscribeUrl = linkFor(TokenKind::kUnsubscribe, emailId);
     m.headers = {
         {"List-Unsubscribe", "<" + unsubscribeUrl + ">, <mailto:" + settings_.unsubscribe_mailto +
@@ -599,7 +604,7 @@ class NurturePlugin final : public sdk::Plugin {
         {"X-Ciclo-Email", emailId}};
     if (!settings_.reply_to.empty()) m.headers.emplace_back("Reply-To", settings_.reply_to);
     const auto result = ctx_->mail().send(m);
-    const long long attempts = num(*row, 8) + 1;
+    const long long attempts = columnInt(*row, 8) + 1;
     const Time t = ctx_->clock().now();
     using K = sdk::MailResult::Kind;
     switch (result.kind) {
@@ -616,7 +621,7 @@ class NurturePlugin final : public sdk::Plugin {
           return reset.ok() ? Status() : Status(reset.error());
         });
       case K::kRetry:
-        if (sdk::rfc3339(t) >= str(*row, 9)) {
+        if (sdk::rfc3339(t) >= columnText(*row, 9)) {
           ctx_->log().warning("email " + emailId + " given up after " + std::to_string(attempts) +
                               " attempts: " + result.detail);
           return bounce(emailId, leadId, address, false, attempts, result, "failed");
@@ -673,7 +678,7 @@ class NurturePlugin final : public sdk::Plugin {
       auto rows = tx.query("SELECT soft FROM p_nurture_bounces WHERE address_hash = $1",
                            {addressHash(address)});
       if (!rows.ok()) return rows.error();
-      soft = (rows.value().empty() ? 0 : num(rows.value()[0], 0)) + 1;
+      soft = (rows.value().empty() ? 0 : columnInt(rows.value()[0], 0)) + 1;
       auto done = rows.value().empty()
                       ? tx.exec(
                             "INSERT INTO p_nurture_bounces (address_hash, soft, last_at) VALUES "
@@ -708,12 +713,12 @@ class NurturePlugin final : public sdk::Plugin {
 
   // Records the first open of an email (a click implies one).
   Status markOpened(sdk::Tx& tx, const SqlRow& email) {
-    if (!str(email, 5).empty()) return Status();
-    auto done =
-        tx.exec("UPDATE p_nurture_emails SET opened_at = $2 WHERE id = $1", {str(email, 0), now()});
+    if (!columnText(email, 5).empty()) return Status();
+    auto done = tx.exec("UPDATE p_nurture_emails SET opened_at = $2 WHERE id = $1",
+                        {columnText(email, 0), now()});
     if (!done.ok()) return done.error();
-    auto recorded = tx.interact(
-        {str(email, 1), "email_opened", "", "", std::string(sdk::utf8Prefix(str(email, 3), 500))});
+    auto recorded = tx.interact({columnText(email, 1), "email_opened", "", "",
+                                 std::string(sdk::utf8Prefix(columnText(email, 3), 500))});
     if (!recorded.ok() && recorded.error().kind != sdk::ErrorKind::kNotFound)
       return recorded.error();
     ctx_->metrics().count("opened");
@@ -738,23 +743,23 @@ class NurturePlugin final : public sdk::Plugin {
     Status st = ctx_->storage().write([&](sdk::Tx& tx) -> Status {
       auto email = emailRow(tx, claims->email_id);
       if (!email) return Status();
-      leadId = str(*email, 1);
+      leadId = columnText(*email, 1);
       Poco::JSON::Parser parser;
-      auto links = parser.parse(str(*email, 4)).extract<Poco::JSON::Array::Ptr>();
+      auto links = parser.parse(columnText(*email, 4)).extract<Poco::JSON::Array::Ptr>();
       if (claims->link < 0 || static_cast<std::size_t>(claims->link) >= links->size())
         return Status();
       target = links->getElement<std::string>(static_cast<unsigned>(claims->link));
       if (auto s = markOpened(tx, *email); !s.ok()) return s;
       const std::string mark = "," + std::to_string(claims->link) + ",";
-      const std::string clickedLinks = str(*email, 7);
+      const std::string clickedLinks = columnText(*email, 7);
       if (("," + clickedLinks).find(mark) != std::string::npos) return Status();
       auto done = tx.exec(
           "UPDATE p_nurture_emails SET clicked_at = COALESCE(clicked_at, $2), clicked_links = $3 "
           "WHERE id = $1",
-          {str(*email, 0), now(), clickedLinks + std::to_string(claims->link) + ","});
+          {columnText(*email, 0), now(), clickedLinks + std::to_string(claims->link) + ","});
       if (!done.ok()) return done.error();
-      auto recorded = tx.interact({str(*email, 1), "email_clicked", "", target,
-                                   std::string(sdk::utf8Prefix(str(*email, 3), 500))});
+      auto recorded = tx.interact({columnText(*email, 1), "email_clicked", "", target,
+                                   std::string(sdk::utf8Prefix(columnText(*email, 3), 500))});
       if (!recorded.ok() && recorded.error().kind != sdk::ErrorKind::kNotFound)
         return recorded.error();
       ctx_->metrics().count("clicked");
@@ -903,7 +908,7 @@ class NurturePlugin final : public sdk::Plugin {
     Status st = ctx_->storage().write([&](sdk::Tx& tx) -> Status {
       auto email = emailRow(tx, claims->email_id);
       if (!email) return Status();
-      return unsubscribe(tx, str(*email, 1), str(*email, 2), "one_click", r.client_ip,
+      return unsubscribe(tx, columnText(*email, 1), columnText(*email, 2), "one_click", r.client_ip,
                          "unsubscribed");
     });
     if (!st.ok()) return sdk::problem(st.error());
@@ -948,8 +953,9 @@ class NurturePlugin final : public sdk::Plugin {
     if (!rows.ok()) return rows.error();
     if (rows.value().empty()) return std::optional<EmailRef>();
     const auto& row = rows.value()[0];
-    return std::optional<EmailRef>(
-        EmailRef{str(row, 0), str(row, 1), str(row, 2), str(row, 3), str(row, 4)});
+    return std::optional<EmailRef>(EmailRef{columnText(row, 0), columnText(row, 1),
+                                            columnText(row, 2), columnText(row, 3),
+                                            columnText(row, 4)});
   }
 
   struct InboundOutcome {
@@ -1112,7 +1118,9 @@ class NurturePlugin final : public sdk::Plugin {
       if (!known.ok()) return known.error();
       if (!known.value().empty()) {
         const auto& row = known.value()[0];
-        answer(str(row, 0), {str(row, 1), str(row, 2), str(row, 3), str(row, 4)}, true);
+        answer(columnText(row, 0),
+               {columnText(row, 1), columnText(row, 2), columnText(row, 3), columnText(row, 4)},
+               true);
         return Status();
       }
       auto outcome = handleInbound(tx, *mail);
@@ -1167,14 +1175,14 @@ class NurturePlugin final : public sdk::Plugin {
       for (const auto& row : rows.value()) {
         auto o = jsonObject();
 
-        o->set("id", str(row, 0));
-        o->set("kind", str(row, 1));
-        o->set("email_id", nullIfEmpty(str(row, 2)));
-        o->set("lead_id", nullIfEmpty(str(row, 3)));
-        o->set("from", nullIfEmpty(str(row, 4)));
-        o->set("subject", nullIfEmpty(str(row, 5)));
-        o->set("detail", nullIfEmpty(str(row, 6)));
-        o->set("received_at", str(row, 7));
+        o->set("id", columnText(row, 0));
+        o->set("kind", columnText(row, 1));
+        o->set("email_id", nullIfEmpty(columnText(row, 2)));
+        o->set("lead_id", nullIfEmpty(columnText(row, 3)));
+        o->set("from", nullIfEmpty(columnText(row, 4)));
+        o->set("subject", nullIfEmpty(columnText(row, 5)));
+        o->set("detail", nullIfEmpty(columnText(row, 6)));
+        o->set("received_at", columnText(row, 7));
         data->add(o);
       }
       return Status();
@@ -1241,37 +1249,38 @@ class NurturePlugin final : public sdk::Plugin {
       if (!rows.ok()) return rows.error();
       for (const auto& row : rows.value()) {
         auto o = jsonObject();
-        o->set("id", str(row, 0));
+        o->set("id", columnText(row, 0));
         o->set("lead_id", leadId);
-        o->set("sequence", str(row, 1));
-        o->set("status", str(row, 2));
-        o->set("next_step", num(row, 3));
-        o->set("due_at", nullIfEmpty(str(row, 4)));
-        o->set("stop_reason", nullIfEmpty(str(row, 5)));
-        o->set("enrolled_at", str(row, 6));
+        o->set("sequence", columnText(row, 1));
+        o->set("status", columnText(row, 2));
+        o->set("next_step", columnInt(row, 3));
+        o->set("due_at", nullIfEmpty(columnText(row, 4)));
+        o->set("stop_reason", nullIfEmpty(columnText(row, 5)));
+        o->set("enrolled_at", columnText(row, 6));
         auto emails = tx.query(
             "SELECT id, step, message_id, status, attempts, sent_at, opened_at, clicked_at, "
             "last_code, last_detail, subject, replied_at FROM p_nurture_emails WHERE "
             "enrolment_id = $1 ORDER "
             "BY created_at, id",
-            {str(row, 0)});
+            {columnText(row, 0)});
         if (!emails.ok()) return emails.error();
         Poco::JSON::Array::Ptr list = new Poco::JSON::Array;
         for (const auto& e : emails.value()) {
           auto m = jsonObject();
 
-          m->set("id", str(e, 0));
-          m->set("step", str(e, 1));
-          m->set("message_id", str(e, 2));
-          m->set("subject", str(e, 10));
-          m->set("status", str(e, 3));
-          m->set("attempts", num(e, 4));
-          m->set("sent_at", nullIfEmpty(str(e, 5)));
-          m->set("opened_at", nullIfEmpty(str(e, 6)));
-          m->set("clicked_at", nullIfEmpty(str(e, 7)));
-          m->set("replied_at", nullIfEmpty(str(e, 11)));
-          m->set("last_code", num(e, 8) ? Poco::Dynamic::Var(num(e, 8)) : Poco::Dynamic::Var());
-          m->set("last_detail", nullIfEmpty(str(e, 9)));
+          m->set("id", columnText(e, 0));
+          m->set("step", columnText(e, 1));
+          m->set("message_id", columnText(e, 2));
+          m->set("subject", columnText(e, 10));
+          m->set("status", columnText(e, 3));
+          m->set("attempts", columnInt(e, 4));
+          m->set("sent_at", nullIfEmpty(columnText(e, 5)));
+          m->set("opened_at", nullIfEmpty(columnText(e, 6)));
+          m->set("clicked_at", nullIfEmpty(columnText(e, 7)));
+          m->set("replied_at", nullIfEmpty(columnText(e, 11)));
+          m->set("last_code",
+                 columnInt(e, 8) ? Poco::Dynamic::Var(columnInt(e, 8)) : Poco::Dynamic::Var());
+          m->set("last_detail", nullIfEmpty(columnText(e, 9)));
           list->add(m);
         }
         o->set("emails", list);
@@ -1340,15 +1349,15 @@ class NurturePlugin final : public sdk::Plugin {
       for (const auto& row : rows.value()) {
         auto o = jsonObject();
 
-        o->set("id", str(row, 0));
-        o->set("lead_id", nullIfEmpty(str(row, 1)));
-        o->set("action", str(row, 2));
-        o->set("text", nullIfEmpty(str(row, 3)));
-        o->set("source", str(row, 4));
-        o->set("ip", nullIfEmpty(str(row, 5)));
-        o->set("page", nullIfEmpty(str(row, 6)));
-        o->set("at", str(row, 7));
-        o->set("recorded_at", str(row, 8));
+        o->set("id", columnText(row, 0));
+        o->set("lead_id", nullIfEmpty(columnText(row, 1)));
+        o->set("action", columnText(row, 2));
+        o->set("text", nullIfEmpty(columnText(row, 3)));
+        o->set("source", columnText(row, 4));
+        o->set("ip", nullIfEmpty(columnText(row, 5)));
+        o->set("page", nullIfEmpty(columnText(row, 6)));
+        o->set("at", columnText(row, 7));
+        o->set("recorded_at", columnText(row, 8));
         data->add(o);
       }
       auto a = consentActive(tx, address);
@@ -1435,9 +1444,9 @@ class NurturePlugin final : public sdk::Plugin {
       out->set("email", lower(address));
       out->set("suppressed", !rows.value().empty());
       out->set("reason", rows.value().empty() ? Poco::Dynamic::Var()
-                                              : Poco::Dynamic::Var(str(rows.value()[0], 0)));
+                                              : Poco::Dynamic::Var(columnText(rows.value()[0], 0)));
       out->set("at", rows.value().empty() ? Poco::Dynamic::Var()
-                                          : Poco::Dynamic::Var(str(rows.value()[0], 1)));
+                                          : Poco::Dynamic::Var(columnText(rows.value()[0], 1)));
       return Status();
     });
     if (!st.ok()) return sdk::problem(st.error());

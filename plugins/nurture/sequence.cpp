@@ -44,15 +44,6 @@ bool knownZone(const std::string& name) {
   }
 }
 
-std::chrono::seconds duration(sdk::ConfigSection& c, const std::string& key,
-                              std::chrono::seconds fallback) {
-  const std::string text = c.text(key, "");
-  if (text.empty()) return fallback;
-  const auto d = sdk::parseDuration(text);
-  if (!d) c.fail(key, "expected a duration such as 90s, 30m, 12h or 14d");
-  return d.value_or(fallback);
-}
-
 std::string checkedTemplate(sdk::ConfigSection& c, const std::string& key, bool required) {
   const std::string text = c.text(key, "");
   if (text.empty()) {
@@ -100,7 +91,7 @@ Sequence readSequence(sdk::ConfigSection& c, const std::string& key) {
     auto s = steps->section(stepKey);
     Step step;
     step.key = stepKey;
-    step.delay = duration(*s, "delay", std::chrono::seconds(0));
+    step.delay = sdk::configDuration(*s, "delay", std::chrono::seconds(0));
     const std::string when = s->text("when", "always");
     if (auto w = stepConditionFrom(when)) {
       step.when = *w;
@@ -196,14 +187,14 @@ Settings readSettings(sdk::ConfigSection& c) {
       static_cast<int>(c.integer("per_domain_per_hour", s.per_domain_per_hour, 1, 1000000));
   s.soft_bounce_limit =
       static_cast<int>(c.integer("soft_bounce_limit", s.soft_bounce_limit, 1, 100));
-  s.retry_for = duration(c, "retry_for", s.retry_for);
-  s.send_every = duration(c, "send_every", s.send_every);
+  s.retry_for = sdk::configDuration(c, "retry_for", s.retry_for);
+  s.send_every = sdk::configDuration(c, "send_every", s.send_every);
   if (s.send_every.count() < 1) c.fail("send_every", "must be at least 1s");
   auto tracking = c.section("website_tracking");
   s.visitor_param = tracking->text("link_param", "");
   if (!s.visitor_param.empty() && !sdk::isKey(s.visitor_param))
     tracking->fail("link_param", "must be a short query parameter name such as ciclo_t");
-  s.visitor_token_ttl = duration(*tracking, "token_ttl", s.visitor_token_ttl);
+  s.visitor_token_ttl = sdk::configDuration(*tracking, "token_ttl", s.visitor_token_ttl);
   if (s.visitor_token_ttl.count() < 60) tracking->fail("token_ttl", "must be at least 1m");
   s.visits_per_hour =
       static_cast<int>(tracking->integer("per_lead_per_hour", s.visits_per_hour, 1, 100000));

@@ -76,6 +76,17 @@ class ConfigSection {
   virtual void finish() = 0;
 };
 
+// A duration from the configuration (parseDuration), `fallback` when the key is absent; a
+// malformed one fails the key.
+inline std::chrono::seconds configDuration(ConfigSection& c, const std::string& key,
+                                           std::chrono::seconds fallback) {
+  const std::string text = c.text(key, "");
+  if (text.empty()) return fallback;
+  const auto d = parseDuration(text);
+  if (!d) c.fail(key, "expected a duration such as 90s, 30m, 12h or 14d");
+  return d.value_or(fallback);
+}
+
 // ---- HTTP routes
 struct HttpRequest {
   std::string method;
@@ -415,6 +426,25 @@ struct InteractionResult {
   long long score = 0;
 };
 
+// What an outside source says about a lead's company (Tx::enrich), by profile field name:
+// "company", "website", "industry", "country" (ISO 3166 alpha-2), "city", "employees" (a
+// whole number) and "employees_range" ("51-200", "10001+"). Email and phone are never
+// enriched.
+struct EnrichmentInput {
+  std::string lead_id;
+  std::string source;     // [a-z0-9_], e.g. "linkedin": each field's recorded provenance
+  std::string reference;  // what was looked up there, e.g. "urn:li:organization:1337"
+  std::map<std::string, std::string> fields;
+};
+
+struct EnrichmentResult {
+  std::string lead_id;               // the lead enriched (the survivor of a merge)
+  std::vector<std::string> filled;   // were empty
+  std::vector<std::string> updated;  // held this or another source's earlier value
+  std::vector<std::string> kept;     // entered by the lead or a person: never overwritten
+  std::string json;                  // the lead after the enrichment
+};
+
 // A capture checked and made ready outside the writer (Leads::prepare), to be carried out in
 // a Storage::write transaction (Tx::capture) together with the plugin's own rows.
 class PreparedLead {
@@ -442,8 +472,16 @@ struct OutboundRequest {
   std::string url;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
-  std::chrono::milliseconds timeout{15000};
+  std::chrono::milliseconds timeout{15000};  // per try
   std::size_t max_response_bytes = 64 * 1024;
+  // Hosts the URL may name ("api.example.com", "*.example.com"); empty: any public host.
+  std::vector<std::string> allowed_hosts;
+  // An HTTP proxy ("http://proxy.internal:3128") to go through; requires allowed_hosts.
+  std::string proxy;
+  // Tries in all: timeouts, lost connections, 502/503/504 and a 429 or 503 whose
+  // Retry-After is within max_retry_wait are tried again after a jittered, doubling delay.
+  int attempts = 1;
+  std::chrono::milliseconds max_retry_wait{30000};
 };
 
 struct OutboundResponse {
@@ -452,6 +490,19 @@ struct OutboundResponse {
   int status = 0;
   std::string body;
   std::string error;
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  // The first value of a response header, by case-insensitive name, or "".
+  std::string header(const std::string& name) const {
+    for (const auto& [k, v] : headers) {
+      if (k.size() == name.size() &&
+          std::equal(k.begin(), k.end(), name.begin(),
+                     [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
+        return v;
+      }
+    }
+    return {};
+  }
 };
 
 class Http {
@@ -515,6 +566,11 @@ class Tx {
   // its timeline in this (write) transaction and scores the lead again. A lead merged into
   // another gets it on the surviving lead.
   virtual Result<InteractionResult> interact(const InteractionInput& interaction) = 0;
+  // Enriches a lead's profile in this (write) transaction: fills what nobody entered, with
+  // the source as each field's provenance; the timeline says what was filled from where,
+  // and lead.enriched is emitted when anything changed (the lead is then profiled and scored
+  // again). A lead merged into another is enriched as the surviving lead.
+  virtual Result<EnrichmentResult> enrich(const EnrichmentInput& enrichment) = 0;
 };
 
 class Storage {

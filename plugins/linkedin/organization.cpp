@@ -1,0 +1,216 @@
+#include "organization.h"
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+
+#include <cctype>
+
+namespace ciclo::plugins::linkedin {
+
+namespace {
+
+using Poco::JSON::Object;
+
+std::string textOf(const Object& o, const std::string& key) {
+  if (!o.has(key) || o.isNull(key)) return {};
+  const auto v = o.get(key);
+  return v.isString() ? v.extract<std::string>() : std::string();
+}
+
+Object::Ptr parseObject(const std::string& body) {
+  Poco::JSON::Parser parser;
+  return parser.parse(body).extract<Object::Ptr>();
+}
+
+bool isCountryCode(const std::string& c) {
+  return c.size() == 2 && std::isalpha(static_cast<unsigned char>(c[0])) &&
+         std::isalpha(static_cast<unsigned char>(c[1]));
+}
+
+std::string upper(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// The headquarters among `locations` (locationType HEADQUARTERS), else the first.
+void readHeadquarters(const Object& o, Organization& out) {
+  const auto locations = o.getArray("locations");
+  if (!locations) return;
+  Object::Ptr chosen;
+  for (std::size_t i = 0; i < locations->size(); ++i) {
+    const auto l = locations->getObject(static_cast<unsigned>(i));
+    if (!l) continue;
+    if (!chosen) chosen = l;
+    if (textOf(*l, "locationType") == "HEADQUARTERS") {
+      chosen = l;
+      break;
+    }
+  }
+  if (!chosen) return;
+  const auto address = chosen->getObject("address");
+  if (!address) return;
+  const std::string country = textOf(*address, "country");
+  if (isCountryCode(country)) out.hq_country = upper(country);
+  out.hq_city = textOf(*address, "city");
+}
+
+long long industryId(const std::string& urn) {
+  static const std::string kPrefix = "urn:li:industry:";
+  if (!urn.starts_with(kPrefix) || urn.size() == kPrefix.size() || urn.size() > kPrefix.size() + 9)
+    return 0;
+  long long id = 0;
+  for (char c : urn.substr(kPrefix.size())) {
+    if (c < '0' || c > '9') return 0;
+    id = id * 10 + (c - '0');
+  }
+  return id;
+}
+
+}  // namespace
+
+FinderAnswer readFinder(const std::string& body, Access access) {
+  FinderAnswer answer;
+  try {
+    const auto root = parseObject(body);
+    const auto elements = root ? root->getArray("elements") : nullptr;
+    if (!elements) {
+      answer.error = "the answer has no elements";
+      return answer;
+    }
+    answer.ok = true;
+    if (elements->size() == 0) return answer;
+    const auto o = elements->getObject(0);
+    if (!o || !o->has("id")) {
+      answer.ok = false;
+      answer.error = "the organization has no id";
+      return answer;
+    }
+    Organization org;
+    org.id = o->getValue<long long>("id");
+    org.name = textOf(*o, "localizedName");
+    org.vanity_name = textOf(*o, "vanityName");
+    org.website = textOf(*o, "localizedWebsite");
+    readHeadquarters(*o, org);
+    if (access == Access::kAdmin) {
+      if (const auto industries = o->getArray("industries")) {
+        for (std::size_t i = 0; i < industries->size(); ++i) {
+          const auto v = industries->get(static_cast<unsigned>(i));
+          if (v.isString()) {
+            if (const long long id = industryId(v.extract<std::string>())) {
+              org.industries.push_back(id);
+            }
+          }
+        }
+      }
+      org.staff_count_range = textOf(*o, "staffCountRange");
+    }
+    answer.organization = std::move(org);
+  } catch (const std::exception& e) {
+    answer.ok = false;
+    answer.error = "the answer is not the JSON of a finder";
+  }
+  return answer;
+}
+
+std::optional<std::string> readIndustryName(const std::string& body, const std::string& locale) {
+  try {
+    const auto root = parseObject(body);
+    const auto name = root ? root->getObject("name") : nullptr;
+    if (!name) return std::nullopt;
+    if (const auto localized = name->getObject("localized")) {
+      if (const std::string wanted = textOf(*localized, locale); !wanted.empty()) return wanted;
+      for (const auto& [key, value] : *localized) {
+        if (value.isString() && !value.extract<std::string>().empty())
+          return value.extract<std::string>();
+      }
+    }
+    if (const std::string value = textOf(*name, "value"); !value.empty()) return value;
+  } catch (const std::exception&) {
+  }
+  return std::nullopt;
+}
+
+std::string staffBand(std::string_view range) {
+  static const std::pair<std::string_view, std::string_view> kBands[] = {
+      {"SIZE_1", "1"},
+      {"SIZE_2_TO_10", "2-10"},
+      {"SIZE_11_TO_50", "11-50"},
+      {"SIZE_51_TO_200", "51-200"},
+      {"SIZE_201_TO_500", "201-500"},
+      {"SIZE_501_TO_1000", "501-1000"},
+      {"SIZE_1001_TO_5000", "1001-5000"},
+      {"SIZE_5001_TO_10000", "5001-10000"},
+      {"SIZE_10001_OR_MORE", "10001+"},
+  };
+  for (const auto& [name, band] : kBands) {
+    if (name == range) return std::string(band);
+  }
+  return {};
+}
+
+std::map<std::string, std::string> profileFields(const Organization& o,
+                                                 const std::string& industryName) {
+  std::map<std::string, std::string> fields;
+  auto put = [&](const char* name, const std::string& value) {
+    if (!value.empty()) fields[name] = value;
+  };
+  put("company", o.name);
+  if (o.website.starts_with("https://") || o.website.starts_with("http://"))
+    put("website", o.website);
+  put("country", o.hq_country);
+  put("city", o.hq_city);
+  put("employees_range", staffBand(o.staff_count_range));
+  put("industry", industryName);
+  return fields;
+}
+
+std::string errorSummary(int status, const std::string& body) {
+  std::string out = "LinkedIn answered " + std::to_string(status);
+  try {
+    const auto root = parseObject(body);
+    if (root) {
+      const std::string code = textOf(*root, "code");
+      const std::string message = textOf(*root, "message");
+      if (!code.empty()) out += " " + code;
+      if (!message.empty()) out += ": " + message.substr(0, 200);
+    }
+  } catch (const std::exception&) {
+  }
+  return out;
+}
+
+std::string vanityNameOf(std::string_view url) {
+  for (std::string_view scheme : {"https://", "http://"}) {
+    if (url.starts_with(scheme)) url.remove_prefix(scheme.size());
+  }
+  for (std::string_view host : {"www.linkedin.com/company/", "linkedin.com/company/"}) {
+    if (!url.starts_with(host)) continue;
+    url.remove_prefix(host.size());
+    const auto end = url.find_first_of("/?#");
+    const std::string_view name = url.substr(0, end);
+    if (name.empty() || name.size() > 100) return {};
+    for (char c : name) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') return {};
+    }
+    return std::string(name);
+  }
+  return {};
+}
+
+std::string queryValue(std::string_view text) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+}  // namespace ciclo::plugins::linkedin
