@@ -40,8 +40,8 @@ std::size_t onHeader(char* data, std::size_t size, std::size_t count, void* user
   while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
   if (line.starts_with("HTTP/")) {
     t.headers.clear();
-  } else if (const auto colon = line.find(':'); colon != std::string_view::npos &&
-                                                t.headers.size() < 200) {
+  } else if (const auto colon = line.find(':');
+             colon != std::string_view::npos && t.headers.size() < 200) {
     std::string_view value = line.substr(colon + 1);
     while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
       value.remove_prefix(1);
@@ -195,10 +195,10 @@ std::string urlHost(const std::string& url) {
 std::optional<std::chrono::milliseconds> retryDelay(const HttpRequest& request,
                                                     const HttpOutcome& out, int tried) {
   using namespace std::chrono;
-  const bool transient = out.kind == HttpOutcome::Kind::kRetry ||
-                         (out.kind == HttpOutcome::Kind::kResponse &&
-                          (out.status == 429 || out.status == 502 || out.status == 503 ||
-                           out.status == 504));
+  const bool transient =
+      out.kind == HttpOutcome::Kind::kRetry ||
+      (out.kind == HttpOutcome::Kind::kResponse &&
+       (out.status == 429 || out.status == 502 || out.status == 503 || out.status == 504));
   if (!transient) return std::nullopt;
   if (const auto after = parseRetryAfter(out.header("Retry-After"), system_clock::now())) {
     if (*after > request.max_retry_wait) return std::nullopt;  // the caller plans for later
@@ -207,8 +207,8 @@ std::optional<std::chrono::milliseconds> retryDelay(const HttpRequest& request,
   if (out.status == 429) return std::nullopt;  // rate limited without saying for how long
   // Full jitter: a uniform delay up to base * 2^(tries - 1), so that clients that failed
   // together do not come back together.
-  const auto ceiling = std::min<milliseconds>(request.max_retry_wait,
-                                              request.retry_base * (1LL << std::min(tried - 1, 20)));
+  const auto ceiling = std::min<milliseconds>(
+      request.max_retry_wait, request.retry_base * (1LL << std::min(tried - 1, 20)));
   thread_local std::mt19937_64 random{std::random_device{}()};
   return milliseconds(std::uniform_int_distribution<long long>(0, ceiling.count())(random));
 }

@@ -48,7 +48,7 @@ struct HttpOutcome {
   std::string error;         // a short reason when kind != kResponse
   std::string connected_ip;  // the address actually connected to
   std::vector<std::pair<std::string, std::string>> headers;  // of the response, in order
-  int attempts = 0;                                           // how many tries were made
+  int attempts = 0;                                          // how many tries were made
 
   // The first value of a response header, by case-insensitive name, or "".
   std::string header(const std::string& name) const;
