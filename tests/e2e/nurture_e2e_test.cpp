@@ -119,13 +119,6 @@ class Nurture : public DaemonTest {
                            "{\"advance_seconds\":" + std::to_string(seconds) + "}");
     ASSERT_EQ(r.status, 200) << r.body;
   }
-  // The path of the link in `text` that starts with https://ciclo.test and `prefix`.
-  static std::string linkPath(const std::string& text, const std::string& prefix) {
-    const auto at = text.find("https://ciclo.test" + prefix);
-    if (at == std::string::npos) return "";
-    const auto end = text.find_first_of("\"'> \r\n", at);
-    return text.substr(at + 18, end - at - 18);
-  }
   long long score(const std::string& lead) {
     return json(get("/v1/leads/" + lead).body)->getValue<long long>("score");
   }

@@ -96,4 +96,14 @@ class SmtpPeer {
   std::optional<Poco::ProcessHandle> process_;
 };
 
+// The path of the first link in an email's `text` that starts with https://ciclo.test (the
+// tests' public_url) and `prefix` ("/t/o/", "/t/c/", "/u/"), or "".
+inline std::string linkPath(const std::string& text, const std::string& prefix) {
+  const std::string base = "https://ciclo.test";
+  const auto at = text.find(base + prefix);
+  if (at == std::string::npos) return "";
+  const auto end = text.find_first_of("\"'> \r\n", at);
+  return text.substr(at + base.size(), end - at - base.size());
+}
+
 }  // namespace ciclo::testing
