@@ -11,6 +11,7 @@
 
 #include <thread>
 
+#include "e2e/nurture_rules.h"
 #include "e2e/receiver.h"
 #include "e2e/smtp_peer.h"
 #include "integration/fixture.h"
@@ -19,50 +20,12 @@
 namespace ciclo::testing {
 namespace {
 
-const char* kScoring = R"(thresholds: {nurturing: 10, sales_ready: 60}
-profile:
-  - {name: persona_fit, field: persona, points: 15, values: [plant_manager]}
-behaviour:
-  - {name: opened, interaction: email_opened, points: 20}
-  - {name: clicked, interaction: email_clicked, points: 30}
-)";
-
-const char* kNurture = R"(from: Ciclo Marketing <marketing@ciclo.test>
-envelope_from: bounces@ciclo.test
-public_url: https://ciclo.test/
-unsubscribe_mailto: unsubscribe@ciclo.test
-quiet_hours: {start: "00:00", end: "00:00"}
-send_every: 1s
-sequences:
-  welcome:
-    enrol: {personas: [plant_manager]}
-    stop: [sales_ready, qualified, disqualified, unsubscribed, replied, bounced]
-    steps:
-      guide:
-        subject: "{{first_name}}, la guida per {{company}}"
-        text: "Buongiorno {{first_name}}, ecco la guida: https://example.com/guida"
-        html: '<html><body><p>Buongiorno {{first_name}}</p><a href="https://example.com/guida">guida</a></body></html>'
-      follow_up:
-        delay: 2d
-        subject: "Seguito"
-        text: "Un caso di studio."
-)";
-
 const char* kToken = "AQX-e2e-token_5c1f";
 
 class LeadToSql : public DaemonTest {
  protected:
   DaemonOptions daemonOptions() override {
-    linkedin_.add({1337,
-                   "Officine Rossi",
-                   "officine-rossi",
-                   {"officinerossi.it"},
-                   "https://www.officinerossi.it",
-                   "IT",
-                   "Bergamo",
-                   {55},
-                   "SIZE_51_TO_200",
-                   true});
+    linkedin_.add(FakeLinkedIn::officineRossi());
     linkedin_.addIndustry(55, "Manufacturing");
     std::ofstream(files_.path("linkedin.yaml"))
         << "base_url: " << linkedin_.baseUrl() << "\naccess_token: " << kToken

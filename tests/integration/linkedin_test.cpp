@@ -16,16 +16,7 @@ namespace {
 class LinkedIn : public DaemonTest {
  protected:
   LinkedIn() {
-    linkedin_.add({1337,
-                   "Officine Rossi",
-                   "officine-rossi",
-                   {"officinerossi.it"},
-                   "https://www.officinerossi.it",
-                   "IT",
-                   "Bergamo",
-                   {55},
-                   "SIZE_51_TO_200",
-                   true});
+    linkedin_.add(FakeLinkedIn::officineRossi());
     linkedin_.add({42,
                    "Bianchi Logistica",
                    "bianchi-logistica",

@@ -36,6 +36,21 @@ class FakeLinkedIn {
   explicit FakeLinkedIn(std::string token);
   ~FakeLinkedIn();
 
+  // A manufacturer the token administers (all fields): Officine Rossi, urn:li:organization:1337,
+  // officinerossi.it, headquartered in Bergamo, IT, industry 55, 51 to 200 staff.
+  static Organization officineRossi() {
+    return {1337,
+            "Officine Rossi",
+            "officine-rossi",
+            {"officinerossi.it"},
+            "https://www.officinerossi.it",
+            "IT",
+            "Bergamo",
+            {55},
+            "SIZE_51_TO_200",
+            true};
+  }
+
   std::string baseUrl() const;  // "http://127.0.0.1:<port>/rest"
   void add(Organization o);
   void addIndustry(long long id, std::string name);  // en_US
