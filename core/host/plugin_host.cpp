@@ -473,6 +473,11 @@ struct PluginHost::Loaded : sdk::Context,
   }
 
   // sdk::Leads
+  std::vector<std::string> personas() override {
+    std::vector<std::string> keys;
+    for (const auto& p : host.s_.config.profiling.personas) keys.push_back(p.key);
+    return keys;
+  }
   sdk::Result<sdk::LeadView> get(const std::string& id) override {
     sdk::LeadView view;
     Status st = host.s_.store.read([&](store::Connection& c) -> Status {

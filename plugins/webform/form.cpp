@@ -62,11 +62,17 @@ std::string originOf(const std::string& url) {
   }
 }
 
-std::vector<sdk::FieldError> checkForm(const Form& f) {
+std::vector<sdk::FieldError> checkForm(const Form& f, const std::vector<std::string>& personas) {
   std::vector<sdk::FieldError> errors;
   auto fail = [&](std::string field, std::string message) {
     errors.push_back({std::move(field), std::move(message)});
   };
+  if (!f.persona.empty() && !personas.empty() &&
+      std::find(personas.begin(), personas.end(), f.persona) == personas.end()) {
+    std::string known;
+    for (const auto& p : personas) known += (known.empty() ? "" : ", ") + p;
+    fail("persona", "is not one of the buyer personas (" + known + ")");
+  }
   if (!sdk::isKey(f.key)) fail("key", "must be 1 to 64 characters of a-z, 0-9, - and _");
   if (f.name.size() > 200) fail("name", "must be at most 200 bytes");
   for (const auto& [sent, canonical] : f.fields) {
@@ -124,7 +130,8 @@ std::vector<sdk::FieldError> checkForm(const Form& f) {
   return errors;
 }
 
-Form formFromConfig(const std::string& key, sdk::ConfigSection& s) {
+Form formFromConfig(const std::string& key, sdk::ConfigSection& s,
+                    const std::vector<std::string>& personas) {
   Form f;
   f.key = key;
   f.from_config = true;
@@ -149,11 +156,12 @@ Form formFromConfig(const std::string& key, sdk::ConfigSection& s) {
   f.custom_fields = s.list("custom_fields");
   f.max_custom_bytes = static_cast<int>(s.integer("max_custom_bytes", 500, 1, 1000));
   s.finish();
-  for (const auto& e : checkForm(f)) s.fail(e.field, e.message);
+  for (const auto& e : checkForm(f, personas)) s.fail(e.field, e.message);
   return f;
 }
 
-sdk::Result<Form> formFromJson(const std::string& key, const Poco::JSON::Object& o) {
+sdk::Result<Form> formFromJson(const std::string& key, const Poco::JSON::Object& o,
+                               const std::vector<std::string>& personas) {
   std::vector<sdk::FieldError> errors;
   auto fail = [&](const std::string& field, const std::string& message) {
     errors.push_back({"/" + field, message});
@@ -251,7 +259,7 @@ sdk::Result<Form> formFromJson(const std::string& key, const Poco::JSON::Object&
   texts("custom_fields", f.custom_fields);
   integer(o, "max_custom_bytes", "max_custom_bytes", f.max_custom_bytes);
   if (errors.empty()) {
-    for (auto& e : checkForm(f)) {
+    for (auto& e : checkForm(f, personas)) {
       std::string pointer = "/" + e.field;
       std::replace(pointer.begin(), pointer.end(), '.', '/');
       for (auto p = pointer.find('['); p != std::string::npos; p = pointer.find('[')) {

@@ -56,12 +56,16 @@ using FormPtr = std::shared_ptr<const Form>;
 inline constexpr int kMaxCustomFields = 20;
 
 // Every rule a form must follow; errors name the setting ("allowed_origins", "fields.nome").
-std::vector<sdk::FieldError> checkForm(const Form& form);
+// With `personas` (the daemon's buyer personas), the form's persona must be one of them.
+std::vector<sdk::FieldError> checkForm(const Form& form,
+                                       const std::vector<std::string>& personas = {});
 
 // From the plugin's YAML section forms.<key>; errors are reported on the section.
-Form formFromConfig(const std::string& key, sdk::ConfigSection& section);
+Form formFromConfig(const std::string& key, sdk::ConfigSection& section,
+                    const std::vector<std::string>& personas = {});
 // From an admin API body; errors as JSON Pointers ("/allowed_origins/0").
-sdk::Result<Form> formFromJson(const std::string& key, const Poco::JSON::Object& body);
+sdk::Result<Form> formFromJson(const std::string& key, const Poco::JSON::Object& body,
+                               const std::vector<std::string>& personas = {});
 Poco::JSON::Object::Ptr formToJson(const Form& form);
 
 // "https://www.example.it:8443" from a URL, or "" when it has no http(s) origin.

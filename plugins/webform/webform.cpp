@@ -47,10 +47,11 @@ class Webform : public sdk::Plugin {
   sdk::Status start(sdk::Context& ctx) override {
     ctx_ = &ctx;
     auto& config = ctx.config();
+    personas_ = ctx.leads().personas();
     auto forms = config.section("forms");
     for (const auto& key : forms->keys()) {
       auto section = forms->section(key);
-      auto form = std::make_shared<Form>(formFromConfig(key, *section));
+      auto form = std::make_shared<Form>(formFromConfig(key, *section, personas_));
       forms_[key] = std::move(form);
     }
     forms->finish();
@@ -542,7 +543,7 @@ class Webform : public sdk::Plugin {
   }
 
   HttpResponse store(const std::string& key, const Poco::JSON::Object& o, bool create) {
-    auto parsed = formFromJson(key, o);
+    auto parsed = formFromJson(key, o, personas_);
     if (!parsed.ok()) return sdk::problem(parsed.error());
     auto form = std::make_shared<Form>(std::move(parsed.value()));
     std::lock_guard writing(writeMutex_);  // one admin change at a time
@@ -603,6 +604,7 @@ class Webform : public sdk::Plugin {
   sdk::Context* ctx_ = nullptr;
   mutable std::shared_mutex formsMutex_;
   std::map<std::string, FormPtr> forms_;
+  std::vector<std::string> personas_;  // the daemon's buyer personas, which a form may feed
   std::mutex writeMutex_;
   std::string signingKey_;
   TokenBuckets limiter_;

@@ -103,6 +103,14 @@ TEST_P(LeadToSql, AFormLeadIsEnrichedNurturedAndBecomesSalesReady) {
   receiver_.control(R"({"secret":")" + json(endpoint.body)->getValue<std::string>("secret") +
                     R"(","plan":[]})");
 
+  // A form may feed only a buyer persona the daemon has.
+  auto misnamed = daemon_->call(
+      "POST", "/v1/forms", admin_,
+      R"({"key":"fiera","allowed_origins":["https://fiera.example.it"],"consent_text":"Ok.",)"
+      R"("persona":"plant_manger"})");
+  EXPECT_EQ(misnamed.status, 422) << misnamed.body;
+  EXPECT_NE(misnamed.body.find("/persona"), std::string::npos) << misnamed.body;
+
   // The landing page's form: a plant manager, with consent.
   auto submitted = daemon_->request(
       "POST", "/v1/forms/demo/submissions",

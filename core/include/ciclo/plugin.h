@@ -463,6 +463,9 @@ class Leads {
   // `idempotency_key` (scoped to the plugin), a repeat returns the first result.
   virtual Result<CaptureResult> capture(const LeadInput& input,
                                         const std::string& idempotency_key) = 0;
+  // The keys of the buyer personas the daemon profiles leads against (profiling.personas),
+  // in the order configured; empty when none are.
+  virtual std::vector<std::string> personas() = 0;
 };
 
 // ---- outbound HTTP through the host's connector: connect and total timeouts, TLS

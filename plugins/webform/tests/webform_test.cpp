@@ -124,6 +124,19 @@ Form validForm() {
   return f;
 }
 
+TEST(Forms, FeedOnlyAConfiguredBuyerPersona) {
+  Form f = validForm();
+  f.persona = "plant_manager";
+  const std::vector<std::string> personas{"plant_manager", "craft_owner"};
+  EXPECT_TRUE(checkForm(f, personas).empty());
+  f.persona = "plant_manger";
+  const auto errors = checkForm(f, personas);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].field, "persona");
+  EXPECT_EQ(errors[0].message, "is not one of the buyer personas (plant_manager, craft_owner)");
+  EXPECT_TRUE(checkForm(f).empty());  // no personas configured: nothing to check against
+}
+
 TEST(Forms, ChecksEverySetting) {
   EXPECT_TRUE(checkForm(validForm()).empty());
   auto errorsOf = [](const Form& f) {
