@@ -76,8 +76,10 @@ Status checkPluginSql(const std::string& sql, const std::string& prefix) {
                            (words[1] == "index" || (words[1] == "unique" && words[2] == "index"));
   static const std::set<std::string> kBefore{"from", "join", "into", "update", "table"};
   for (std::size_t i = 0; i + 1 < words.size(); ++i) {
-    const bool names =
-        kBefore.contains(words[i]) || (createIndex && (words[i] == "index" || words[i] == "on"));
+    // An upsert's "ON CONFLICT (...) DO UPDATE SET" updates the row being inserted.
+    const bool upsert = words[i] == "update" && i > 0 && words[i - 1] == "do";
+    const bool names = !upsert && (kBefore.contains(words[i]) ||
+                                   (createIndex && (words[i] == "index" || words[i] == "on")));
     if (!names) continue;
     std::size_t k = i + 1;
     while (k < words.size() &&

@@ -407,11 +407,11 @@ class LinkedInPlugin final : public sdk::Plugin {
     const auto ttl =
         out.kind == Lookup::Kind::kFound ? settings_.cache_ttl : settings_.not_found_ttl;
     Status cached = ctx_->storage().write([&](sdk::Tx& tx) -> Status {
-      auto removed = tx.exec("DELETE FROM p_linkedin_cache WHERE lookup = $1", {key});
-      if (!removed.ok()) return removed.error();
       auto done = tx.exec(
           "INSERT INTO p_linkedin_cache (lookup, found, reference, fields, fetched_at, expires_at) "
-          "VALUES ($1, $2, $3, $4, $5, $6)",
+          "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (lookup) DO UPDATE SET found = "
+          "excluded.found, reference = excluded.reference, fields = excluded.fields, fetched_at = "
+          "excluded.fetched_at, expires_at = excluded.expires_at",
           {key, out.kind == Lookup::Kind::kFound ? 1LL : 0LL, textOrNull(out.reference),
            fieldsJson(out.fields), sdk::rfc3339(t), sdk::rfc3339(t + ttl)});
       return done.ok() ? Status() : Status(done.error());

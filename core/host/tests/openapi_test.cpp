@@ -83,7 +83,9 @@ TEST(PluginSql, OnlyTheirOwnTablesAndNoTransactionControl) {
         "SELECT n.id FROM p_echo_notes n JOIN p_echo_tags t ON t.note = n.id WHERE n.text = 'from "
         "leads'",
         "INSERT INTO p_echo_notes (id, text) VALUES ($1, $2)", "UPDATE p_echo_notes SET text = $1",
-        "DELETE FROM p_echo_notes WHERE id = $1", "SELECT COUNT(*) FROM p_echo_notes;"}) {
+        "DELETE FROM p_echo_notes WHERE id = $1", "SELECT COUNT(*) FROM p_echo_notes;",
+        "INSERT INTO p_echo_notes (id, text) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET text "
+        "= excluded.text"}) {
     EXPECT_TRUE(checkPluginSql(ok, p).ok()) << ok;
   }
   for (const char* bad :
@@ -91,7 +93,10 @@ TEST(PluginSql, OnlyTheirOwnTablesAndNoTransactionControl) {
         "INSERT INTO timeline (a) VALUES (1)", "SELECT * FROM p_echo_notes JOIN leads ON 1 = 1",
         "CREATE TABLE leads2 (a TEXT)", "CREATE INDEX p_echo_i ON leads (email)",
         "DROP TABLE leads", "PRAGMA synchronous=OFF", "BEGIN", "COMMIT", "ATTACH 'x' AS y",
-        "SELECT 1; DELETE FROM leads", "SELECT * FROM \"leads\"", "SELECT * FROM main.leads", ""}) {
+        "SELECT 1; DELETE FROM leads", "SELECT * FROM \"leads\"", "SELECT * FROM main.leads", "",
+        "INSERT INTO p_echo_notes (id) VALUES (1) ON CONFLICT (id) DO UPDATE SET text = (SELECT "
+        "email FROM leads LIMIT 1)",
+        "INSERT INTO leads (id) VALUES (1) ON CONFLICT (id) DO UPDATE SET id = 2"}) {
     EXPECT_FALSE(checkPluginSql(bad, p).ok()) << bad;
   }
 }
