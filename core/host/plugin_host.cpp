@@ -232,8 +232,11 @@ struct PluginHost::Loaded : sdk::Context,
     const auto kind = out.kind == K::kResponse ? sdk::OutboundResponse::Kind::kResponse
                       : out.kind == K::kRetry  ? sdk::OutboundResponse::Kind::kRetry
                                                : sdk::OutboundResponse::Kind::kPermanent;
-    return sdk::OutboundResponse{kind, out.status, std::move(out.body), std::move(out.error),
-                                 std::move(out.headers)};
+    const auto retryAfter =
+        connectors::parseRetryAfter(out.header("Retry-After"), std::chrono::system_clock::now());
+    return sdk::OutboundResponse{
+        kind,      out.status, std::move(out.body), std::move(out.error), std::move(out.headers),
+        retryAfter};
   }
 
   // sdk::Storage
@@ -305,9 +308,7 @@ struct PluginHost::Loaded : sdk::Context,
         return invalid("url must be one line of at most 2048 bytes");
       if (in.title.size() > 500 || !sdk::isOneLine(in.title))
         return invalid("title must be one line of at most 500 bytes");
-      std::string leadId = in.lead_id;
-      for (std::string winner; !(winner = store::leadMergedInto(c, leadId)).empty();)
-        leadId = winner;
+      const std::string leadId = store::survivingLead(c, in.lead_id);
       auto lead = isValidId("lead", leadId) ? store::findLead(c, leadId) : std::nullopt;
       if (!lead)
         return sdk::Error{
@@ -322,9 +323,7 @@ struct PluginHost::Loaded : sdk::Context,
       if (!writable)
         return sdk::Error{
             sdk::ErrorKind::kInvalid, "an enrichment needs a write transaction", {}, {}};
-      std::string leadId = in.lead_id;
-      for (std::string winner; !(winner = store::leadMergedInto(c, leadId)).empty();)
-        leadId = winner;
+      const std::string leadId = store::survivingLead(c, in.lead_id);
       auto enriched = enrichLeadRecord(plugin.host.s_, c, leadId, in.source, in.reference,
                                        in.fields, plugin.actor());
       if (!enriched.ok()) return toSdk(enriched.error());

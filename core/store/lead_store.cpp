@@ -138,6 +138,12 @@ std::string leadMergedInto(Connection& c, const std::string& id) {
   return rows.empty() ? std::string() : text(rows[0][0]);
 }
 
+std::string survivingLead(Connection& c, const std::string& id) {
+  std::string lead = id;
+  for (std::string winner; !(winner = leadMergedInto(c, lead)).empty();) lead = winner;
+  return lead;
+}
+
 void recordLeadMerge(Connection& c, const std::string& loser, const std::string& winner,
                      const std::string& by, Timestamp at) {
   c.exec(

@@ -24,6 +24,8 @@ void insertLead(Connection& c, const Lead& lead, const std::string& doc);
 bool updateLead(Connection& c, Lead& lead, const std::string& mergedInto = {});
 // The lead this one was merged into, or "" while it lives as itself.
 std::string leadMergedInto(Connection& c, const std::string& id);
+// The lead that lives on for `id`: itself, or the end of the chain of merges it went into.
+std::string survivingLead(Connection& c, const std::string& id);
 void recordLeadMerge(Connection& c, const std::string& loser, const std::string& winner,
                      const std::string& by, Timestamp at);
 

@@ -11,6 +11,7 @@
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Parser.h>
+#include <Poco/URI.h>
 
 #include <condition_variable>
 #include <mutex>
@@ -68,14 +69,6 @@ struct Settings {
   std::chrono::seconds retry_for = std::chrono::hours(24 * 3);
 };
 
-std::string hostOf(const std::string& url) {
-  const auto start = url.find("://");
-  if (start == std::string::npos) return {};
-  const auto from = start + 3;
-  const auto end = url.find_first_of(":/?#", from);
-  return url.substr(from, end == std::string::npos ? std::string::npos : end - from);
-}
-
 Settings readSettings(sdk::ConfigSection& c) {
   Settings s;
   s.base_url = c.text("base_url", s.base_url);
@@ -110,7 +103,13 @@ Settings readSettings(sdk::ConfigSection& c) {
   if (!s.proxy.empty() && !s.proxy.starts_with("http://"))
     c.fail("proxy", "must be an http:// proxy URL");
   s.allowed_hosts = c.list("allowed_hosts");
-  if (s.allowed_hosts.empty()) s.allowed_hosts.push_back(hostOf(s.base_url));
+  if (s.allowed_hosts.empty()) {
+    try {
+      s.allowed_hosts.push_back(Poco::URI(s.base_url).getHost());
+    } catch (const Poco::Exception&) {
+      c.fail("base_url", "is not a URL");
+    }
+  }
   s.retry_for = sdk::configDuration(c, "retry_for", s.retry_for);
   return s;
 }
@@ -122,19 +121,6 @@ std::string dayOf(Clock t) {
 
 Clock nextUtcMidnight(Clock t) {
   return std::chrono::floor<std::chrono::days>(t) + std::chrono::days(1);
-}
-
-Clock parseTime(const std::string& text) {
-  std::tm tm{};
-  int ms = 0;
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon,
-                  &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) < 6)
-    return {};
-  const auto days = std::chrono::sys_days(std::chrono::year(tm.tm_year) /
-                                          std::chrono::month(static_cast<unsigned>(tm.tm_mon)) /
-                                          std::chrono::day(static_cast<unsigned>(tm.tm_mday)));
-  return Clock(days) + std::chrono::hours(tm.tm_hour) + std::chrono::minutes(tm.tm_min) +
-         std::chrono::seconds(tm.tm_sec) + std::chrono::milliseconds(ms);
 }
 
 // What one lookup came to.
@@ -253,7 +239,13 @@ class LinkedInPlugin final : public sdk::Plugin {
           {leadId, lookup, at});
       return done.ok() ? Status() : Status(done.error());
     });
-    if (st.ok()) wake_.notify_one();
+    if (st.ok()) {
+      {
+        std::lock_guard lock(mutex_);
+        queued_ = true;
+      }
+      wake_.notify_one();
+    }
     return st;
   }
 
@@ -269,8 +261,10 @@ class LinkedInPlugin final : public sdk::Plugin {
     for (;;) {
       {
         std::unique_lock lock(mutex_);
-        wake_.wait_for(lock, std::chrono::milliseconds(250), [&] { return stopping_; });
+        // A queued lead wakes it; the clock (which tests move) is looked at every second.
+        wake_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_ || queued_; });
         if (stopping_) return;
+        queued_ = false;
       }
       if (now() < blockedUntil()) continue;
       struct Job {
@@ -312,18 +306,26 @@ class LinkedInPlugin final : public sdk::Plugin {
       switch (found.kind) {
         case Lookup::Kind::kFound: {
           auto enriched = tx.enrich({leadId, "linkedin", found.reference, found.fields});
-          // A lead that is gone or closed has nothing left to enrich.
-          if (!enriched.ok() && enriched.error().kind != sdk::ErrorKind::kNotFound &&
-              enriched.error().kind != sdk::ErrorKind::kConflict)
-            return enriched.error();
+          if (!enriched.ok()) {
+            const auto kind = enriched.error().kind;
+            // A lead that is gone or closed has nothing left to enrich.
+            if (kind != sdk::ErrorKind::kNotFound && kind != sdk::ErrorKind::kConflict &&
+                kind != sdk::ErrorKind::kInvalid)
+              return enriched.error();
+            // The same cached answer would be refused again: the job ends here.
+            if (kind == sdk::ErrorKind::kInvalid)
+              ctx_->log().warning("linkedin: " + invalidAnswer(enriched.error()) + " (" + leadId +
+                                  ", " + lookupKey + ")");
+          }
           return remove();
         }
         case Lookup::Kind::kNotFound:
           return remove();
         case Lookup::Kind::kLimited:
         case Lookup::Kind::kFailed: {
+          // RFC 3339 UTC times of one format compare as text.
           if (found.kind == Lookup::Kind::kFailed &&
-              t - parseTime(queuedAt) > settings_.retry_for) {
+              queuedAt < sdk::rfc3339(t - settings_.retry_for)) {
             ctx_->log().warning("linkedin: gave up enriching " + leadId + " (" + lookupKey +
                                 "): " + found.error);
             ctx_->metrics().count("gave_up");
@@ -344,6 +346,13 @@ class LinkedInPlugin final : public sdk::Plugin {
     if (!st.ok())
       ctx_->log().warning("linkedin: cannot record the lookup of " + leadId + ": " +
                           st.error().message);
+  }
+
+  // The enrichment's refusal of LinkedIn's answer, naming the fields.
+  static std::string invalidAnswer(const sdk::Error& e) {
+    std::string text = "LinkedIn's answer has fields Ciclo does not take:";
+    for (const auto& f : e.fields) text += " " + f.field + " (" + f.message + ")";
+    return text;
   }
 
   // One minute doubling per try up to six hours, with full jitter.
@@ -382,8 +391,8 @@ class LinkedInPlugin final : public sdk::Plugin {
     }
     const auto colon = key.find(':');
     const std::string finder = key.substr(0, colon) == "vanity" ? "vanityName" : "emailDomain";
-    const Reply reply =
-        call("/organizations?q=" + finder + "&" + finder + "=" + queryValue(key.substr(colon + 1)));
+    const Reply reply = call("/organizations?q=" + finder + "&" + finder + "=" +
+                             sdk::percentEncode(key.substr(colon + 1)));
     if (reply.kind != Reply::Kind::kOk) return failed(reply);
     const FinderAnswer answer = readFinder(reply.body, settings_.access);
     if (!answer.ok) {
@@ -514,12 +523,8 @@ class LinkedInPlugin final : public sdk::Plugin {
     if (response.status == 429) {
       // LinkedIn's application and member limits are daily: without a Retry-After, wait
       // an hour before asking again.
-      std::chrono::seconds wait = std::chrono::hours(1);
-      if (const auto after = response.header("Retry-After"); !after.empty()) {
-        if (const auto seconds = parseSeconds(after)) wait = *seconds;
-      }
       out.kind = Reply::Kind::kLimited;
-      out.retry_at = t + wait;
+      out.retry_at = t + response.retry_after.value_or(std::chrono::hours(1));
       {
         std::lock_guard lock(mutex_);
         blockedUntil_ = out.retry_at;
@@ -534,13 +539,6 @@ class LinkedInPlugin final : public sdk::Plugin {
                         " - check access_token, its permissions "
                         "and version");
     return out;
-  }
-
-  static std::optional<std::chrono::seconds> parseSeconds(const std::string& text) {
-    if (text.empty() || text.size() > 9 ||
-        !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }))
-      return std::nullopt;
-    return std::chrono::seconds(std::stoll(text));
   }
 
   // Counts one call against today's quota; false when it is used up.
@@ -638,14 +636,20 @@ class LinkedInPlugin final : public sdk::Plugin {
     out->set("cached", found.cached);
     if (found.kind == Lookup::Kind::kFound) {
       sdk::EnrichmentResult result;
+      bool refused = false;  // LinkedIn's answer, not the request, was invalid
       Status st = ctx_->storage().write([&](sdk::Tx& tx) -> Status {
         auto enriched = tx.enrich({lead.value().id, "linkedin", found.reference, found.fields});
-        if (!enriched.ok()) return enriched.error();
+        if (!enriched.ok()) {
+          refused = enriched.error().kind == sdk::ErrorKind::kInvalid;
+          return enriched.error();
+        }
         result = std::move(enriched).value();
         // Done now: a queued lookup for this lead has nothing left to do.
         auto done = tx.exec("DELETE FROM p_linkedin_jobs WHERE lead_id = $1", {result.lead_id});
         return done.ok() ? Status() : Status(done.error());
       });
+      if (refused)
+        return sdk::problem(502, "upstream-failed", "Bad Gateway", invalidAnswer(st.error()));
       if (!st.ok()) return sdk::problem(st.error());
       out->set("lead_id", result.lead_id);
       out->set("reference", found.reference);
@@ -709,6 +713,7 @@ class LinkedInPlugin final : public sdk::Plugin {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;
+  bool queued_ = false;  // a lead was queued since the worker last looked
   Clock blockedUntil_{};
   std::thread worker_;
 };

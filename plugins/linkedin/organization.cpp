@@ -6,17 +6,13 @@
 
 #include <cctype>
 
+#include "support/json.h"
+
 namespace ciclo::plugins::linkedin {
 
 namespace {
 
 using Poco::JSON::Object;
-
-std::string textOf(const Object& o, const std::string& key) {
-  if (!o.has(key) || o.isNull(key)) return {};
-  const auto v = o.get(key);
-  return v.isString() ? v.extract<std::string>() : std::string();
-}
 
 Object::Ptr parseObject(const std::string& body) {
   Poco::JSON::Parser parser;
@@ -42,7 +38,7 @@ void readHeadquarters(const Object& o, Organization& out) {
     const auto l = locations->getObject(static_cast<unsigned>(i));
     if (!l) continue;
     if (!chosen) chosen = l;
-    if (textOf(*l, "locationType") == "HEADQUARTERS") {
+    if (jsonText(*l, "locationType") == "HEADQUARTERS") {
       chosen = l;
       break;
     }
@@ -50,9 +46,9 @@ void readHeadquarters(const Object& o, Organization& out) {
   if (!chosen) return;
   const auto address = chosen->getObject("address");
   if (!address) return;
-  const std::string country = textOf(*address, "country");
+  const std::string country = jsonText(*address, "country");
   if (isCountryCode(country)) out.hq_country = upper(country);
-  out.hq_city = textOf(*address, "city");
+  out.hq_city = jsonText(*address, "city");
 }
 
 long long industryId(const std::string& urn) {
@@ -88,9 +84,9 @@ FinderAnswer readFinder(const std::string& body, Access access) {
     }
     Organization org;
     org.id = o->getValue<long long>("id");
-    org.name = textOf(*o, "localizedName");
-    org.vanity_name = textOf(*o, "vanityName");
-    org.website = textOf(*o, "localizedWebsite");
+    org.name = jsonText(*o, "localizedName");
+    org.vanity_name = jsonText(*o, "vanityName");
+    org.website = jsonText(*o, "localizedWebsite");
     readHeadquarters(*o, org);
     if (access == Access::kAdmin) {
       if (const auto industries = o->getArray("industries")) {
@@ -103,7 +99,7 @@ FinderAnswer readFinder(const std::string& body, Access access) {
           }
         }
       }
-      org.staff_count_range = textOf(*o, "staffCountRange");
+      org.staff_count_range = jsonText(*o, "staffCountRange");
     }
     answer.organization = std::move(org);
   } catch (const std::exception& e) {
@@ -119,13 +115,13 @@ std::optional<std::string> readIndustryName(const std::string& body, const std::
     const auto name = root ? root->getObject("name") : nullptr;
     if (!name) return std::nullopt;
     if (const auto localized = name->getObject("localized")) {
-      if (const std::string wanted = textOf(*localized, locale); !wanted.empty()) return wanted;
+      if (const std::string wanted = jsonText(*localized, locale); !wanted.empty()) return wanted;
       for (const auto& [key, value] : *localized) {
         if (value.isString() && !value.extract<std::string>().empty())
           return value.extract<std::string>();
       }
     }
-    if (const std::string value = textOf(*name, "value"); !value.empty()) return value;
+    if (const std::string value = jsonText(*name, "value"); !value.empty()) return value;
   } catch (const std::exception&) {
   }
   return std::nullopt;
@@ -170,8 +166,8 @@ std::string errorSummary(int status, const std::string& body) {
   try {
     const auto root = parseObject(body);
     if (root) {
-      const std::string code = textOf(*root, "code");
-      const std::string message = textOf(*root, "message");
+      const std::string code = jsonText(*root, "code");
+      const std::string message = jsonText(*root, "message");
       if (!code.empty()) out += " " + code;
       if (!message.empty()) out += ": " + message.substr(0, 200);
     }
@@ -196,21 +192,6 @@ std::string vanityNameOf(std::string_view url) {
     return std::string(name);
   }
   return {};
-}
-
-std::string queryValue(std::string_view text) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
 }
 
 }  // namespace ciclo::plugins::linkedin

@@ -60,7 +60,4 @@ std::string errorSummary(int status, const std::string& body);
 // -> "acme"), or "".
 std::string vanityNameOf(std::string_view url);
 
-// `text` percent-encoded for a query parameter value.
-std::string queryValue(std::string_view text);
-
 }  // namespace ciclo::plugins::linkedin

@@ -8,6 +8,8 @@
 #include <kainjow/mustache.hpp>
 #include <map>
 
+#include "support/json.h"
+
 namespace ciclo::plugins::nurture {
 
 namespace {
@@ -131,11 +133,6 @@ const std::map<std::string, std::string, std::less<>>& countryZones() {
   return zones;
 }
 
-std::string textOf(const Poco::JSON::Object& o, const std::string& key) {
-  if (!o.has(key) || o.isNull(key)) return "";
-  return o.get(key).isString() ? o.getValue<std::string>(key) : o.get(key).toString();
-}
-
 }  // namespace
 
 std::string_view toString(StopRule r) {
@@ -213,25 +210,25 @@ std::optional<LeadFacts> leadFacts(const std::string& json) {
     Poco::JSON::Parser parser;
     auto o = parser.parse(json).extract<Poco::JSON::Object::Ptr>();
     LeadFacts f;
-    f.id = textOf(*o, "id");
-    f.status = textOf(*o, "status");
-    f.email = textOf(*o, "email");
-    f.first_name = textOf(*o, "first_name");
-    f.last_name = textOf(*o, "last_name");
-    f.company = textOf(*o, "company");
-    f.job_title = textOf(*o, "job_title");
-    f.persona = textOf(*o, "persona");
-    f.country = textOf(*o, "country");
+    f.id = jsonText(*o, "id");
+    f.status = jsonText(*o, "status");
+    f.email = jsonText(*o, "email");
+    f.first_name = jsonText(*o, "first_name");
+    f.last_name = jsonText(*o, "last_name");
+    f.company = jsonText(*o, "company");
+    f.job_title = jsonText(*o, "job_title");
+    f.persona = jsonText(*o, "persona");
+    f.country = jsonText(*o, "country");
     f.score = o->has("score") ? o->getValue<long long>("score") : 0;
-    if (auto touch = o->getObject("first_touch")) f.source = textOf(*touch, "source");
-    if (auto custom = o->getObject("custom")) f.time_zone = textOf(*custom, "time_zone");
+    if (auto touch = o->getObject("first_touch")) f.source = jsonText(*touch, "source");
+    if (auto custom = o->getObject("custom")) f.time_zone = jsonText(*custom, "time_zone");
     if (auto consent = o->getObject("consent")) {
       f.consent = consent->has("granted") && consent->getValue<bool>("granted");
-      f.consent_text = textOf(*consent, "text");
-      f.consent_source = textOf(*consent, "source");
-      f.consent_ip = textOf(*consent, "ip");
-      f.consent_page = textOf(*consent, "page");
-      f.consent_at = textOf(*consent, "at");
+      f.consent_text = jsonText(*consent, "text");
+      f.consent_source = jsonText(*consent, "source");
+      f.consent_ip = jsonText(*consent, "ip");
+      f.consent_page = jsonText(*consent, "page");
+      f.consent_at = jsonText(*consent, "at");
     }
     if (f.id.empty()) return std::nullopt;
     return f;

@@ -12,6 +12,12 @@ JsonObject jsonObject() {
   return new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
 }
 
+std::string jsonText(const Poco::JSON::Object& o, const std::string& key) {
+  if (!o.has(key) || o.isNull(key)) return {};
+  const auto v = o.get(key);
+  return v.isString() ? v.extract<std::string>() : std::string();
+}
+
 std::string toJson(const JsonObject& o) {
   std::ostringstream out;
   o->stringify(out);

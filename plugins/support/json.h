@@ -18,6 +18,8 @@ using JsonObject = Poco::JSON::Object::Ptr;
 // An empty object that keeps its keys in the order they are set.
 JsonObject jsonObject();
 std::string toJson(const JsonObject& o);
+// The string member `key` of `o`, or "" when it is absent, null or not a string.
+std::string jsonText(const Poco::JSON::Object& o, const std::string& key);
 sdk::HttpResponse jsonAnswer(int status, const JsonObject& body);
 
 // `body` as a JSON object nested at most `depth` deep; kUnparseable (400) otherwise, and for

@@ -200,19 +200,4 @@ sdk::Result<Fields> parseSubmission(std::string_view contentType, std::string_vi
   return sdk::Error{sdk::ErrorKind::kUnparseable, "unsupported media type " + type, {}, {}};
 }
 
-std::string urlEncode(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
 }  // namespace ciclo::plugins::webform

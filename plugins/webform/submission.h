@@ -40,6 +40,5 @@ std::vector<std::pair<std::string, std::string>> parameters(std::string_view hea
 std::string headerParameter(std::string_view headerValue, std::string_view name);
 
 using sdk::isValidUtf8;
-std::string urlEncode(std::string_view s);
 
 }  // namespace ciclo::plugins::webform

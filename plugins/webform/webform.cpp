@@ -471,7 +471,7 @@ class Webform : public sdk::Plugin {
       std::string url = form.error_url;
       char sep = url.find('?') == std::string::npos ? '?' : '&';
       for (const auto& e : errors) {
-        url += sep + std::string("error=") + urlEncode(e.field + ": " + e.message);
+        url += sep + std::string("error=") + sdk::percentEncode(e.field + ": " + e.message);
         sep = '&';
       }
       return redirect(url);

@@ -28,6 +28,17 @@ class LinkedIn : public DaemonTest {
                    "",
                    false});
     linkedin_.addIndustry(55, "Manufacturing");
+    // An answer the host refuses: a city of two lines.
+    linkedin_.add({7,
+                   "Torre Srl",
+                   "torre",
+                   {"torre.example"},
+                   "https://torre.example",
+                   "IT",
+                   "Pisa\nToscana",
+                   {},
+                   "",
+                   false});
   }
   virtual std::string pluginSettings() { return "access: admin\n"; }
   DaemonOptions daemonOptions() override {
@@ -201,7 +212,68 @@ TEST_P(LinkedIn, TheOnDemandApiRefusesBadInputAndReportsUpstreamErrors) {
   EXPECT_FALSE(json(unknown.body)->getValue<bool>("found"));
 }
 
+TEST_P(LinkedIn, AnAnswerTheLeadCannotTakeEndsTheLookupAndChangesNothing) {
+  const std::string id = capture("anna@torre.example");
+  for (int i = 0; i < 100 && linkedin_.calls() < 1; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  for (int i = 0; i < 100 && status()->getObject("queue")->getValue<int>("pending") > 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(status()->getObject("queue")->getValue<int>("pending"), 0) << "not tried forever";
+  EXPECT_EQ(lead(id)->getObject("provenance")->size(), 0u);
+  EXPECT_TRUE(lead(id)->isNull("website"));
+  auto r = post("/v1/leads/" + id + "/enrichment", "{}");
+  EXPECT_EQ(r.status, 502) << r.body;
+  EXPECT_EQ(json(r.body)->getValue<std::string>("type"), "/problems/upstream-failed");
+  EXPECT_NE(json(r.body)->getValue<std::string>("detail").find("city"), std::string::npos)
+      << r.body;
+  EXPECT_EQ(linkedin_.calls(), 1);  // the second answer came from the cache
+  EXPECT_EQ(lead(id)->getObject("provenance")->size(), 0u);
+}
+
+TEST_P(LinkedIn, ALookupThatKeepsFailingIsGivenUpAfterRetryFor) {
+  linkedin_.fail(1000, 503);
+  const std::string id = capture("anna@officinerossi.it");
+  auto retrying = [&] { return status()->getObject("queue")->getValue<int>("retrying"); };
+  for (int i = 0; i < 100 && retrying() == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_EQ(retrying(), 1);
+  advance(24 * 3600);  // within retry_for (3 days): tried again, still queued
+  for (int i = 0; i < 100 && linkedin_.calls() < 2; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(status()->getObject("queue")->getValue<int>("pending"), 1);
+  advance(3 * 24 * 3600);  // past it: the next failure ends the lookup
+  for (int i = 0; i < 100 && status()->getObject("queue")->getValue<int>("pending") > 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(status()->getObject("queue")->getValue<int>("pending"), 0);
+  EXPECT_EQ(linkedin_.calls(), 3);
+  EXPECT_EQ(lead(id)->getObject("provenance")->size(), 0u);
+  EXPECT_NE(daemon_->log().find("linkedin: gave up enriching " + id), std::string::npos);
+}
+
 CICLO_ON_BOTH_BACKENDS(LinkedIn);
+
+TEST(LinkedInSettings, AreCheckedAtStart) {
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {"version: \"202411\"\n", "linkedin.yaml: access_token: is required"},
+      {"access_token: t\nversion: \"2024-11\"\n",
+       "linkedin.yaml: version: must be a LinkedIn API version"},
+      {"access_token: t\naccess: owner\n", "linkedin.yaml: access: must be member"},
+      {"access_token: t\nbase_url: ftp://x\n", "linkedin.yaml: base_url: must be"},
+      {"access_token: t\nproxy: socks5://p:1080\n", "linkedin.yaml: proxy: must be"},
+      {"access_token: t\ncache_ttl: soon\n", "linkedin.yaml: cache_ttl: expected"},
+  };
+  for (const auto& [settings, message] : cases) {
+    SCOPED_TRACE(message);
+    TempFiles files{{"linkedin.yaml", settings}};
+    DaemonOptions o;
+    o.extra_yaml = "plugins:\n  - name: linkedin\n    path: " + std::string(CICLO_PLUGIN_DIR) +
+                   "/linkedin.so\n    config: " + files.path("linkedin.yaml") + "\n";
+    Daemon d(o);
+    EXPECT_FALSE(d.start());
+    EXPECT_NE(d.log().find(message), std::string::npos) << d.log();
+  }
+}
 
 // Member access: the fields only administrators get are never read, even when present.
 class LinkedInMember : public LinkedIn {

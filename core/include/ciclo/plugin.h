@@ -88,6 +88,21 @@ inline std::chrono::seconds configDuration(ConfigSection& c, const std::string& 
 }
 
 // ---- HTTP routes
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+// The first value of header `name` (case-insensitive) in `headers`, or "".
+inline std::string headerValue(const Headers& headers, const std::string& name) {
+  for (const auto& [k, v] : headers) {
+    if (k.size() == name.size() && std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) ==
+                 std::tolower(static_cast<unsigned char>(b));
+        })) {
+      return v;
+    }
+  }
+  return {};
+}
+
 struct HttpRequest {
   std::string method;
   std::string path;
@@ -100,16 +115,7 @@ struct HttpRequest {
   std::string caller;  // API key name, or "" on public routes
 
   // The first value of a header, by case-insensitive name, or "".
-  std::string header(const std::string& name) const {
-    for (const auto& [k, v] : headers) {
-      if (k.size() == name.size() &&
-          std::equal(k.begin(), k.end(), name.begin(),
-                     [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
-        return v;
-      }
-    }
-    return {};
-  }
+  std::string header(const std::string& name) const { return headerValue(headers, name); }
 };
 
 struct HttpResponse {
@@ -493,19 +499,12 @@ struct OutboundResponse {
   int status = 0;
   std::string body;
   std::string error;
-  std::vector<std::pair<std::string, std::string>> headers;
+  Headers headers;
+  // The response's Retry-After (delay-seconds or an HTTP-date) as a delay from now.
+  std::optional<std::chrono::seconds> retry_after;
 
   // The first value of a response header, by case-insensitive name, or "".
-  std::string header(const std::string& name) const {
-    for (const auto& [k, v] : headers) {
-      if (k.size() == name.size() &&
-          std::equal(k.begin(), k.end(), name.begin(),
-                     [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
-        return v;
-      }
-    }
-    return {};
-  }
+  std::string header(const std::string& name) const { return headerValue(headers, name); }
 };
 
 class Http {

@@ -1,8 +1,9 @@
 #pragma once
 // Ciclo plugin SDK: text as it arrives from outside - UTF-8 checks and percent-decoding,
-// the same code the host reads its own requests with.
+// the same code the host reads its own requests with - and percent-encoding for URLs.
 
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -81,6 +82,24 @@ inline std::optional<bool> parseYesNo(std::string_view value) {
     return true;
   if (v.empty() || v == "false" || v == "0" || v == "no" || v == "n" || v == "off") return false;
   return std::nullopt;
+}
+
+// `s` with every byte but letters, digits and - . _ ~ as %XX (RFC 3986 unreserved): safe
+// as a query parameter's value or a path segment.
+inline std::string percentEncode(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(s.size());
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
 }
 
 // %XX escapes and, with `plusIsSpace` (forms, query strings), '+' as a space. nullopt for a

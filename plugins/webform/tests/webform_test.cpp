@@ -112,7 +112,7 @@ TEST(Headers, MediaTypeAndParameters) {
 TEST(Escaping, HtmlAndUrl) {
   EXPECT_EQ(htmlEscape("<script>alert('x')</script>&\""),
             "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;&quot;");
-  EXPECT_EQ(urlEncode("email: is required"), "email%3A%20is%20required");
+  EXPECT_EQ(sdk::percentEncode("email: is required"), "email%3A%20is%20required");
 }
 
 Form validForm() {
