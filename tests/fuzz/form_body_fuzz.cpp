@@ -38,7 +38,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::string again;
     for (const auto& [name, value] : fields) {
       if (!again.empty()) again += '&';
-      again += urlEncode(name) + "=" + urlEncode(value);
+      again += ciclo::sdk::percentEncode(name) + "=" + ciclo::sdk::percentEncode(value);
     }
     auto reparsed = parseUrlEncoded(again);
     FUZZ_CHECK(reparsed.ok());
