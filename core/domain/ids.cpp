@@ -12,10 +12,25 @@ constexpr std::size_t kBodyLength = 26;
 
 std::string IdGenerator::next(std::string_view prefix) {
   std::array<std::uint8_t, 16> bytes{};
-  const auto ms = static_cast<std::uint64_t>(clock_.now().time_since_epoch().count());
-  for (int i = 0; i < 6; ++i)
-    bytes[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(ms >> (40 - 8 * i));
-  random_.fill(std::span(bytes).subspan(6));
+  {
+    const auto now = static_cast<std::uint64_t>(clock_.now().time_since_epoch().count());
+    std::lock_guard lock(mutex_);
+    if (now > last_ms_) {
+      random_.fill(std::span(bytes).subspan(6));
+      last_ms_ = now;
+      last_high_ = static_cast<std::uint16_t>(bytes[6] << 8 | bytes[7]);
+      last_low_ = 0;
+      for (std::size_t i = 8; i < 16; ++i) last_low_ = last_low_ << 8 | bytes[i];
+    } else if (++last_low_ == 0 && ++last_high_ == 0) {
+      ++last_ms_;  // 2^80 ids in one millisecond: borrow the next one
+    }
+    for (int i = 0; i < 6; ++i)
+      bytes[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(last_ms_ >> (40 - 8 * i));
+    bytes[6] = static_cast<std::uint8_t>(last_high_ >> 8);
+    bytes[7] = static_cast<std::uint8_t>(last_high_);
+    for (int i = 0; i < 8; ++i)
+      bytes[static_cast<std::size_t>(8 + i)] = static_cast<std::uint8_t>(last_low_ >> (56 - 8 * i));
+  }
 
   std::string id(prefix);
   id += '_';

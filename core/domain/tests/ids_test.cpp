@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <set>
+#include <vector>
 
 namespace ciclo {
 namespace {
@@ -45,6 +46,41 @@ TEST(Ids, DistinctWithinOneMillisecond) {
   IdGenerator ids(clock, random);
   std::set<std::string> seen;
   for (int i = 0; i < 1000; ++i) EXPECT_TRUE(seen.insert(ids.next("acct")).second);
+}
+
+TEST(Ids, SortInTheOrderTheyWereMadeWithinOneMillisecondAndWhenTheClockStepsBack) {
+  FixedClock clock;
+  CountingRandom random;
+  IdGenerator ids(clock, random);
+  std::vector<std::string> made;
+  for (int i = 0; i < 5; ++i) made.push_back(ids.next("intr"));
+  clock.t -= std::chrono::seconds(3);
+  made.push_back(ids.next("intr"));
+  clock.t += std::chrono::seconds(4);
+  made.push_back(ids.next("intr"));
+  EXPECT_TRUE(std::is_sorted(made.begin(), made.end()));
+  EXPECT_EQ(std::set<std::string>(made.begin(), made.end()).size(), made.size());
+  for (const auto& id : made) EXPECT_TRUE(isValidId("intr", id)) << id;
+  // Only a millisecond the generator has not used yet draws fresh random bits.
+  EXPECT_EQ(random.n, 2u);
+}
+
+TEST(Ids, AFullMillisecondBorrowsTheNext) {
+  class AllOnes : public RandomSource {
+   public:
+    void fill(std::span<std::uint8_t> out) override {
+      std::fill(out.begin(), out.end(), std::uint8_t{0xFF});
+    }
+  };
+  FixedClock clock;
+  AllOnes random;
+  IdGenerator ids(clock, random);
+  const auto last = ids.next("lead");
+  const auto next = ids.next("lead");
+  EXPECT_LT(last, next);
+  EXPECT_TRUE(isValidId("lead", next)) << next;
+  clock.t += std::chrono::milliseconds(1);  // the borrowed millisecond: still after
+  EXPECT_LT(next, ids.next("lead"));
 }
 
 TEST(Ids, ValidationRefusesOtherShapes) {
