@@ -387,9 +387,14 @@ int Daemon::serve(Config config) {
   Webhooks webhooks(*rt.services, crypto);
   webhooks.addRoutes(api.router());
   // Scoring follows what is known of each lead (interactions score it in their own request).
-  events.subscribe(
+  events.subscribeBatch(
       "scoring", {"lead.captured", "lead.updated", "lead.enriched", "lead.merged", "lead.profiled"},
-      [&rt](const store::Event& e) { return rescoreOnEvent(*rt.services, e.subject_id, e.type); });
+      [&rt](const std::vector<const store::Event*>& chunk) {
+        std::vector<LeadChange> changes;
+        changes.reserve(chunk.size());
+        for (const auto* e : chunk) changes.push_back({e->subject_id, e->type});
+        return rescoreChanged(*rt.services, changes);
+      });
   events.subscribe("webhooks", {},
                    [&webhooks](const store::Event& e) { return webhooks.fanOut(e); });
   api.addMetricsSource([&] {

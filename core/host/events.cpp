@@ -22,7 +22,12 @@ EventDispatcher::~EventDispatcher() {
 
 void EventDispatcher::subscribe(std::string consumer, std::vector<std::string> types,
                                 Handler handler) {
-  consumers_.push_back({std::move(consumer), std::move(types), std::move(handler), 0, {}, {}});
+  consumers_.push_back({std::move(consumer), std::move(types), std::move(handler), {}, 0, {}, {}});
+}
+
+void EventDispatcher::subscribeBatch(std::string consumer, std::vector<std::string> types,
+                                     BatchHandler handler) {
+  consumers_.push_back({std::move(consumer), std::move(types), {}, std::move(handler), 0, {}, {}});
 }
 
 void EventDispatcher::start() {
@@ -104,25 +109,42 @@ bool EventDispatcher::drain(Consumer& consumer) {
     return Status();
   });
   if (!read.ok() || events.empty()) return false;
+  auto wanted = [&](const store::Event& e) {
+    return consumer.types.empty() ||
+           std::find(consumer.types.begin(), consumer.types.end(), e.type) != consumer.types.end();
+  };
+  auto fail = [&](const store::Event& at, const Error& error) {
+    consumer.backoff = std::min(std::chrono::milliseconds(60000),
+                                std::max(std::chrono::milliseconds(500), consumer.backoff * 2));
+    consumer.retryAt = std::chrono::steady_clock::now() + consumer.backoff;
+    log().warning("consumer %s stopped at event %s: %s", consumer.name, at.id, error.message);
+  };
   std::int64_t reached = consumer.position;
   bool failed = false;
-  for (const auto& e : events) {
-    const bool wanted =
-        consumer.types.empty() ||
-        std::find(consumer.types.begin(), consumer.types.end(), e.type) != consumer.types.end();
-    if (wanted) {
-      Status handled = consumer.handler(e);
-      if (!handled.ok()) {
-        consumer.backoff = std::min(std::chrono::milliseconds(60000),
-                                    std::max(std::chrono::milliseconds(500), consumer.backoff * 2));
-        consumer.retryAt = std::chrono::steady_clock::now() + consumer.backoff;
-        log().warning("consumer %s stopped at event %s: %s", consumer.name, e.id,
-                      handled.error().message);
-        failed = true;
-        break;
-      }
+  if (consumer.batch) {
+    std::vector<const store::Event*> chunk;
+    for (const auto& e : events) {
+      if (wanted(e)) chunk.push_back(&e);
     }
-    reached = e.seq;
+    Status handled = chunk.empty() ? Status() : consumer.batch(chunk);
+    if (handled.ok()) {
+      reached = events.back().seq;
+    } else {
+      fail(*chunk.front(), handled.error());
+      failed = true;
+    }
+  } else {
+    for (const auto& e : events) {
+      if (wanted(e)) {
+        Status handled = consumer.handler(e);
+        if (!handled.ok()) {
+          fail(e, handled.error());
+          failed = true;
+          break;
+        }
+      }
+      reached = e.seq;
+    }
   }
   if (reached != consumer.position) {
     Status saved = store_.write([&](store::Connection& c) {

@@ -20,12 +20,16 @@ namespace ciclo::host {
 class EventDispatcher {
  public:
   using Handler = std::function<Status(const store::Event&)>;
+  // Takes the wanted events of a chunk at once (in order), for a consumer that reads the
+  // store once for many events. The chunk is handled whole or, on an error, again later.
+  using BatchHandler = std::function<Status(const std::vector<const store::Event*>&)>;
 
   EventDispatcher(store::Store& store, const Clock& clock);
   ~EventDispatcher();
 
   // Before start(): `types` empty means every type.
   void subscribe(std::string consumer, std::vector<std::string> types, Handler handler);
+  void subscribeBatch(std::string consumer, std::vector<std::string> types, BatchHandler handler);
   void start();
   void stop();
   void wake();
@@ -37,7 +41,8 @@ class EventDispatcher {
   struct Consumer {
     std::string name;
     std::vector<std::string> types;
-    Handler handler;
+    Handler handler;  // one of the two
+    BatchHandler batch;
     std::int64_t position = 0;
     std::chrono::steady_clock::time_point retryAt{};
     std::chrono::milliseconds backoff{0};

@@ -7,6 +7,7 @@
 #include <Poco/SHA2Engine.h>
 
 #include <cmath>
+#include <unordered_set>
 
 #include "ciclo/text.h"
 #include "host/adapters.h"
@@ -254,24 +255,33 @@ void recordRescored(Services& s, store::Connection& c, const Lead& lead, const R
   if (r.status) recordStatusChange(s, c, lead, *r.status, "scoring");
 }
 
-Status rescoreOnEvent(Services& s, const std::string& leadId, const std::string& reason) {
-  // Most changes to a lead do not move its score: find that out on a read connection and
-  // leave the writer alone. When it does move, the write scores again from what it reads.
-  bool moves = false;
+Status rescoreChanged(Services& s, const std::vector<LeadChange>& changes) {
+  // Most changes to a lead do not move its score: find that out on a read connection, once
+  // for all of them, and leave the writer alone. Those that move are scored again in the
+  // write, from what it reads.
+  std::vector<const LeadChange*> moving;
   Status read = s.store.read([&](store::Connection& c) -> Status {
-    auto lead = store::findLead(c, leadId);
-    if (!lead) return Status();
-    // Without rules, a lead never scored (its ledger is empty) has nothing to change.
     const ScoringRules& rules = s.config.scoring;
-    if (rules.profile.empty() && rules.behaviour.empty() && !lead->scored_at) return Status();
-    moves = planScore(s, c, *lead, s.clock.now()).changesAnything(*lead);
+    const bool noRules = rules.profile.empty() && rules.behaviour.empty();
+    const Timestamp now = s.clock.now();
+    std::unordered_set<std::string_view> seen;
+    for (auto change = changes.rbegin(); change != changes.rend(); ++change) {
+      if (!seen.insert(change->lead_id).second) continue;  // its last change names the reason
+      // Without rules, a lead never scored (its ledger is empty) has nothing to change; that
+      // is found without reading the lead.
+      if (noRules && !store::hasLedger(c, change->lead_id)) continue;
+      auto lead = store::findLead(c, change->lead_id);
+      if (lead && planScore(s, c, *lead, now).changesAnything(*lead)) moving.push_back(&*change);
+    }
     return Status();
   });
-  if (!read.ok()) return read;
-  if (!moves) return Status();
+  if (!read.ok() || moving.empty()) return read;
   return s.store.write([&](store::Connection& c) -> Status {
-    auto written = writeRescored(s, c, leadId, reason);
-    return written.ok() ? Status() : Status(written.error());
+    for (auto change = moving.rbegin(); change != moving.rend(); ++change) {
+      auto written = writeRescored(s, c, (*change)->lead_id, (*change)->reason);
+      if (!written.ok()) return written.error();
+    }
+    return Status();
   });
 }
 

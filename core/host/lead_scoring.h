@@ -53,9 +53,13 @@ Result<InteractionRecorded> recordLeadInteraction(Services& s, store::Connection
 // GET /v1/leads/{id}/score, POST and GET /v1/leads/{id}/interactions.
 void addScoringRoutes(Router& router, Services& s);
 
-// The consumer's handler: scores the event's lead again in its own write (`reason` names
-// what happened), when that changes anything.
-Status rescoreOnEvent(Services& s, const std::string& leadId, const std::string& reason);
+// The consumer's handler: scores the changed leads again (`reason` names what happened to
+// each, a lead may be named more than once), in one write for those it changes anything for.
+struct LeadChange {
+  std::string lead_id;
+  std::string reason;
+};
+Status rescoreChanged(Services& s, const std::vector<LeadChange>& changes);
 
 // The periodic job: engagement fades with time alone, so every live lead with interactions
 // is scored again, in the batches of rescoreAll() (a sales-ready lead whose points faded

@@ -21,6 +21,7 @@
 #include <list>
 #include <mutex>
 #include <random>
+#include <sstream>
 #include <thread>
 
 namespace ciclo::host {
@@ -206,6 +207,8 @@ class ServerSession : public Poco::Net::HTTPServerSession {
     }
   }
   bool mayKeepAlive() const { return requestsLeft_ != 0; }
+  // Writes a whole answer, head and body, with one send(2).
+  void sendAll(const std::string& bytes) { write(bytes.data(), static_cast<int>(bytes.size())); }
 
  private:
   bool first_ = true;
@@ -322,7 +325,7 @@ class HttpConnection : public Poco::Net::TCPServerConnection {
         keepAlive = srv.params->getKeepAlive() && in.getKeepAlive() && session.mayKeepAlive() &&
                     !bodyUnread && !srv.stopping;
         srv.registry.set(reg.handle, State::kWriting, Clock::now() + deadline);
-        send(out, in.getVersion(), request, response, keepAlive);
+        send(session, out, in.getVersion(), request, response, keepAlive);
         responded = true;
         session.setKeepAlive(keepAlive);
         if (bodyUnread) drain();
@@ -379,8 +382,9 @@ class HttpConnection : public Poco::Net::TCPServerConnection {
     return isValidUtf8(m) ? m : "invalid bytes";
   }
 
-  void send(Poco::Net::HTTPServerResponseImpl& out, const std::string& version,
-            const Request& request, const Response& response, bool keepAlive) {
+  static void send(ServerSession& session, Poco::Net::HTTPServerResponseImpl& out,
+                   const std::string& version, const Request& request, const Response& response,
+                   bool keepAlive) {
     out.setVersion(version == Poco::Net::HTTPMessage::HTTP_1_0 ? version
                                                                : Poco::Net::HTTPMessage::HTTP_1_1);
     out.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(response.status));
@@ -390,21 +394,23 @@ class HttpConnection : public Poco::Net::TCPServerConnection {
     out.set("X-Content-Type-Options", "nosniff");
     for (const auto& [k, v] : response.headers) out.set(k, v);
     if (!response.body.empty()) out.setContentType(response.content_type);
-    if (request.method == "HEAD") {
-      out.setContentLength64(static_cast<Poco::Int64>(response.body.size()));
-      out.send();
-    } else {
-      out.sendBuffer(response.body.data(), response.body.size());
-    }
+    out.setContentLength64(static_cast<Poco::Int64>(response.body.size()));
+    // Head and body in one segment: Poco's sendBuffer() sends them with two system calls,
+    // and the client then wakes up twice.
+    std::ostringstream head;
+    out.write(head);
+    std::string bytes = std::move(head).str();
+    if (request.method != "HEAD") bytes += response.body;
+    session.sendAll(bytes);
   }
 
-  void sendError(Poco::Net::HTTPServerSession& session, int status, const std::string& detail,
-                 Request& request, Clock::time_point started) {
+  void sendError(ServerSession& session, int status, const std::string& detail, Request& request,
+                 Clock::time_point started) {
     if (request.request_id.empty()) request.request_id = newRequestId();
     const Response response = problemResponse(status, "", detail);
     try {
       Poco::Net::HTTPServerResponseImpl out(session);
-      send(out, "HTTP/1.1", request, response, false);
+      send(session, out, "HTTP/1.1", request, response, false);
     } catch (const Poco::Exception&) {
       // The client is gone; nothing more to say.
     }

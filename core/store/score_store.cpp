@@ -86,6 +86,10 @@ std::vector<ScoreEntry> leadLedger(Connection& c, const std::string& leadId) {
   return out;
 }
 
+bool hasLedger(Connection& c, const std::string& leadId) {
+  return !c.query("SELECT 1 FROM score_ledger WHERE lead_id = $1 LIMIT 1", {leadId}).empty();
+}
+
 std::vector<Lead> liveLeadsAfter(Connection& c, const std::string& afterId, int limit,
                                  bool engagedOnly) {
   std::vector<Lead> out;

@@ -26,6 +26,8 @@ void appendLedger(Connection& c, const std::string& leadId, const std::vector<Sc
                   const std::string& reason, Timestamp recordedAt);
 // The lead's ledger changes in the order they were recorded.
 std::vector<ScoreEntry> leadLedger(Connection& c, const std::string& leadId);
+// Whether any rule ever gave the lead points: a lead without is one never scored.
+bool hasLedger(Connection& c, const std::string& leadId);
 
 // ---- scoring every lead again, a batch of leads at a time
 // Leads not merged away, in id order after `afterId`; only those with interactions (whose

@@ -1,0 +1,118 @@
+#include "host/events.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "host/adapters.h"
+#include "store/journal.h"
+#include "support/test_db.h"
+
+namespace ciclo::host {
+namespace {
+
+class Dispatcher : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store::StoreConfig config;
+    config.url = ciclo::testing::freshDatabaseUrl(ciclo::testing::TestBackend::kSqlite);
+    auto opened = store::Store::open(config);
+    ASSERT_TRUE(opened.ok()) << opened.error().message;
+    store_ = std::move(opened).value();
+  }
+
+  void append(const std::vector<std::pair<std::string, std::string>>& typeAndSubject) {
+    ASSERT_TRUE(store_
+                    ->write([&](store::Connection& c) {
+                      for (const auto& [type, subject] : typeAndSubject) {
+                        store::appendEvent(c, {0, "evt_" + std::to_string(++n_), type, subject, "",
+                                               clock_.now(), "{}"});
+                      }
+                      return Status();
+                    })
+                    .ok());
+  }
+
+  // Waits (briefly, in real time: the dispatcher is a thread) until `done` holds.
+  static bool eventually(const std::function<bool()>& done) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > until) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return true;
+  }
+
+  std::int64_t savedPosition(const std::string& consumer) {
+    std::int64_t position = -1;
+    (void)store_->read([&](store::Connection& c) {
+      auto rows =
+          c.query("SELECT position FROM consumer_positions WHERE consumer = $1", {consumer});
+      if (!rows.empty()) position = store::integer(rows[0][0]);
+      return Status();
+    });
+    return position;
+  }
+
+  SystemClock clock_;
+  std::unique_ptr<store::Store> store_;
+  int n_ = 0;
+};
+
+TEST_F(Dispatcher, ABatchConsumerGetsTheEventsItWantsInOrderAChunkAtATime) {
+  std::mutex mutex;
+  std::vector<std::vector<std::string>> chunks;
+  EventDispatcher events(*store_, clock_);
+  events.subscribeBatch("batch", {"lead.captured", "lead.updated"},
+                        [&](const std::vector<const store::Event*>& chunk) {
+                          std::lock_guard lock(mutex);
+                          chunks.emplace_back();
+                          for (const auto* e : chunk) chunks.back().push_back(e->subject_id);
+                          return Status();
+                        });
+  events.start();  // a new consumer starts at the head: what came before is not its business
+  append({{"lead.captured", "a"}, {"lead.scored", "b"}, {"lead.updated", "c"}});
+  events.wake();
+  ASSERT_TRUE(eventually([&] { return savedPosition("batch") == 3; }));
+  std::lock_guard lock(mutex);
+  ASSERT_EQ(chunks.size(), 1u);
+  EXPECT_EQ(chunks[0], (std::vector<std::string>{"a", "c"}));
+}
+
+TEST_F(Dispatcher, AFailedChunkIsHandledWholeAgainAndThePositionWaitsForIt) {
+  std::atomic<int> calls{0};
+  std::atomic<std::size_t> lastSize{0};
+  EventDispatcher events(*store_, clock_);
+  events.subscribeBatch("flaky", {}, [&](const std::vector<const store::Event*>& chunk) {
+    lastSize = chunk.size();
+    return ++calls == 1 ? Status(Error::retryable("not now")) : Status();
+  });
+  events.start();
+  append({{"lead.captured", "a"}, {"lead.captured", "b"}});
+  events.wake();
+  ASSERT_TRUE(eventually([&] { return calls >= 1; }));
+  EXPECT_EQ(savedPosition("flaky"), 0);
+  // After the backoff (half a second), the same two events again, and then the position.
+  ASSERT_TRUE(eventually([&] { return savedPosition("flaky") == 2; }));
+  EXPECT_EQ(calls, 2);
+  EXPECT_EQ(lastSize, 2u);
+}
+
+TEST_F(Dispatcher, AChunkWithNothingWantedMovesThePositionWithoutACall) {
+  std::atomic<int> calls{0};
+  EventDispatcher events(*store_, clock_);
+  events.subscribeBatch("picky", {"lead.merged"}, [&](const std::vector<const store::Event*>&) {
+    ++calls;
+    return Status();
+  });
+  events.start();
+  append({{"lead.captured", "a"}, {"lead.updated", "a"}});
+  events.wake();
+  ASSERT_TRUE(eventually([&] { return savedPosition("picky") == 2; }));
+  EXPECT_EQ(calls, 0);
+}
+
+}  // namespace
+}  // namespace ciclo::host
