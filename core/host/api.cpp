@@ -112,7 +112,29 @@ Result<CreatedKey> createApiKey(Services& s, const std::string& name,
   return CreatedKey{record.id, record.id + "." + secretText};
 }
 
-Result<Principal> authenticate(Services& s, const std::string& authorization) {
+std::optional<Principal> VerifiedKeys::find(const std::string& id, const std::string& secretHash,
+                                            Timestamp now) const {
+  std::lock_guard lock(mutex_);
+  const auto it = keys_.find(id);
+  if (it == keys_.end() || now >= it->second.until ||
+      !constantTimeEquals(secretHash, it->second.secret_hash)) {
+    return std::nullopt;
+  }
+  return it->second.principal;
+}
+
+void VerifiedKeys::keep(const std::string& id, const std::string& secretHash,
+                        const Principal& principal, Timestamp now) {
+  std::lock_guard lock(mutex_);
+  if (keys_.size() >= kMaxKeys && !keys_.contains(id)) {
+    std::erase_if(keys_, [&](const auto& entry) { return now >= entry.second.until; });
+    if (keys_.size() >= kMaxKeys) keys_.clear();
+  }
+  keys_.insert_or_assign(id, Entry{secretHash, principal, now + kTtl});
+}
+
+Result<Principal> authenticate(Services& s, VerifiedKeys& verified,
+                               const std::string& authorization) {
   const Error unauthorized{ErrorKind::kUnauthorized,
                            "a valid API key is required (Authorization: Bearer <key>)",
                            {},
@@ -128,18 +150,21 @@ Result<Principal> authenticate(Services& s, const std::string& authorization) {
   if (dot == std::string::npos || !isValidId("key", std::string_view(token).substr(0, dot)))
     return unauthorized;
   const std::string id = token.substr(0, dot);
-  const std::string secret = token.substr(dot + 1);
+  const std::string secretHash = sha256Hex(std::string_view(token).substr(dot + 1));
+  const Timestamp now = s.clock.now();
+  if (auto principal = verified.find(id, secretHash, now)) return std::move(*principal);
   std::optional<store::ApiKeyRecord> record;
   Status read = s.store.read([&](store::Connection& c) {
     record = store::findApiKey(c, id);
     return Status();
   });
   if (!read.ok()) return read.error();
-  if (!record || record->revoked_at ||
-      !constantTimeEquals(sha256Hex(secret), record->secret_hash)) {
+  if (!record || record->revoked_at || !constantTimeEquals(secretHash, record->secret_hash)) {
     return unauthorized;
   }
-  return Principal{record->id, record->name, record->scopes};
+  Principal principal{record->id, record->name, record->scopes};
+  verified.keep(id, secretHash, principal, now);
+  return principal;
 }
 
 // ---- idempotency
@@ -331,7 +356,7 @@ std::variant<const Route*, Response> Api::admit(Request& request) {
   request.params = match.params;
   const auto& options = match.route->options;
   if (!options.scope.empty()) {
-    auto principal = authenticate(s_, request.header("Authorization"));
+    auto principal = authenticate(s_, verifiedKeys_, request.header("Authorization"));
     if (!principal.ok()) {
       Response r = problemResponse(principal.error());
       if (principal.error().kind == ErrorKind::kUnauthorized)
