@@ -116,7 +116,7 @@ std::optional<Principal> VerifiedKeys::find(const std::string& id, const std::st
                                             Timestamp now) const {
   std::lock_guard lock(mutex_);
   const auto it = keys_.find(id);
-  if (it == keys_.end() || now >= it->second.until ||
+  if (it == keys_.end() || !it->second.freshAt(now) ||
       !constantTimeEquals(secretHash, it->second.secret_hash)) {
     return std::nullopt;
   }
@@ -127,10 +127,10 @@ void VerifiedKeys::keep(const std::string& id, const std::string& secretHash,
                         const Principal& principal, Timestamp now) {
   std::lock_guard lock(mutex_);
   if (keys_.size() >= kMaxKeys && !keys_.contains(id)) {
-    std::erase_if(keys_, [&](const auto& entry) { return now >= entry.second.until; });
+    std::erase_if(keys_, [&](const auto& entry) { return !entry.second.freshAt(now); });
     if (keys_.size() >= kMaxKeys) keys_.clear();
   }
-  keys_.insert_or_assign(id, Entry{secretHash, principal, now + kTtl});
+  keys_.insert_or_assign(id, Entry{secretHash, principal, now});
 }
 
 Result<Principal> authenticate(Services& s, VerifiedKeys& verified,

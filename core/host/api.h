@@ -83,7 +83,9 @@ class VerifiedKeys {
   struct Entry {
     std::string secret_hash;
     Principal principal;
-    Timestamp until;
+    Timestamp verified_at;
+    // A clock set back makes `now` earlier than the verification: that does not count.
+    bool freshAt(Timestamp now) const { return now >= verified_at && now < verified_at + kTtl; }
   };
   mutable std::mutex mutex_;
   std::unordered_map<std::string, Entry> keys_;

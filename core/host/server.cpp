@@ -395,13 +395,16 @@ class HttpConnection : public Poco::Net::TCPServerConnection {
     for (const auto& [k, v] : response.headers) out.set(k, v);
     if (!response.body.empty()) out.setContentType(response.content_type);
     out.setContentLength64(static_cast<Poco::Int64>(response.body.size()));
-    // Head and body in one segment: Poco's sendBuffer() sends them with two system calls,
-    // and the client then wakes up twice.
+    // Head and body in one send(2): Poco's sendBuffer() takes two, and the client then wakes
+    // up twice. A large body goes on its own rather than be copied behind the head.
+    constexpr std::size_t kCopyLimit = 64 * 1024;
     std::ostringstream head;
     out.write(head);
     std::string bytes = std::move(head).str();
-    if (request.method != "HEAD") bytes += response.body;
+    const bool withBody = request.method != "HEAD" && !response.body.empty();
+    if (withBody && response.body.size() <= kCopyLimit) bytes += response.body;
     session.sendAll(bytes);
+    if (withBody && response.body.size() > kCopyLimit) session.sendAll(response.body);
   }
 
   void sendError(ServerSession& session, int status, const std::string& detail, Request& request,

@@ -19,6 +19,8 @@ TEST(VerifiedKeys, KeepAKeyForASecondAndOnlyWithItsSecret) {
   EXPECT_EQ(keys.find("key_a", "hash", kT0)->name, "crm");
   EXPECT_FALSE(keys.find("key_a", "other", kT0)) << "another secret under the same id";
   EXPECT_FALSE(keys.find("key_a", "hash", kT0 + VerifiedKeys::kTtl)) << "a second later";
+  EXPECT_FALSE(keys.find("key_a", "hash", kT0 - std::chrono::hours(1)))
+      << "the clock set back an hour does not make the second last longer";
   keys.keep("key_a", "hash", crm(), kT0 + VerifiedKeys::kTtl);
   EXPECT_TRUE(keys.find("key_a", "hash", kT0 + VerifiedKeys::kTtl));
 }
