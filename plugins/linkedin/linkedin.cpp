@@ -10,7 +10,6 @@
 // what the lead or a person entered (sdk::Tx::enrich keeps provenance per field).
 
 #include <Poco/JSON/Array.h>
-#include <Poco/JSON/Parser.h>
 #include <Poco/URI.h>
 
 #include <condition_variable>
@@ -161,11 +160,8 @@ std::string fieldsJson(const std::map<std::string, std::string>& fields) {
 
 std::map<std::string, std::string> fieldsFromJson(const std::string& text) {
   std::map<std::string, std::string> out;
-  try {
-    Poco::JSON::Parser parser;
-    auto o = parser.parse(text).extract<Poco::JSON::Object::Ptr>();
+  if (const auto o = parseObject(text)) {
     for (const auto& [k, v] : *o) out[k] = v.convert<std::string>();
-  } catch (const std::exception&) {
   }
   return out;
 }
@@ -211,25 +207,19 @@ class LinkedInPlugin final : public sdk::Plugin {
 
   // ---- the queue: lead.captured adds the lead when its company can be looked up
   Status queue(const sdk::Event& e) {
-    std::string leadId, lookup;
-    try {
-      Poco::JSON::Parser parser;
-      auto data = parser.parse(e.data).extract<Poco::JSON::Object::Ptr>();
-      auto lead = data->getObject("lead");
-      if (!lead) return Status();
-      leadId = lead->optValue<std::string>("id", "");
-      // Already enriched from LinkedIn: a repeat capture has nothing new to look up.
-      if (auto provenance = lead->getObject("provenance")) {
-        for (const auto& [field, from] : *provenance) {
-          auto f = provenance->getObject(field);
-          if (f && f->optValue<std::string>("source", "") == "linkedin") return Status();
-        }
+    const auto data = parseObject(e.data);
+    const auto lead = data ? data->getObject("lead") : nullptr;
+    if (!lead) return Status();  // not a lead event this plugin can read: nothing to do
+    // Already enriched from LinkedIn: a repeat capture has nothing new to look up.
+    if (auto provenance = lead->getObject("provenance")) {
+      for (const auto& [field, from] : *provenance) {
+        auto f = provenance->getObject(field);
+        if (f && jsonText(*f, "source") == "linkedin") return Status();
       }
-      lookup = lookupFor(lead->optValue<std::string>("website", ""),
-                         lead->optValue<std::string>("company_domain", ""));
-    } catch (const std::exception&) {
-      return Status();  // not a lead event this plugin can read: nothing to do
     }
+    const std::string leadId = jsonText(*lead, "id");
+    const std::string lookup =
+        lookupFor(jsonText(*lead, "website"), jsonText(*lead, "company_domain"));
     if (leadId.empty() || lookup.empty()) return Status();
     const std::string at = sdk::rfc3339(now());
     Status st = ctx_->storage().write([&](sdk::Tx& tx) -> Status {
@@ -606,13 +596,8 @@ class LinkedInPlugin final : public sdk::Plugin {
     if (!vanity.empty()) {
       key = "vanity:" + vanity;
     } else {
-      try {
-        Poco::JSON::Parser parser;
-        auto o = parser.parse(lead.value().json).extract<Poco::JSON::Object::Ptr>();
-        key = lookupFor(o->optValue<std::string>("website", ""),
-                        o->optValue<std::string>("company_domain", ""));
-      } catch (const std::exception&) {
-      }
+      if (const auto o = parseObject(lead.value().json))
+        key = lookupFor(jsonText(*o, "website"), jsonText(*o, "company_domain"));
     }
     if (key.empty())
       return sdk::problem(422, "nothing-to-look-up", "Unprocessable Content",

@@ -2,7 +2,6 @@
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
 
 #include <cctype>
 
@@ -10,14 +9,14 @@
 
 namespace ciclo::plugins::linkedin {
 
+Poco::JSON::Object::Ptr parseObject(const std::string& text) {
+  auto parsed = parseJsonObject(text, 16);
+  return parsed.ok() ? parsed.value() : nullptr;
+}
+
 namespace {
 
 using Poco::JSON::Object;
-
-Object::Ptr parseObject(const std::string& body) {
-  Poco::JSON::Parser parser;
-  return parser.parse(body).extract<Object::Ptr>();
-}
 
 bool isCountryCode(const std::string& c) {
   return c.size() == 2 && std::isalpha(static_cast<unsigned char>(c[0])) &&
@@ -69,7 +68,11 @@ FinderAnswer readFinder(const std::string& body, Access access) {
   FinderAnswer answer;
   try {
     const auto root = parseObject(body);
-    const auto elements = root ? root->getArray("elements") : nullptr;
+    if (!root) {
+      answer.error = "the answer is not the JSON of a finder";
+      return answer;
+    }
+    const auto elements = root->getArray("elements");
     if (!elements) {
       answer.error = "the answer has no elements";
       return answer;

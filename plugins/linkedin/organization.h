@@ -7,6 +7,8 @@
 // staffCountRange come only with administrator access. The access level configured decides
 // which fields are read: a field the level does not return is never taken, even if present.
 
+#include <Poco/JSON/Object.h>
+
 #include <map>
 #include <optional>
 #include <string>
@@ -55,6 +57,11 @@ std::map<std::string, std::string> profileFields(const Organization& o,
 // A LinkedIn error body ({"status":429,"serviceErrorCode":101,"code":"TOO_MANY_REQUESTS",
 // "message":"..."}) as one short line for logs and answers.
 std::string errorSummary(int status, const std::string& body);
+
+// JSON text - LinkedIn's answers, the host's events and documents, the plugin's own rows - as
+// an object, read as the host reads request bodies (valid UTF-8, at most 16 levels deep, no
+// member named twice); null when it is not one.
+Poco::JSON::Object::Ptr parseObject(const std::string& text);
 
 // The vanity name in a LinkedIn company page URL ("https://www.linkedin.com/company/acme/"
 // -> "acme"), or "".

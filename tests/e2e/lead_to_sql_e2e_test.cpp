@@ -62,17 +62,6 @@ class LeadToSql : public DaemonTest {
     if (IsSkipped() || HasFatalFailure()) return;
     admin_ = daemon_->createKey("admin", "ops");
   }
-  Poco::JSON::Object::Ptr lead(const std::string& id) { return json(get("/v1/leads/" + id).body); }
-  Poco::JSON::Object::Ptr leadWhen(const std::string& id,
-                                   const std::function<bool(Poco::JSON::Object&)>& done) {
-    Poco::JSON::Object::Ptr last;
-    for (int i = 0; i < 300; ++i) {
-      last = lead(id);
-      if (done(*last)) return last;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return last;
-  }
   // The events of `type` the receiver got, with every delivery verified.
   std::vector<Poco::JSON::Object::Ptr> delivered(const std::string& type) {
     std::vector<Poco::JSON::Object::Ptr> out;
@@ -162,9 +151,7 @@ TEST_P(LeadToSql, AFormLeadIsEnrichedNurturedAndBecomesSalesReady) {
   }
   EXPECT_EQ(enrolments->getObject(0)->getValue<std::string>("status"), "stopped");
   EXPECT_EQ(enrolments->getObject(0)->getValue<std::string>("stop_reason"), "sales_ready");
-  ASSERT_EQ(
-      daemon_->call("POST", "/v1/testing/clock", admin_, R"({"advance_seconds":259200})").status,
-      200);
+  ASSERT_EQ(daemon_->advanceClock(admin_, 3 * 86400).status, 200);
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   EXPECT_EQ(smtp_.received()->size(), 1u);
 

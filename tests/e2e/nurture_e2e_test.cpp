@@ -83,8 +83,7 @@ class Nurture : public DaemonTest {
                : nullptr;
   }
   void advance(int seconds) {
-    auto r = daemon_->call("POST", "/v1/testing/clock", admin_,
-                           "{\"advance_seconds\":" + std::to_string(seconds) + "}");
+    auto r = daemon_->advanceClock(admin_, seconds);
     ASSERT_EQ(r.status, 200) << r.body;
   }
   long long score(const std::string& lead) {

@@ -37,8 +37,7 @@ class Webhooks : public DaemonTest {
     return o->getValue<std::string>("id");
   }
   void advance(int seconds) {
-    auto r = daemon_->call("POST", "/v1/testing/clock", admin_,
-                           "{\"advance_seconds\":" + std::to_string(seconds) + "}");
+    auto r = daemon_->advanceClock(admin_, seconds);
     ASSERT_EQ(r.status, 200) << r.body;
   }
   Poco::JSON::Array::Ptr deliveries(const std::string& endpoint, const std::string& query = "") {

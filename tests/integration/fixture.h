@@ -9,9 +9,11 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <random>
+#include <thread>
 
 #include "host/crypto.h"
 #include "support/daemon.h"
@@ -114,6 +116,18 @@ class DaemonTest : public ::testing::TestWithParam<TestBackend> {
     return daemon_->call("POST", path, writer_, body, headers);
   }
   HttpResult get(const std::string& path) { return daemon_->call("GET", path, reader_); }
+  Poco::JSON::Object::Ptr lead(const std::string& id) { return json(get("/v1/leads/" + id).body); }
+  // The lead once `done` holds for it (what the daemon does in the background), within 15 s.
+  Poco::JSON::Object::Ptr leadWhen(const std::string& id,
+                                   const std::function<bool(Poco::JSON::Object&)>& done) {
+    Poco::JSON::Object::Ptr last;
+    for (int i = 0; i < 300; ++i) {
+      last = lead(id);
+      if (done(*last)) return last;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return last;
+  }
 
   // The kinds of the lead's timeline entries, in order ("lead.captured", "lead.scored", ...).
   std::vector<std::string> timelineKinds(const std::string& leadId) {

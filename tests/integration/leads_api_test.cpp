@@ -311,13 +311,7 @@ class ClockControlled : public DaemonTest {
     o.clock_control = true;
     return o;
   }
-  void advance(int seconds) {
-    ASSERT_EQ(daemon_
-                  ->call("POST", "/v1/testing/clock", admin_,
-                         "{\"advance_seconds\":" + std::to_string(seconds) + "}")
-                  .status,
-              200);
-  }
+  void advance(int seconds) { ASSERT_EQ(daemon_->advanceClock(admin_, seconds).status, 200); }
   std::string admin_;
 };
 

@@ -68,22 +68,9 @@ class LinkedIn : public DaemonTest {
     EXPECT_EQ(r.status, 201) << r.body;
     return json(r.body)->getValue<std::string>("id");
   }
-  Poco::JSON::Object::Ptr lead(const std::string& id) { return json(get("/v1/leads/" + id).body); }
-  // The lead once `done` holds for it, within a few seconds.
-  Poco::JSON::Object::Ptr leadWhen(const std::string& id,
-                                   const std::function<bool(Poco::JSON::Object&)>& done) {
-    Poco::JSON::Object::Ptr last;
-    for (int i = 0; i < 200; ++i) {
-      last = lead(id);
-      if (done(*last)) return last;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return last;
-  }
   static bool enriched(Poco::JSON::Object& l) { return l.getObject("provenance")->size() > 0; }
   void advance(long long seconds) {
-    auto r = daemon_->call("POST", "/v1/testing/clock", admin_,
-                           "{\"advance_seconds\":" + std::to_string(seconds) + "}");
+    auto r = daemon_->advanceClock(admin_, seconds);
     ASSERT_EQ(r.status, 200) << r.body;
   }
   Poco::JSON::Object::Ptr status() { return json(get("/v1/linkedin/status").body); }

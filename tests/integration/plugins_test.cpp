@@ -78,8 +78,7 @@ TEST_P(Plugins, RoutesEventsAndJobsOfAPluginWork) {
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_EQ(state()->getValue<int>("ticks"), 0);
   auto admin = daemon_->createKey("admin", "ops");
-  ASSERT_EQ(daemon_->call("POST", "/v1/testing/clock", admin, R"({"advance_seconds":61})").status,
-            200);
+  ASSERT_EQ(daemon_->advanceClock(admin, 61).status, 200);
   EXPECT_TRUE(eventually([&] { return state()->getValue<int>("ticks") == 1; }));
 }
 

@@ -37,7 +37,6 @@ class ProfilingApi : public DaemonTest {
     options.extra_yaml = "profiling:\n  personas: " + files_.path("personas.yaml") + "\n";
     return options;
   }
-  Poco::JSON::Object::Ptr lead(const std::string& id) { return json(get("/v1/leads/" + id).body); }
   static std::vector<std::string> strings(const Poco::JSON::Array::Ptr& a) {
     std::vector<std::string> out;
     for (std::size_t i = 0; a && i < a->size(); ++i) out.push_back(a->getElement<std::string>(i));

@@ -160,11 +160,7 @@ TEST_P(Referrals, ARedeliveryGetsTheFirstAnswerAndAnotherBodyUnderItsIdIs409) {
 TEST_P(Referrals, AnswersAreKeptForAWeekThenForgotten) {
   const std::string body = R"({"referrals":[{"external_id":"W-1","email":"w1@x.it"}]})";
   ASSERT_EQ(referrals(body, "msg_week").status, 200);
-  ASSERT_EQ(daemon_
-                ->call("POST", "/v1/testing/clock", admin(),
-                       R"({"advance_seconds":)" + std::to_string(8 * 86400) + "}")
-                .status,
-            200);
+  ASSERT_EQ(daemon_->advanceClock(admin(), 8 * 86400).status, 200);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (recordsDump().find("|msg_week|") != std::string::npos &&
          std::chrono::steady_clock::now() < deadline) {
@@ -242,9 +238,7 @@ TEST_P(Referrals, SignaturesAreCheckedAndRefusalsChangeNothing) {
             200);
 
   // The daemon's clock, not the sender's, decides what is stale.
-  ASSERT_EQ(
-      daemon_->call("POST", "/v1/testing/clock", admin(), R"({"advance_seconds":400})").status,
-      200);
+  ASSERT_EQ(daemon_->advanceClock(admin(), 400).status, 200);
   EXPECT_EQ(send("acme", body, acme_, "s5", now).status, 401);
   EXPECT_EQ(send("acme", body, acme_, "s5", now + 400).status, 200);
 }

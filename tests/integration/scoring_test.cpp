@@ -34,20 +34,11 @@ class ScoringApi : public DaemonTest {
   }
   // The lead once the scoring consumer has scored it (it follows the capture's event).
   Poco::JSON::Object::Ptr scoredLead(const std::string& id) {
-    auto lead = json(get("/v1/leads/" + id).body);
-    for (int i = 0; i < 250 && lead->isNull("scored_at"); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      lead = json(get("/v1/leads/" + id).body);
-    }
-    return lead;
+    return leadWhen(id, [](Poco::JSON::Object& l) { return !l.isNull("scored_at"); });
   }
   void advanceDays(int days) {
     const std::string admin = daemon_->createKey("admin", "clock");
-    ASSERT_EQ(daemon_
-                  ->call("POST", "/v1/testing/clock", admin,
-                         "{\"advance_seconds\":" + std::to_string(days * 86400) + "}")
-                  .status,
-              200);
+    ASSERT_EQ(daemon_->advanceClock(admin, days * 86400LL).status, 200);
   }
   // Two leads in the target industry and one not, scored; then the industry is made worth 70
   // in the rules file, which the daemon reads when it starts.
@@ -149,11 +140,8 @@ TEST_P(ScoringApi, InteractionsScoreAtOnceAndCrossTheSalesReadyThresholdBothWays
   // A day later the points have faded below 60 again: the hourly job sends the lead back to
   // nurturing with no request about it.
   advanceDays(1);
-  auto lead = json(get("/v1/leads/" + id).body);
-  for (int i = 0; i < 250 && lead->getValue<std::string>("status") != "nurturing"; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    lead = json(get("/v1/leads/" + id).body);
-  }
+  auto lead = leadWhen(
+      id, [](Poco::JSON::Object& l) { return l.getValue<std::string>("status") == "nurturing"; });
   EXPECT_EQ(lead->getValue<std::string>("status"), "nurturing");
   EXPECT_LT(lead->getValue<int>("score"), 60);
   auto after = json(interact(id, R"({"type":"unsubscribed"})").body);  // no rule: no points

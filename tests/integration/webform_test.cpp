@@ -57,13 +57,7 @@ class Webform : public DaemonTest {
     return admin_;
   }
 
-  void advance(int seconds) {
-    ASSERT_EQ(daemon_
-                  ->call("POST", "/v1/testing/clock", admin(),
-                         R"({"advance_seconds":)" + std::to_string(seconds) + "}")
-                  .status,
-              200);
-  }
+  void advance(int seconds) { ASSERT_EQ(daemon_->advanceClock(admin(), seconds).status, 200); }
 
   std::string admin_;
 };

@@ -139,8 +139,7 @@ TEST_P(Scenarios, Run) {
     std::smatch m;
     if (l.starts_with("key ")) continue;
     if (std::regex_match(l, m, kClock)) {
-      auto r = daemon.call("POST", "/v1/testing/clock", keys["ops"],
-                           "{\"advance_seconds\":" + m[1].str() + "}");
+      auto r = daemon.advanceClock(keys["ops"], std::stoll(m[1].str()));
       ASSERT_EQ(r.status, 200) << r.body;
     } else if (std::regex_match(l, m, kWhen)) {
       const std::string actor = m[1];

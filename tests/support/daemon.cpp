@@ -149,6 +149,11 @@ HttpResult httpCall(int port, const std::string& method, const std::string& path
   return result;
 }
 
+HttpResult Daemon::advanceClock(const std::string& adminKey, long long seconds) const {
+  return call("POST", "/v1/testing/clock", adminKey,
+              "{\"advance_seconds\":" + std::to_string(seconds) + "}");
+}
+
 HttpResult Daemon::call(const std::string& method, const std::string& path, const std::string& key,
                         const std::string& body,
                         const std::vector<std::pair<std::string, std::string>>& headers) const {

@@ -64,6 +64,8 @@ class Daemon {
   HttpResult call(const std::string& method, const std::string& path, const std::string& key,
                   const std::string& body = "",
                   const std::vector<std::pair<std::string, std::string>>& headers = {}) const;
+  // Moves the daemon's clock on (it needs DaemonOptions::clock_control and an admin key).
+  HttpResult advanceClock(const std::string& adminKey, long long seconds) const;
 
   static std::string binary();
 

@@ -75,6 +75,16 @@ TEST(Organizations, NoElementsIsNoOrganizationAndOddAnswersAreErrors) {
     EXPECT_FALSE(answer.ok) << bad;
     EXPECT_FALSE(answer.error.empty()) << bad;
   }
+  // Read as the host reads bodies: a member named twice, invalid UTF-8 and nesting past 16
+  // levels are not an answer either.
+  const std::string deep = std::string(20, '[') + std::string(20, ']');
+  for (const std::string& bad : {std::string(R"({"elements": [], "elements": [{"id": 1}]})"),
+                                 std::string("{\"elements\": [], \"x\": \"\xff\"}"),
+                                 R"({"elements": [], "x": )" + deep + "}"}) {
+    const auto answer = readFinder(bad, Access::kMember);
+    EXPECT_FALSE(answer.ok) << bad;
+    EXPECT_EQ(answer.error, "the answer is not the JSON of a finder") << bad;
+  }
   // Fields of the wrong type or shape are left out, not trusted.
   const auto odd = readFinder(
       R"json({"elements": [{"id": 7, "localizedName": 12, "localizedWebsite": "javascript:alert(1)",
