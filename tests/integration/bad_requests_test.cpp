@@ -172,7 +172,7 @@ TEST_P(BadRequests, AreRefusedWithProblemsAndChangeNothing) {
   };
   ASSERT_GE(table.size(), 60u);
 
-  const std::string before = dumpDatabase(daemon_->storeUrl());
+  const std::string before = recordsDump();
   for (const auto& bad : table) {
     SCOPED_TRACE(bad.name);
     auto headers = bad.headers;
@@ -195,7 +195,7 @@ TEST_P(BadRequests, AreRefusedWithProblemsAndChangeNothing) {
       EXPECT_TRUE(problem->has("errors") || r.body.find("idempotency") != std::string::npos);
     }
   }
-  EXPECT_EQ(dumpDatabase(daemon_->storeUrl()), before) << "a refused request changes nothing";
+  EXPECT_EQ(recordsDump(), before) << "a refused request changes nothing";
   EXPECT_EQ(daemon_->request("GET", "/healthz").status, 200);
 }
 
@@ -215,7 +215,7 @@ TEST_P(BadRequests, MalformedHttpIsAnsweredAsProblemJson) {
                              "\r\nContent-Type: application/json\r\nTransfer-Encoding: "
                              "chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n"},
   };
-  const std::string before = dumpDatabase(daemon_->storeUrl());
+  const std::string before = recordsDump();
   for (const auto& [name, bytes] : raw) {
     SCOPED_TRACE(name);
     const std::string reply = rawExchange(daemon_->port(), bytes);
@@ -226,7 +226,7 @@ TEST_P(BadRequests, MalformedHttpIsAnsweredAsProblemJson) {
     EXPECT_NE(reply.find("application/problem+json"), std::string::npos) << reply.substr(0, 300);
     EXPECT_NE(reply.find("X-Request-Id"), std::string::npos);
   }
-  EXPECT_EQ(dumpDatabase(daemon_->storeUrl()), before);
+  EXPECT_EQ(recordsDump(), before);
 }
 
 CICLO_ON_BOTH_BACKENDS(BadRequests);
