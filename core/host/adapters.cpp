@@ -53,9 +53,12 @@ Result<std::string> LibPhoneNumberNormalizer::toE164(std::string_view raw,
 }
 
 std::string sha256Hex(std::string_view data) {
+  // Fetched once: EVP_sha256() makes OpenSSL 3 look the implementation up at every digest,
+  // under a lock that every request thread shares.
+  static EVP_MD* const kSha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
+  EVP_Digest(data.data(), data.size(), digest, &len, kSha256, nullptr);
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(len * 2);

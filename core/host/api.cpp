@@ -183,34 +183,37 @@ Result<std::optional<Idempotency>> idempotencyOf(const Request& request) {
 }
 
 Response writeIdempotent(Services& s, const std::optional<Idempotency>& idem,
-                         const std::function<Result<Response>(store::Connection&)>& work) {
+                         const std::function<Result<Response>(store::Connection&)>& work,
+                         store::Repeat repeat) {
   Response response;
-  Status status = s.store.write([&](store::Connection& c) -> Status {
-    const Timestamp now = s.clock.now();
-    if (idem) {
-      if (auto seen = store::findIdempotency(c, idem->scope, idem->key)) {
-        if (seen->created_at + kIdempotencyTtl > now) {
-          if (seen->request_hash != idem->request_hash) {
-            return Error{ErrorKind::kInvalid,
-                         "this Idempotency-Key was used with a different request",
-                         {},
-                         "idempotency-key-reused"};
+  Status status = s.store.write(
+      [&](store::Connection& c) -> Status {
+        const Timestamp now = s.clock.now();
+        if (idem) {
+          if (auto seen = store::findIdempotency(c, idem->scope, idem->key)) {
+            if (seen->created_at + kIdempotencyTtl > now) {
+              if (seen->request_hash != idem->request_hash) {
+                return Error{ErrorKind::kInvalid,
+                             "this Idempotency-Key was used with a different request",
+                             {},
+                             "idempotency-key-reused"};
+              }
+              response = Response{
+                  seen->status, "application/json", seen->body, {{"Idempotent-Replayed", "true"}}};
+              return Status();
+            }
+            store::deleteIdempotency(c, idem->scope, idem->key);
           }
-          response = Response{
-              seen->status, "application/json", seen->body, {{"Idempotent-Replayed", "true"}}};
-          return Status();
         }
-        store::deleteIdempotency(c, idem->scope, idem->key);
-      }
-    }
-    auto result = work(c);
-    if (!result.ok()) return result.error();
-    response = std::move(result).value();
-    if (idem)
-      store::insertIdempotency(c, idem->scope, idem->key,
-                               {idem->request_hash, response.status, response.body, now});
-    return Status();
-  });
+        auto result = work(c);
+        if (!result.ok()) return result.error();
+        response = std::move(result).value();
+        if (idem)
+          store::insertIdempotency(c, idem->scope, idem->key,
+                                   {idem->request_hash, response.status, response.body, now});
+        return Status();
+      },
+      repeat);
   if (!status.ok()) return problemResponse(status.error());
   return response;
 }

@@ -128,13 +128,16 @@ Response createLead(Request& r, Services& s) {
   auto capture = readCapture(r, s);
   if (!capture.ok()) return problemResponse(capture.error());
   const PreparedCapture prepared = prepareCapture(s, std::move(capture).value());
-  return writeIdempotent(s, idem.value(), [&](store::Connection& c) -> Result<Response> {
-    auto captured = captureLead(s, c, prepared, actorOf(r));
-    const bool created = captured.outcome == CaptureOutcome::kCreated;
-    Response response{created ? 201 : 200, "application/json", captureAnswer(captured), {}};
-    if (created) response.headers.emplace_back("Location", "/v1/leads/" + captured.lead.id);
-    return response;
-  });
+  return writeIdempotent(
+      s, idem.value(),
+      [&](store::Connection& c) -> Result<Response> {
+        auto captured = captureLead(s, c, prepared, actorOf(r));
+        const bool created = captured.outcome == CaptureOutcome::kCreated;
+        Response response{created ? 201 : 200, "application/json", captureAnswer(captured), {}};
+        if (created) response.headers.emplace_back("Location", "/v1/leads/" + captured.lead.id);
+        return response;
+      },
+      store::Repeat::kRepeatable);
 }
 
 Response getLead(Request& r, Services& s) {

@@ -3,6 +3,7 @@
 #include <Poco/Logger.h>
 
 #include <algorithm>
+#include <iterator>
 
 namespace ciclo::host {
 
@@ -91,24 +92,68 @@ void EventDispatcher::run() {
       head_ = head;
       return Status();
     });
-    for (auto& consumer : consumers_) {
-      if (std::chrono::steady_clock::now() < consumer.retryAt) continue;
-      while (drain(consumer)) {
-        std::lock_guard lock(mutex_);
-        if (stopping_) return;
-      }
+    while (drainChunk()) {
+      std::lock_guard lock(mutex_);
+      if (stopping_) return;
     }
   }
 }
 
-// Handles one chunk; true when there may be more.
-bool EventDispatcher::drain(Consumer& consumer) {
+// One chunk of the outbox, read once for every consumer that is not backing off: from the
+// position of the one furthest behind, each handed the events past its own position. The
+// positions that moved are saved in one write. True when there may be more.
+bool EventDispatcher::drainChunk() {
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<Consumer*> ready;
+  for (auto& consumer : consumers_) {
+    if (now >= consumer.retryAt) ready.push_back(&consumer);
+  }
+  if (ready.empty()) return false;
+  const std::int64_t from =
+      (*std::min_element(ready.begin(), ready.end(), [](const Consumer* a, const Consumer* b) {
+        return a->position < b->position;
+      }))->position;
   std::vector<store::Event> events;
   Status read = store_.read([&](store::Connection& c) {
-    events = store::readEvents(c, consumer.position, kChunk);
+    events = store::readEvents(c, from, kChunk);
     return Status();
   });
   if (!read.ok() || events.empty()) return false;
+
+  std::vector<std::pair<Consumer*, std::int64_t>> moved;
+  bool failed = false;
+  for (Consumer* consumer : ready) {
+    auto first = std::upper_bound(
+        events.begin(), events.end(), consumer->position,
+        [](std::int64_t position, const store::Event& e) { return position < e.seq; });
+    if (first == events.end()) continue;
+    const std::int64_t reached = handle(*consumer, first, events.end());
+    if (reached != consumer->position) moved.emplace_back(consumer, reached);
+    if (reached != events.back().seq) failed = true;
+  }
+  if (!moved.empty()) {
+    Status saved = store_.write(
+        [&](store::Connection& c) {
+          const std::string at = formatTimestamp(clock_.now());
+          for (const auto& [consumer, reached] : moved) {
+            c.exec(
+                "UPDATE consumer_positions SET position = $1, updated_at = $2 WHERE consumer = $3",
+                {reached, at, consumer->name});
+          }
+          return Status();
+        },
+        store::Repeat::kRepeatable);
+    if (!saved.ok()) return false;  // the next wake or poll goes on from the saved positions
+    std::lock_guard lock(mutex_);
+    for (const auto& [consumer, reached] : moved) consumer->position = reached;
+  }
+  return !failed && events.size() == static_cast<std::size_t>(kChunk);
+}
+
+// Hands `consumer` the events it wants of [first, last); returns the position it reached:
+// the last event's on success, else where it stopped (it then backs off).
+std::int64_t EventDispatcher::handle(Consumer& consumer, Events::const_iterator first,
+                                     Events::const_iterator last) {
   auto wanted = [&](const store::Event& e) {
     return consumer.types.empty() ||
            std::find(consumer.types.begin(), consumer.types.end(), e.type) != consumer.types.end();
@@ -120,45 +165,31 @@ bool EventDispatcher::drain(Consumer& consumer) {
     log().warning("consumer %s stopped at event %s: %s", consumer.name, at.id, error.message);
   };
   std::int64_t reached = consumer.position;
-  bool failed = false;
   if (consumer.batch) {
     std::vector<const store::Event*> chunk;
-    for (const auto& e : events) {
-      if (wanted(e)) chunk.push_back(&e);
+    for (auto e = first; e != last; ++e) {
+      if (wanted(*e)) chunk.push_back(&*e);
     }
     Status handled = chunk.empty() ? Status() : consumer.batch(chunk);
-    if (handled.ok()) {
-      reached = events.back().seq;
-    } else {
+    if (!handled.ok()) {
       fail(*chunk.front(), handled.error());
-      failed = true;
+      return reached;
     }
+    reached = std::prev(last)->seq;
   } else {
-    for (const auto& e : events) {
-      if (wanted(e)) {
-        Status handled = consumer.handler(e);
+    for (auto e = first; e != last; ++e) {
+      if (wanted(*e)) {
+        Status handled = consumer.handler(*e);
         if (!handled.ok()) {
-          fail(e, handled.error());
-          failed = true;
-          break;
+          fail(*e, handled.error());
+          return reached;
         }
       }
-      reached = e.seq;
+      reached = e->seq;
     }
   }
-  if (reached != consumer.position) {
-    Status saved = store_.write([&](store::Connection& c) {
-      c.exec("UPDATE consumer_positions SET position = $1, updated_at = $2 WHERE consumer = $3",
-             {reached, formatTimestamp(clock_.now()), consumer.name});
-      return Status();
-    });
-    if (saved.ok()) {
-      std::lock_guard lock(mutex_);
-      consumer.position = reached;
-    }
-  }
-  if (!failed) consumer.backoff = std::chrono::milliseconds(0);
-  return !failed && events.size() == static_cast<std::size_t>(kChunk);
+  consumer.backoff = std::chrono::milliseconds(0);
+  return reached;
 }
 
 }  // namespace ciclo::host

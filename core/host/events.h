@@ -1,7 +1,8 @@
 #pragma once
-// Consumers of the outbox. Each consumer reads the events after its own durable position,
-// handles them in order and advances the position: delivery is at least once, so handlers
-// are idempotent. The dispatcher wakes after every commit and polls as a safety net.
+// Consumers of the outbox. Each consumer gets the events after its own durable position,
+// handles them in order and advances the position (the outbox is read once for all of them):
+// delivery is at least once, so handlers are idempotent. The dispatcher wakes after every commit
+// and polls as a safety net.
 
 #include <condition_variable>
 #include <functional>
@@ -47,8 +48,11 @@ class EventDispatcher {
     std::chrono::steady_clock::time_point retryAt{};
     std::chrono::milliseconds backoff{0};
   };
+  using Events = std::vector<store::Event>;
   void run();
-  bool drain(Consumer& c);
+  bool drainChunk();
+  std::int64_t handle(Consumer& consumer, Events::const_iterator first,
+                      Events::const_iterator last);
 
   store::Store& store_;
   const Clock& clock_;

@@ -515,8 +515,9 @@ struct PluginHost::Loaded : sdk::Context,
     }
     const PreparedCapture& prepared = static_cast<const PreparedLeadImpl&>(*lead.value()).capture;
     std::optional<Captured> fresh;  // the capture, when this call carried it out
-    Response response =
-        writeIdempotent(host.s_, idem, [&](store::Connection& c) -> Result<Response> {
+    Response response = writeIdempotent(
+        host.s_, idem,
+        [&](store::Connection& c) -> Result<Response> {
           auto captured = captureLead(host.s_, c, prepared, actor());
           // The answer's body is only kept for a replay under the same key.
           Response r{captured.outcome == CaptureOutcome::kCreated ? 201 : 200,
@@ -525,8 +526,14 @@ struct PluginHost::Loaded : sdk::Context,
                      {}};
           fresh = std::move(captured);
           return r;
-        });
-    if (fresh && response.status < 400) {
+        },
+        store::Repeat::kRepeatable);
+    // The work may have run more than once (it is repeatable): `fresh` is from its last run,
+    // which is the one committed unless that run found the key's first answer.
+    const bool replayed =
+        std::any_of(response.headers.begin(), response.headers.end(),
+                    [](const auto& h) { return h.first == "Idempotent-Replayed"; });
+    if (fresh && response.status < 400 && !replayed) {
       return sdk::CaptureResult{fresh->lead.id, std::string(toString(fresh->outcome)),
                                 std::move(fresh->doc), false};
     }
@@ -539,8 +546,7 @@ struct PluginHost::Loaded : sdk::Context,
     sdk::CaptureResult result;
     result.lead_id = o.getValue<std::string>("id");
     result.outcome = o.getValue<std::string>("outcome");
-    result.replayed = std::any_of(response.headers.begin(), response.headers.end(),
-                                  [](const auto& h) { return h.first == "Idempotent-Replayed"; });
+    result.replayed = replayed;
     body.value()->remove("outcome");
     result.json = store::toJsonText(body.value());
     return result;

@@ -487,9 +487,10 @@ void Store::checkpointLoop() {
   }
 }
 
-Status Store::write(Work work) {
+Status Store::write(Work work, Repeat repeat) {
   auto pending = std::make_shared<Pending>();
   pending->work = std::move(work);
+  pending->repeat = repeat;
   {
     std::lock_guard lock(mutex_);
     if (stopping_) return Error::retryable("the store is shutting down");
@@ -543,28 +544,23 @@ void Store::runBatch(std::vector<std::shared_ptr<Pending>>& batch) {
     for (auto& p : batch) p->result = begun;
     return;
   }
-  for (auto& p : batch) {
-    Status s = guarded("savepoint", [&] {
-      c.exec("SAVEPOINT w");
-      return Status();
-    });
-    if (!s.ok()) {
-      p->result = s;
-      continue;
+  bool intact = true;  // false when a savepoint could not be ended: the batch rolls back
+  for (std::size_t i = 0; i < batch.size() && intact;) {
+    std::size_t end = i + 1;
+    if (batch[i]->repeat == Repeat::kRepeatable) {
+      while (end < batch.size() && batch[end]->repeat == Repeat::kRepeatable) ++end;
     }
-    p->result = guarded("write", [&] { return p->work(c); });
-    const char* end = p->result.ok() ? "RELEASE SAVEPOINT w" : "ROLLBACK TO SAVEPOINT w";
-    Status ended = guarded("savepoint end", [&] {
-      c.exec(end);
-      if (!p->result.ok()) c.exec("RELEASE SAVEPOINT w");
-      return Status();
-    });
-    if (!ended.ok()) p->result = ended;
+    const std::span<const std::shared_ptr<Pending>> run(batch.data() + i, end - i);
+    i = end;
+    if (run.size() > 1 && runTogether(c, run, intact)) continue;
+    for (const auto& p : run) intact = intact && runAlone(c, *p);
   }
-  Status committed = guarded("commit", [&] {
-    c.exec("COMMIT");
-    return Status();
-  });
+  Status committed = intact ? guarded("commit",
+                                      [&] {
+                                        c.exec("COMMIT");
+                                        return Status();
+                                      })
+                            : Status(Error::retryable("a savepoint could not be ended"));
   if (committed.ok()) keepWalBounded(c);
   if (!committed.ok()) {
     (void)guarded("rollback", [&] {
@@ -575,6 +571,53 @@ void Store::runBatch(std::vector<std::shared_ptr<Pending>>& batch) {
       if (p->result.ok()) p->result = Error::retryable("the change could not be committed; retry");
     }
   }
+}
+
+// Runs repeatable works under one savepoint; true when they all succeeded and are kept. When
+// one fails, the run's changes are rolled back and it is up to the caller to run each again;
+// `intact` turns false when the savepoint could not be ended, leaving the transaction in doubt.
+bool Store::runTogether(Connection& c, std::span<const std::shared_ptr<Pending>> run,
+                        bool& intact) {
+  Status begun = guarded("savepoint", [&] {
+    c.exec("SAVEPOINT r");
+    return Status();
+  });
+  if (!begun.ok()) return false;
+  bool ok = true;
+  for (const auto& p : run) {
+    p->result = guarded("write", [&] { return p->work(c); });
+    if (!p->result.ok()) {
+      ok = false;
+      break;
+    }
+  }
+  Status ended = guarded("savepoint end", [&] {
+    if (!ok) c.exec("ROLLBACK TO SAVEPOINT r");
+    c.exec("RELEASE SAVEPOINT r");
+    return Status();
+  });
+  if (!ended.ok()) intact = false;
+  return ok && ended.ok();
+}
+
+// Runs one work under its own savepoint: its failure rolls back its own changes only. False
+// when the savepoint could not be ended, which leaves the transaction in doubt.
+bool Store::runAlone(Connection& c, Pending& p) {
+  Status begun = guarded("savepoint", [&] {
+    c.exec("SAVEPOINT w");
+    return Status();
+  });
+  if (!begun.ok()) {
+    p.result = begun;
+    return true;
+  }
+  p.result = guarded("write", [&] { return p.work(c); });
+  Status ended = guarded("savepoint end", [&] {
+    if (!p.result.ok()) c.exec("ROLLBACK TO SAVEPOINT w");
+    c.exec("RELEASE SAVEPOINT w");
+    return Status();
+  });
+  return ended.ok();
 }
 
 // The background checkpointer copies the WAL into the database while the writer appends to

@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -85,6 +86,11 @@ class Connection {
 
 using Work = std::function<Status(Connection&)>;
 
+// Whether a write's work may run again after its changes were rolled back. A repeatable work
+// sets its outputs afresh at each run and changes nothing outside the connection (it takes its
+// ids and inputs from its caller, and counts and logs nothing).
+enum class Repeat { kOnce, kRepeatable };
+
 class Store {
  public:
   // Opens the database, applies pending migrations and starts the writer.
@@ -97,8 +103,10 @@ class Store {
 
   // Runs `work` inside the writer's transaction and returns once it is committed. When the
   // work returns an error or throws, its own changes are rolled back and the others in the
-  // batch are unaffected.
-  Status write(Work work);
+  // batch are unaffected: each work runs in a savepoint of its own. Repeatable works that
+  // follow one another in a batch share one savepoint instead; when one of them fails, they
+  // are rolled back together and run again, each in its own.
+  Status write(Work work, Repeat repeat = Repeat::kOnce);
 
   // Runs `fn` on a read connection; it sees what is committed.
   Status read(const Work& fn);
@@ -127,6 +135,7 @@ class Store {
   // on sched_yield before it sleeps, which with many callers costs more than the futex.)
   struct Pending {
     Work work;
+    Repeat repeat = Repeat::kOnce;
     Status result;
     std::mutex mutex;
     std::condition_variable committed;
@@ -137,6 +146,8 @@ class Store {
   Status connectAll(const std::string& connector, const std::string& target);
   void writerLoop();
   void runBatch(std::vector<std::shared_ptr<Pending>>& batch);
+  bool runTogether(Connection& c, std::span<const std::shared_ptr<Pending>> run, bool& intact);
+  bool runAlone(Connection& c, Pending& p);
   void keepWalBounded(Connection& c);  // after each commit, on the writer
   std::unique_ptr<Connection> acquireReader();
   void releaseReader(std::unique_ptr<Connection> c);

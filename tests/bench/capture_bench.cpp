@@ -85,22 +85,30 @@ BENCHMARK(BM_Prepare);
 
 // The writer's part: each thread captures new leads one by one, as concurrent requests do,
 // and the writer group-commits them. CPU time is the whole process's, writer included.
+// repeatable:1 is how ciclod writes a capture (store::Repeat): a batch's captures share one
+// savepoint; repeatable:0 gives each its own, the baseline.
 void BM_CaptureNewLead(benchmark::State& state) {
   auto& e = env();
+  const auto repeat = state.range(0) ? store::Repeat::kRepeatable : store::Repeat::kOnce;
   for (auto _ : state) {
     state.PauseTiming();
     auto capture = host::buildCapture(*e.services, input(), "127.0.0.1", kSameName);
     const auto prepared = host::prepareCapture(*e.services, std::move(capture).value());
     state.ResumeTiming();
-    Status s = e.store->write([&](store::Connection& c) {
-      host::captureLead(*e.services, c, prepared, "bench");
-      return Status();
-    });
+    Status s = e.store->write(
+        [&](store::Connection& c) {
+          host::captureLead(*e.services, c, prepared, "bench");
+          return Status();
+        },
+        repeat);
     if (!s.ok()) state.SkipWithError(s.error().message.c_str());
   }
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_CaptureNewLead)
+    ->ArgName("repeatable")
+    ->Arg(0)
+    ->Arg(1)
     ->Threads(1)
     ->Threads(16)
     ->Threads(64)

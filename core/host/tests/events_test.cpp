@@ -114,5 +114,40 @@ TEST_F(Dispatcher, AChunkWithNothingWantedMovesThePositionWithoutACall) {
   EXPECT_EQ(calls, 0);
 }
 
+TEST_F(Dispatcher, ConsumersShareTheReadAndEachGetsWhatIsPastItsOwnPosition) {
+  std::mutex mutex;
+  std::vector<std::string> steadySeen;
+  std::vector<std::vector<std::string>> flakyChunks;
+  std::atomic<bool> flakyWorks{false};
+  EventDispatcher events(*store_, clock_);
+  events.subscribe("steady", {}, [&](const store::Event& e) {
+    std::lock_guard lock(mutex);
+    steadySeen.push_back(e.subject_id);
+    return Status();
+  });
+  events.subscribeBatch("flaky", {}, [&](const std::vector<const store::Event*>& chunk) {
+    std::lock_guard lock(mutex);
+    flakyChunks.emplace_back();
+    for (const auto* e : chunk) flakyChunks.back().push_back(e->subject_id);
+    return flakyWorks ? Status() : Status(Error::retryable("not now"));
+  });
+  events.start();
+  append({{"lead.captured", "a"}, {"lead.captured", "b"}});
+  events.wake();
+  ASSERT_TRUE(eventually([&] { return savedPosition("steady") == 2; }));
+  // While the flaky consumer backs off, the steady one goes on alone.
+  append({{"lead.captured", "c"}, {"lead.captured", "d"}});
+  events.wake();
+  ASSERT_TRUE(eventually([&] { return savedPosition("steady") == 4; }));
+  EXPECT_EQ(savedPosition("flaky"), 0);
+  flakyWorks = true;
+  ASSERT_TRUE(eventually([&] { return savedPosition("flaky") == 4; }));
+  std::lock_guard lock(mutex);
+  EXPECT_EQ(steadySeen, (std::vector<std::string>{"a", "b", "c", "d"})) << "each event once";
+  ASSERT_GE(flakyChunks.size(), 2u);
+  EXPECT_EQ(flakyChunks.front(), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(flakyChunks.back(), (std::vector<std::string>{"a", "b", "c", "d"}));
+}
+
 }  // namespace
 }  // namespace ciclo::host

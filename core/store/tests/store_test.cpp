@@ -132,6 +132,59 @@ TEST_P(StoreTest, AFailedWorkRollsBackOnlyItself) {
                   .ok());
 }
 
+TEST_P(StoreTest, RepeatableWorksShareASavepointAndRunAgainAloneWhenOneFails) {
+  // In the queue's order: three repeatable works, one that is not, two repeatable again. The
+  // second fails after writing and the sixth throws: each run they are in is rolled back and
+  // run again a work at a time; a work after a failure in its run runs once, alone.
+  struct Step {
+    std::string id;
+    Repeat repeat;
+    int fails;  // 0: succeeds; 1: returns an error after writing; 2: throws after writing
+  };
+  const std::vector<Step> steps{
+      {"lead_r1", Repeat::kRepeatable, 0}, {"lead_r2", Repeat::kRepeatable, 1},
+      {"lead_r3", Repeat::kRepeatable, 0}, {"lead_o4", Repeat::kOnce, 0},
+      {"lead_r5", Repeat::kRepeatable, 0}, {"lead_r6", Repeat::kRepeatable, 2}};
+  std::vector<std::atomic<int>> runs(steps.size());
+  std::vector<Status> results(steps.size());
+  HeldWriter held(*store_);
+  std::vector<std::thread> writers;
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    writers.emplace_back([&, i] {
+      results[i] = store_->write(
+          [&, i](Connection& c) {
+            ++runs[i];
+            Lead l = lead(steps[i].id, steps[i].id + "@example.it");
+            insertLead(c, l);
+            if (steps[i].fails == 1) return Status(Error::invalid("refused after writing"));
+            if (steps[i].fails == 2) throw std::runtime_error("thrown after writing");
+            return Status();
+          },
+          steps[i].repeat);
+    });
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (store_->queueDepth() < i + 1 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::yield();
+  }
+  const auto before = store_->stats();
+  held.release();
+  for (auto& t : writers) t.join();
+  EXPECT_EQ(store_->stats().commits - before.commits, 2u) << "the held write, then one batch";
+  const std::vector<int> expectedRuns{2, 2, 1, 1, 2, 2};
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    SCOPED_TRACE(steps[i].id);
+    EXPECT_EQ(runs[i], expectedRuns[i]);
+    EXPECT_EQ(results[i].ok(), steps[i].fails == 0);
+    ASSERT_TRUE(store_
+                    ->read([&](Connection& c) {
+                      EXPECT_EQ(findLead(c, steps[i].id).has_value(), steps[i].fails == 0);
+                      return Status();
+                    })
+                    .ok());
+  }
+  EXPECT_EQ(results[1].error().kind, ErrorKind::kInvalid);
+}
+
 TEST_P(StoreTest, ConcurrentWritesShareGroupCommits) {
   constexpr int kWriters = 64;
   HeldWriter held(*store_);
