@@ -92,62 +92,61 @@ void EventDispatcher::run() {
       head_ = head;
       return Status();
     });
-    while (drainChunk()) {
+    while (drainRound()) {
       std::lock_guard lock(mutex_);
       if (stopping_) return;
     }
   }
 }
 
-// One chunk of the outbox, read once for every consumer that is not backing off: from the
-// position of the one furthest behind, each handed the events past its own position. The
-// positions that moved are saved in one write. True when there may be more.
-bool EventDispatcher::drainChunk() {
+// A chunk for every consumer that is not backing off, each from its own position. Consumers
+// whose positions fall within one chunk share its read - under load they are all at the
+// head, and one read serves them all - and one far behind reads alone, so that it does not
+// hold the others back. The positions that moved are saved in one write. True when there may
+// be more.
+bool EventDispatcher::drainRound() {
   const auto now = std::chrono::steady_clock::now();
-  std::vector<Consumer*> ready;
+  std::vector<Consumer*> waiting;
   for (auto& consumer : consumers_) {
-    if (now >= consumer.retryAt) ready.push_back(&consumer);
+    if (now >= consumer.retryAt) waiting.push_back(&consumer);
   }
-  if (ready.empty()) return false;
-  const std::int64_t from =
-      (*std::min_element(ready.begin(), ready.end(), [](const Consumer* a, const Consumer* b) {
-        return a->position < b->position;
-      }))->position;
-  std::vector<store::Event> events;
-  Status read = store_.read([&](store::Connection& c) {
-    events = store::readEvents(c, from, kChunk);
-    return Status();
-  });
-  if (!read.ok() || events.empty()) return false;
-
+  std::sort(waiting.begin(), waiting.end(),
+            [](const Consumer* a, const Consumer* b) { return a->position < b->position; });
   std::vector<std::pair<Consumer*, std::int64_t>> moved;
-  bool failed = false;
-  for (Consumer* consumer : ready) {
-    auto first = std::upper_bound(
-        events.begin(), events.end(), consumer->position,
-        [](std::int64_t position, const store::Event& e) { return position < e.seq; });
-    if (first == events.end()) continue;
-    const std::int64_t reached = handle(*consumer, first, events.end());
-    if (reached != consumer->position) moved.emplace_back(consumer, reached);
-    if (reached != events.back().seq) failed = true;
+  bool more = false;
+  for (auto next = waiting.begin(); next != waiting.end();) {
+    Events events;
+    Status read = store_.read([&](store::Connection& c) {
+      events = store::readEvents(c, (*next)->position, kChunk);
+      return Status();
+    });
+    if (!read.ok() || events.empty()) break;  // nothing after the lowest position waiting
+    const bool full = events.size() == static_cast<std::size_t>(kChunk);
+    for (; next != waiting.end() && (*next)->position < events.back().seq; ++next) {
+      Consumer& consumer = **next;
+      const auto first = std::upper_bound(
+          events.begin(), events.end(), consumer.position,
+          [](std::int64_t position, const store::Event& e) { return position < e.seq; });
+      const std::int64_t reached = handle(consumer, first, events.end());
+      if (reached != consumer.position) moved.emplace_back(&consumer, reached);
+      if (reached == events.back().seq && full) more = true;
+    }
   }
-  if (!moved.empty()) {
-    Status saved = store_.write(
-        [&](store::Connection& c) {
-          const std::string at = formatTimestamp(clock_.now());
-          for (const auto& [consumer, reached] : moved) {
-            c.exec(
-                "UPDATE consumer_positions SET position = $1, updated_at = $2 WHERE consumer = $3",
-                {reached, at, consumer->name});
-          }
-          return Status();
-        },
-        store::Repeat::kRepeatable);
-    if (!saved.ok()) return false;  // the next wake or poll goes on from the saved positions
-    std::lock_guard lock(mutex_);
-    for (const auto& [consumer, reached] : moved) consumer->position = reached;
-  }
-  return !failed && events.size() == static_cast<std::size_t>(kChunk);
+  if (moved.empty()) return more;
+  Status saved = store_.write(
+      [&](store::Connection& c) {
+        const std::string at = formatTimestamp(clock_.now());
+        for (const auto& [consumer, reached] : moved) {
+          c.exec("UPDATE consumer_positions SET position = $1, updated_at = $2 WHERE consumer = $3",
+                 {reached, at, consumer->name});
+        }
+        return Status();
+      },
+      store::Repeat::kRepeatable);
+  if (!saved.ok()) return false;  // the next wake or poll goes on from the saved positions
+  std::lock_guard lock(mutex_);
+  for (const auto& [consumer, reached] : moved) consumer->position = reached;
+  return more;
 }
 
 // Hands `consumer` the events it wants of [first, last); returns the position it reached:

@@ -50,7 +50,7 @@ class EventDispatcher {
   };
   using Events = std::vector<store::Event>;
   void run();
-  bool drainChunk();
+  bool drainRound();
   std::int64_t handle(Consumer& consumer, Events::const_iterator first,
                       Events::const_iterator last);
 

@@ -149,5 +149,38 @@ TEST_F(Dispatcher, ConsumersShareTheReadAndEachGetsWhatIsPastItsOwnPosition) {
   EXPECT_EQ(flakyChunks.back(), (std::vector<std::string>{"a", "b", "c", "d"}));
 }
 
+TEST_F(Dispatcher, AConsumerFarBehindReadsAloneAndDoesNotHoldTheOthersBack) {
+  std::vector<std::pair<std::string, std::string>> many;
+  for (int i = 1; i <= 451; ++i) many.emplace_back("lead.captured", "e" + std::to_string(i));
+  append(many);
+  // Where an earlier run left them: one consumer at the start, one just before the newest event.
+  ASSERT_TRUE(store_
+                  ->write([&](store::Connection& c) {
+                    c.exec("INSERT INTO consumer_positions (consumer, position, updated_at) "
+                           "VALUES ('behind', 0, 'x'), ('ahead', 450, 'x')");
+                    return Status();
+                  })
+                  .ok());
+  std::mutex mutex;
+  std::vector<std::string> calls;  // "consumer:first-last" per chunk, in the order handled
+  auto record = [&](const std::string& name) {
+    return [&, name](const std::vector<const store::Event*>& chunk) {
+      std::lock_guard lock(mutex);
+      calls.push_back(name + ":" + chunk.front()->subject_id + "-" + chunk.back()->subject_id);
+      return Status();
+    };
+  };
+  EventDispatcher events(*store_, clock_);
+  events.subscribeBatch("behind", {}, record("behind"));
+  events.subscribeBatch("ahead", {}, record("ahead"));
+  events.start();
+  events.wake();
+  ASSERT_TRUE(eventually([&] { return savedPosition("behind") == 451; }));
+  EXPECT_EQ(savedPosition("ahead"), 451);
+  std::lock_guard lock(mutex);
+  EXPECT_EQ(calls, (std::vector<std::string>{"behind:e1-e200", "ahead:e451-e451",
+                                             "behind:e201-e400", "behind:e401-e451"}));
+}
+
 }  // namespace
 }  // namespace ciclo::host
