@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Capture benchmarks, in one run on this machine, all against ciclod on SQLite (synchronous
 # FULL: every 2xx committed) and driven by wrk:
-#   ceiling    a bare Poco server that parses the JSON and stores nothing (the baseline)
+#   ceiling    a bare Poco server that parses the JSON and stores nothing (the baseline),
+#              measured before and after each of leads and forms: a ratio is to the mean of
+#              the two around it, so that a shared machine's drift in speed over the run
+#              does not land on one side of it
 #   leads      POST /v1/leads at 64 connections, one new lead each
 #   forms      a landing page's form, urlencoded, one new lead each, at 64 connections; then
 #              at half the rate it peaked at, for the latency a normal day sees
@@ -25,8 +28,7 @@ rps() { sed -E 's/.*rps=([0-9]+).*/\1/' "$work/$1.result"; }
 
 "$build/tests/bench/ceiling_server" "$work/ceiling.port" &
 wait_for "$work/ceiling.port"
-CICLO_BENCH_RUN=ceiling drive "$(cat "$work/ceiling.port")" ceiling post_lead.lua 64
-kill %1; wait %1 2>/dev/null || true
+ceiling() { CICLO_BENCH_RUN=ceiling drive "$(cat "$work/ceiling.port")" "ceiling$1" post_lead.lua 64; }
 
 secret="whsec_$(head -c 24 /dev/urandom | base64)"
 cat >"$work/ciclo.yaml" <<YAML
@@ -68,8 +70,11 @@ key=$("$build/ciclod" --config "$work/ciclo.yaml" apikey create --name bench --s
 wait_for "$work/ciclod.port" || { cat "$work/ciclod.log" >&2; exit 1; }
 port=$(cat "$work/ciclod.port")
 
+ceiling 1
 CICLO_BENCH_KEY=$key CICLO_BENCH_RUN=$RANDOM drive "$port" leads post_lead.lua 64
+ceiling 2
 CICLO_BENCH_RUN=$RANDOM drive "$port" forms post_form.lua 64
+ceiling 3
 # Half the peak: each of the 64 connections waits so that together they offer half the rate.
 delay=$(awk -v r="$(rps forms)" 'BEGIN { d = 2 * 64 * 1000 / r; printf "%d", (d < 1 ? 1 : d) }')
 CICLO_BENCH_RUN=$RANDOM CICLO_BENCH_DELAY_MS=$delay drive "$port" forms_half_peak post_form.lua 64
@@ -79,8 +84,11 @@ CICLO_BENCH_BATCHES=$work/batches.tsv CICLO_BENCH_THREADS=2 drive "$port" referr
 curl -s "http://127.0.0.1:$port/metrics" | grep -E '^ciclo_store_(commits|writes)_total' | tr '\n' ' '; echo
 echo "sqlite journal_mode=$(sqlite3 "$work/ciclo.db" 'PRAGMA journal_mode;') synchronous=full"
 
-c=$(rps ceiling)
-awk -v s="$(rps leads)" -v c="$c" 'BEGIN { printf "ratio leads/ceiling = %.2f\n", s / c }'
-awk -v s="$(rps forms)" -v c="$c" 'BEGIN { printf "ratio forms/ceiling = %.2f\n", s / c }'
+ratio() {  # PHASE CEILING_BEFORE CEILING_AFTER
+  awk -v s="$(rps "$1")" -v a="$(rps "$2")" -v b="$(rps "$3")" -v p="$1" \
+    'BEGIN { printf "ratio %s/ceiling = %.2f (ceiling %.0f req/s, the mean of %.0f before and %.0f after)\n", p, 2 * s / (a + b), (a + b) / 2, a, b }'
+}
+ratio leads ceiling1 ceiling2
+ratio forms ceiling2 ceiling3
 echo "forms at half the peak ($delay ms between requests per connection): $(sed 's/^forms_half_peak //' "$work/forms_half_peak.result")"
 awk -v b="$(rps referral_batches)" 'BEGIN { printf "referral batches of 100: %.0f leads/s\n", b * 100 }'
