@@ -156,8 +156,9 @@ TEST_F(Dispatcher, AConsumerFarBehindReadsAloneAndDoesNotHoldTheOthersBack) {
   // Where an earlier run left them: one consumer at the start, one just before the newest event.
   ASSERT_TRUE(store_
                   ->write([&](store::Connection& c) {
-                    c.exec("INSERT INTO consumer_positions (consumer, position, updated_at) "
-                           "VALUES ('behind', 0, 'x'), ('ahead', 450, 'x')");
+                    c.exec(
+                        "INSERT INTO consumer_positions (consumer, position, updated_at) "
+                        "VALUES ('behind', 0, 'x'), ('ahead', 450, 'x')");
                     return Status();
                   })
                   .ok());
