@@ -100,8 +100,8 @@ struct Idempotency {
   std::string request_hash;
 };
 // Runs `work` in the writer; with an Idempotency-Key, a repeat gets the first answer and a
-// reused key with another body a 422, all in the same transaction as the work. A work that
-// may run again (store::Repeat) makes the whole of it repeatable.
+// reused key with another body a 422, all in the same transaction as the work. `repeat` says
+// whether `work` may run again (store::Repeat); what is wrapped around it may.
 Response writeIdempotent(Services& s, const std::optional<Idempotency>& idem,
                          const std::function<Result<Response>(store::Connection&)>& work,
                          store::Repeat repeat = store::Repeat::kOnce);

@@ -110,8 +110,9 @@ bool EventDispatcher::drainRound() {
   for (auto& consumer : consumers_) {
     if (now >= consumer.retryAt) waiting.push_back(&consumer);
   }
-  std::sort(waiting.begin(), waiting.end(),
-            [](const Consumer* a, const Consumer* b) { return a->position < b->position; });
+  // Stable: consumers at one position are handed a chunk in the order they subscribed.
+  std::stable_sort(waiting.begin(), waiting.end(),
+                   [](const Consumer* a, const Consumer* b) { return a->position < b->position; });
   std::vector<std::pair<Consumer*, std::int64_t>> moved;
   bool more = false;
   for (auto next = waiting.begin(); next != waiting.end();) {

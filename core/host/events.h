@@ -1,8 +1,8 @@
 #pragma once
 // Consumers of the outbox. Each consumer gets the events after its own durable position,
-// handles them in order and advances the position (the outbox is read once for all of them):
-// delivery is at least once, so handlers are idempotent. The dispatcher wakes after every commit
-// and polls as a safety net.
+// handles them in order and advances the position (consumers near one another share each
+// read): delivery is at least once, so handlers are idempotent. The dispatcher wakes after
+// every commit and polls as a safety net.
 
 #include <condition_variable>
 #include <functional>

@@ -555,12 +555,13 @@ void Store::runBatch(std::vector<std::shared_ptr<Pending>>& batch) {
     if (run.size() > 1 && runTogether(c, run, intact)) continue;
     for (const auto& p : run) intact = intact && runAlone(c, *p);
   }
-  Status committed = intact ? guarded("commit",
-                                      [&] {
-                                        c.exec("COMMIT");
-                                        return Status();
-                                      })
-                            : Status(Error::retryable("a savepoint could not be ended"));
+  Status committed = Error::retryable("a savepoint could not be ended");
+  if (intact) {
+    committed = guarded("commit", [&] {
+      c.exec("COMMIT");
+      return Status();
+    });
+  }
   if (committed.ok()) keepWalBounded(c);
   if (!committed.ok()) {
     (void)guarded("rollback", [&] {

@@ -87,8 +87,8 @@ class Connection {
 using Work = std::function<Status(Connection&)>;
 
 // Whether a write's work may run again after its changes were rolled back. A repeatable work
-// sets its outputs afresh at each run and changes nothing outside the connection (it takes its
-// ids and inputs from its caller, and counts and logs nothing).
+// sets its outputs afresh at each run and changes nothing outside the connection: it counts,
+// logs and sends nothing.
 enum class Repeat { kOnce, kRepeatable };
 
 class Store {

@@ -114,7 +114,7 @@ TEST_F(Dispatcher, AChunkWithNothingWantedMovesThePositionWithoutACall) {
   EXPECT_EQ(calls, 0);
 }
 
-TEST_F(Dispatcher, ConsumersShareTheReadAndEachGetsWhatIsPastItsOwnPosition) {
+TEST_F(Dispatcher, WhileOneConsumerBacksOffTheOthersGoOnAndItCatchesUpFromItsOwnPosition) {
   std::mutex mutex;
   std::vector<std::string> steadySeen;
   std::vector<std::vector<std::string>> flakyChunks;

@@ -185,6 +185,58 @@ TEST_P(StoreTest, RepeatableWorksShareASavepointAndRunAgainAloneWhenOneFails) {
   EXPECT_EQ(results[1].error().kind, ErrorKind::kInvalid);
 }
 
+TEST_P(StoreTest, ABatchWhoseSavepointCannotBeEndedIsRolledBackWhole) {
+  // A work that releases the writer's savepoint itself ("w" for a work alone, "r" for a run
+  // of repeatable works) leaves the writer unable to end it: the transaction is in doubt, so
+  // nothing of the batch is kept and every caller is told to retry.
+  for (const auto& [repeat, savepoint] :
+       {std::pair{Repeat::kOnce, "w"}, std::pair{Repeat::kRepeatable, "r"}}) {
+    SCOPED_TRACE(savepoint);
+    const std::string good = std::string("lead_good_") + savepoint;
+    const std::string saboteur = std::string("lead_saboteur_") + savepoint;
+    Status goodResult, saboteurResult;
+    HeldWriter held(*store_);
+    std::thread first([&] {
+      goodResult = store_->write(
+          [&](Connection& c) {
+            Lead l = lead(good, good + "@example.it");
+            insertLead(c, l);
+            return Status();
+          },
+          repeat);
+    });
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (store_->queueDepth() < 1 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::yield();
+    std::thread second([&] {
+      saboteurResult = store_->write(
+          [&](Connection& c) {
+            Lead l = lead(saboteur, saboteur + "@example.it");
+            insertLead(c, l);
+            c.exec(std::string("RELEASE SAVEPOINT ") + savepoint);
+            return Status();
+          },
+          repeat);
+    });
+    while (store_->queueDepth() < 2 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::yield();
+    held.release();
+    first.join();
+    second.join();
+    for (const Status* result : {&goodResult, &saboteurResult}) {
+      ASSERT_FALSE(result->ok());
+      EXPECT_EQ(result->error().kind, ErrorKind::kRetryable);
+    }
+    ASSERT_TRUE(store_
+                    ->read([&](Connection& c) {
+                      EXPECT_FALSE(findLead(c, good).has_value());
+                      EXPECT_FALSE(findLead(c, saboteur).has_value());
+                      return Status();
+                    })
+                    .ok());
+  }
+}
+
 TEST_P(StoreTest, ConcurrentWritesShareGroupCommits) {
   constexpr int kWriters = 64;
   HeldWriter held(*store_);
