@@ -2,20 +2,25 @@
 # Capture benchmarks, in one run on this machine, all against ciclod on SQLite (synchronous
 # FULL: every 2xx committed) and driven by wrk:
 #   ceiling    a bare Poco server that parses the JSON and stores nothing (the baseline),
-#              measured before and after each of leads and forms: a ratio is to the mean of
-#              the two around it, so that a shared machine's drift in speed over the run
-#              does not land on one side of it
+#              measured before and after each phase of leads and forms: a ratio is to the
+#              mean of the two around it, so that a shared machine's drift in speed over the
+#              run does not land on one side of it
 #   leads      POST /v1/leads at 64 connections, one new lead each
 #   forms      a landing page's form, urlencoded, one new lead each, at 64 connections; then
 #              at half the rate it peaked at, for the latency a normal day sees
 #   referrals  signed partner batches of 100 new referrals, at 8 connections
-# Prints requests/s, p50 and p99 for each, leads/s for the batches, and the ratios.
-#   tests/bench/run.sh [BUILD_DIR] [SECONDS]
+# Leads and forms are measured in ROUNDS rounds (ceiling, leads, ceiling, forms, ..., ceiling):
+# a shared machine's speed moves by more than a change is worth from one phase to the next,
+# and the median ratio of several rounds is the figure to compare.
+# Prints requests/s, p50 and p99 for each phase, leads/s for the batches, each round's ratios
+# and their medians.
+#   tests/bench/run.sh [BUILD_DIR] [SECONDS] [ROUNDS]
 # CICLO_BENCH_READERS sets store.read_connections for ciclod (default 4, as shipped).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build}
 seconds=${2:-15}
+rounds=${3:-3}
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 
@@ -70,13 +75,25 @@ key=$("$build/ciclod" --config "$work/ciclo.yaml" apikey create --name bench --s
 wait_for "$work/ciclod.port" || { cat "$work/ciclod.log" >&2; exit 1; }
 port=$(cat "$work/ciclod.port")
 
-ceiling 1
-CICLO_BENCH_KEY=$key CICLO_BENCH_RUN=$RANDOM drive "$port" leads post_lead.lua 64
-ceiling 2
-CICLO_BENCH_RUN=$RANDOM drive "$port" forms post_form.lua 64
-ceiling 3
+ratio() {  # PHASE CEILING_BEFORE CEILING_AFTER: prints the ratio to the mean of the ceilings
+  awk -v s="$(rps "$1")" -v a="$(rps "$2")" -v b="$(rps "$3")" 'BEGIN { printf "%.3f", 2 * s / (a + b) }'
+}
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+
+c=1
+ceiling $c
+for r in $(seq 1 "$rounds"); do
+  CICLO_BENCH_KEY=$key CICLO_BENCH_RUN=$RANDOM drive "$port" "leads$r" post_lead.lua 64
+  ceiling $((c + 1))
+  CICLO_BENCH_RUN=$RANDOM drive "$port" "forms$r" post_form.lua 64
+  ceiling $((c + 2))
+  echo "round $r: leads/ceiling $(ratio "leads$r" "ceiling$c" "ceiling$((c + 1))")," \
+    "forms/ceiling $(ratio "forms$r" "ceiling$((c + 1))" "ceiling$((c + 2))")" | tee -a "$work/rounds"
+  c=$((c + 2))
+done
+forms_rps=$(for r in $(seq 1 "$rounds"); do rps "forms$r"; done | median)
 # Half the peak: each of the 64 connections waits so that together they offer half the rate.
-delay=$(awk -v r="$(rps forms)" 'BEGIN { d = 2 * 64 * 1000 / r; printf "%d", (d < 1 ? 1 : d) }')
+delay=$(awk -v r="$forms_rps" 'BEGIN { d = 2 * 64 * 1000 / r; printf "%d", (d < 1 ? 1 : d) }')
 CICLO_BENCH_RUN=$RANDOM CICLO_BENCH_DELAY_MS=$delay drive "$port" forms_half_peak post_form.lua 64
 # Enough signed batches for the run at 40,000 leads/s, signed just before it.
 python3 tests/bench/make_batches.py "$secret" $((seconds * 400)) 100 "$RANDOM" >"$work/batches.tsv"
@@ -84,11 +101,12 @@ CICLO_BENCH_BATCHES=$work/batches.tsv CICLO_BENCH_THREADS=2 drive "$port" referr
 curl -s "http://127.0.0.1:$port/metrics" | grep -E '^ciclo_store_(commits|writes)_total' | tr '\n' ' '; echo
 echo "sqlite journal_mode=$(sqlite3 "$work/ciclo.db" 'PRAGMA journal_mode;') synchronous=full"
 
-ratio() {  # PHASE CEILING_BEFORE CEILING_AFTER
-  awk -v s="$(rps "$1")" -v a="$(rps "$2")" -v b="$(rps "$3")" -v p="$1" \
-    'BEGIN { printf "ratio %s/ceiling = %.2f (ceiling %.0f req/s, the mean of %.0f before and %.0f after)\n", p, 2 * s / (a + b), (a + b) / 2, a, b }'
-}
-ratio leads ceiling1 ceiling2
-ratio forms ceiling2 ceiling3
+for phase in leads forms; do
+  awk -v p="$phase" '{ for (i = 1; i <= NF; i++) if ($i == p "/ceiling") print $(i + 1) }' "$work/rounds" |
+    tr -d , | median | awk -v p="$phase" -v n="$rounds" '{ printf "ratio %s/ceiling = %.2f (median of %d rounds)\n", p, $1, n }'
+  for r in $(seq 1 "$rounds"); do rps "$phase$r"; done | median |
+    awk -v p="$phase" '{ printf "%s: median %.0f req/s\n", p, $1 }'
+done
+for (( i = 1; i <= c; i++ )); do rps "ceiling$i"; done | median | awk '{ printf "ceiling: median %.0f req/s\n", $1 }'
 echo "forms at half the peak ($delay ms between requests per connection): $(sed 's/^forms_half_peak //' "$work/forms_half_peak.result")"
 awk -v b="$(rps referral_batches)" 'BEGIN { printf "referral batches of 100: %.0f leads/s\n", b * 100 }'
