@@ -30,6 +30,10 @@ drive() {  # PORT LABEL SCRIPT CONNECTIONS
   grep RESULT "$work/$2.wrk" | sed "s/^RESULT/$2/" | tee "$work/$2.result"
 }
 rps() { sed -E 's/.*rps=([0-9]+).*/\1/' "$work/$1.result"; }
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+ratio() {  # PHASE CEILING_BEFORE CEILING_AFTER: the phase's rate over the mean of the two
+  awk -v s="$(rps "$1")" -v a="$(rps "$2")" -v b="$(rps "$3")" 'BEGIN { printf "%.3f", 2 * s / (a + b) }'
+}
 
 "$build/tests/bench/ceiling_server" "$work/ceiling.port" &
 wait_for "$work/ceiling.port"
@@ -75,25 +79,23 @@ key=$("$build/ciclod" --config "$work/ciclo.yaml" apikey create --name bench --s
 wait_for "$work/ciclod.port" || { cat "$work/ciclod.log" >&2; exit 1; }
 port=$(cat "$work/ciclod.port")
 
-ratio() {  # PHASE CEILING_BEFORE CEILING_AFTER: prints the ratio to the mean of the ceilings
-  awk -v s="$(rps "$1")" -v a="$(rps "$2")" -v b="$(rps "$3")" 'BEGIN { printf "%.3f", 2 * s / (a + b) }'
-}
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
-
-c=1
+c=1  # the ceiling phases are numbered; c is the latest
 ceiling $c
 for r in $(seq 1 "$rounds"); do
   CICLO_BENCH_KEY=$key CICLO_BENCH_RUN=$RANDOM drive "$port" "leads$r" post_lead.lua 64
   ceiling $((c + 1))
   CICLO_BENCH_RUN=$RANDOM drive "$port" "forms$r" post_form.lua 64
   ceiling $((c + 2))
-  echo "round $r: leads/ceiling $(ratio "leads$r" "ceiling$c" "ceiling$((c + 1))")," \
-    "forms/ceiling $(ratio "forms$r" "ceiling$((c + 1))" "ceiling$((c + 2))")" | tee -a "$work/rounds"
+  leads=$(ratio "leads$r" "ceiling$c" "ceiling$((c + 1))")
+  forms=$(ratio "forms$r" "ceiling$((c + 1))" "ceiling$((c + 2))")
+  echo "$leads" >>"$work/leads.ratios"
+  echo "$forms" >>"$work/forms.ratios"
+  echo "round $r: leads/ceiling $leads, forms/ceiling $forms"
   c=$((c + 2))
 done
-forms_rps=$(for r in $(seq 1 "$rounds"); do rps "forms$r"; done | median)
+median_rps() { for r in $(seq 1 "$rounds"); do rps "$1$r"; done | median; }
 # Half the peak: each of the 64 connections waits so that together they offer half the rate.
-delay=$(awk -v r="$forms_rps" 'BEGIN { d = 2 * 64 * 1000 / r; printf "%d", (d < 1 ? 1 : d) }')
+delay=$(awk -v r="$(median_rps forms)" 'BEGIN { d = 2 * 64 * 1000 / r; printf "%d", (d < 1 ? 1 : d) }')
 CICLO_BENCH_RUN=$RANDOM CICLO_BENCH_DELAY_MS=$delay drive "$port" forms_half_peak post_form.lua 64
 # Enough signed batches for the run at 40,000 leads/s, signed just before it.
 python3 tests/bench/make_batches.py "$secret" $((seconds * 400)) 100 "$RANDOM" >"$work/batches.tsv"
@@ -102,10 +104,8 @@ curl -s "http://127.0.0.1:$port/metrics" | grep -E '^ciclo_store_(commits|writes
 echo "sqlite journal_mode=$(sqlite3 "$work/ciclo.db" 'PRAGMA journal_mode;') synchronous=full"
 
 for phase in leads forms; do
-  awk -v p="$phase" '{ for (i = 1; i <= NF; i++) if ($i == p "/ceiling") print $(i + 1) }' "$work/rounds" |
-    tr -d , | median | awk -v p="$phase" -v n="$rounds" '{ printf "ratio %s/ceiling = %.2f (median of %d rounds)\n", p, $1, n }'
-  for r in $(seq 1 "$rounds"); do rps "$phase$r"; done | median |
-    awk -v p="$phase" '{ printf "%s: median %.0f req/s\n", p, $1 }'
+  awk -v p="$phase" -v n="$rounds" -v r="$(median <"$work/$phase.ratios")" -v s="$(median_rps "$phase")" \
+    'BEGIN { printf "ratio %s/ceiling = %.2f (median of %d rounds; %s: median %.0f req/s)\n", p, r, n, p, s }'
 done
 for (( i = 1; i <= c; i++ )); do rps "ceiling$i"; done | median | awk '{ printf "ceiling: median %.0f req/s\n", $1 }'
 echo "forms at half the peak ($delay ms between requests per connection): $(sed 's/^forms_half_peak //' "$work/forms_half_peak.result")"

@@ -47,6 +47,13 @@ class HeldWriter {
   std::thread thread_;
 };
 
+// Waits (up to 20 s) until `n` writes are queued behind a HeldWriter.
+void awaitQueued(const Store& store, std::size_t n) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (store.queueDepth() < n && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::yield();
+}
+
 class StoreTest : public ::testing::TestWithParam<TestBackend> {
  protected:
   void SetUp() override {
@@ -114,9 +121,7 @@ TEST_P(StoreTest, AFailedWorkRollsBackOnlyItself) {
       return Status(Error::invalid("refused after writing"));
     });
   });
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (store_->queueDepth() < 2 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::yield();
+  awaitQueued(*store_, 2);
   held.release();
   t1.join();
   t2.join();
@@ -162,9 +167,7 @@ TEST_P(StoreTest, RepeatableWorksShareASavepointAndRunAgainAloneWhenOneFails) {
           },
           steps[i].repeat);
     });
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (store_->queueDepth() < i + 1 && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::yield();
+    awaitQueued(*store_, i + 1);
   }
   const auto before = store_->stats();
   held.release();
@@ -205,9 +208,7 @@ TEST_P(StoreTest, ABatchWhoseSavepointCannotBeEndedIsRolledBackWhole) {
           },
           repeat);
     });
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (store_->queueDepth() < 1 && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::yield();
+    awaitQueued(*store_, 1);
     std::thread second([&] {
       saboteurResult = store_->write(
           [&](Connection& c) {
@@ -218,8 +219,7 @@ TEST_P(StoreTest, ABatchWhoseSavepointCannotBeEndedIsRolledBackWhole) {
           },
           repeat);
     });
-    while (store_->queueDepth() < 2 && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::yield();
+    awaitQueued(*store_, 2);
     held.release();
     first.join();
     second.join();
@@ -252,9 +252,7 @@ TEST_P(StoreTest, ConcurrentWritesShareGroupCommits) {
       if (s.ok()) ++ok;
     });
   }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (store_->queueDepth() < kWriters && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::yield();
+  awaitQueued(*store_, kWriters);
   const auto before = store_->stats();
   held.release();
   for (auto& t : writers) t.join();
