@@ -182,39 +182,71 @@ Result<std::optional<Idempotency>> idempotencyOf(const Request& request) {
                   sha256Hex(request.method + " " + request.path + "\n" + request.body)});
 }
 
+namespace {
+
+// The transaction of an idempotent write: the kept answer of a key seen before, else `work`'s
+// answer, kept under the key.
+store::Work idempotentWork(Services& s, const std::optional<Idempotency>& idem,
+                           const std::function<Result<Response>(store::Connection&)>& work,
+                           Response& response) {
+  return [&s, &idem, &work, &response](store::Connection& c) -> Status {
+    const Timestamp now = s.clock.now();
+    if (idem) {
+      if (auto seen = store::findIdempotency(c, idem->scope, idem->key)) {
+        if (seen->created_at + kIdempotencyTtl > now) {
+          if (seen->request_hash != idem->request_hash) {
+            return Error{ErrorKind::kInvalid,
+                         "this Idempotency-Key was used with a different request",
+                         {},
+                         "idempotency-key-reused"};
+          }
+          response = Response{
+              seen->status, "application/json", seen->body, {{"Idempotent-Replayed", "true"}}, {}};
+          return Status();
+        }
+        store::deleteIdempotency(c, idem->scope, idem->key);
+      }
+    }
+    auto result = work(c);
+    if (!result.ok()) return result.error();
+    response = std::move(result).value();
+    if (idem)
+      store::insertIdempotency(c, idem->scope, idem->key,
+                               {idem->request_hash, response.status, response.body, now});
+    return Status();
+  };
+}
+
+}  // namespace
+
 Response writeIdempotent(Services& s, const std::optional<Idempotency>& idem,
                          const std::function<Result<Response>(store::Connection&)>& work,
                          store::Repeat repeat) {
   Response response;
-  Status status = s.store.write(
-      [&](store::Connection& c) -> Status {
-        const Timestamp now = s.clock.now();
-        if (idem) {
-          if (auto seen = store::findIdempotency(c, idem->scope, idem->key)) {
-            if (seen->created_at + kIdempotencyTtl > now) {
-              if (seen->request_hash != idem->request_hash) {
-                return Error{ErrorKind::kInvalid,
-                             "this Idempotency-Key was used with a different request",
-                             {},
-                             "idempotency-key-reused"};
-              }
-              response = Response{
-                  seen->status, "application/json", seen->body, {{"Idempotent-Replayed", "true"}}};
-              return Status();
-            }
-            store::deleteIdempotency(c, idem->scope, idem->key);
-          }
-        }
-        auto result = work(c);
-        if (!result.ok()) return result.error();
-        response = std::move(result).value();
-        if (idem)
-          store::insertIdempotency(c, idem->scope, idem->key,
-                                   {idem->request_hash, response.status, response.body, now});
-        return Status();
-      },
-      repeat);
+  Status status = s.store.write(idempotentWork(s, idem, work, response), repeat);
   if (!status.ok()) return problemResponse(status.error());
+  return response;
+}
+
+Response writeIdempotentLater(Services& s, std::optional<Idempotency> idem,
+                              std::function<Result<Response>(store::Connection&)> work,
+                              store::Repeat repeat) {
+  struct Write {
+    std::optional<Idempotency> idem;
+    std::function<Result<Response>(store::Connection&)> work;
+    Response response;
+  };
+  auto write = std::make_shared<Write>(Write{std::move(idem), std::move(work), {}});
+  auto later = std::make_shared<LaterResponse>();
+  s.store.submit(
+      [write, run = idempotentWork(s, write->idem, write->work, write->response)](
+          store::Connection& c) { return run(c); },
+      repeat,
+      [write, later](Status status) {
+        later->settle(status.ok() ? std::move(write->response) : problemResponse(status.error()));
+      });
+  Response response;
+  response.later = std::move(later);
   return response;
 }
 
@@ -296,7 +328,7 @@ void Api::addSystemRoutes() {
     return jsonResponse(ready ? 200 : 503, o);
   });
   router_.add("GET", "/v1/openapi.json", {}, [](Request&) {
-    return Response{200, "application/json", openApiJson(), {}};
+    return Response{200, "application/json", openApiJson(), {}, {}};
   });
   router_.add("GET", "/metrics", {}, [this](Request&) {
     std::string body = metrics_.render();
@@ -320,7 +352,7 @@ void Api::addSystemRoutes() {
              "ciclo_outbox_head_seq gauge\n"
           << "ciclo_outbox_head_seq " << outbox << "\n";
     for (const auto& source : metricSources_) extra << source();
-    return Response{200, "text/plain; version=0.0.4", body + extra.str(), {}};
+    return Response{200, "text/plain; version=0.0.4", body + extra.str(), {}, {}};
   });
   if (s_.config.clock_control) {
     // Testing only (testing.clock_control): moves the daemon's clock forward.

@@ -105,6 +105,11 @@ struct Idempotency {
 Response writeIdempotent(Services& s, const std::optional<Idempotency>& idem,
                          const std::function<Result<Response>(store::Connection&)>& work,
                          store::Repeat repeat = store::Repeat::kOnce);
+// As writeIdempotent, answering later (Response::later): no thread waits for the commit. What
+// `work` refers to must be its own, since it runs after the caller returned.
+Response writeIdempotentLater(Services& s, std::optional<Idempotency> idem,
+                              std::function<Result<Response>(store::Connection&)> work,
+                              store::Repeat repeat);
 // Runs `work` on a read connection; its error becomes the problem answer.
 Response readResponse(Services& s, const std::function<Result<Response>(store::Connection&)>& work);
 

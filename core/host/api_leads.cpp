@@ -127,13 +127,13 @@ Response createLead(Request& r, Services& s) {
   if (!idem.ok()) return problemResponse(idem.error());
   auto capture = readCapture(r, s);
   if (!capture.ok()) return problemResponse(capture.error());
-  const PreparedCapture prepared = prepareCapture(s, std::move(capture).value());
-  return writeIdempotent(
-      s, idem.value(),
-      [&](store::Connection& c) -> Result<Response> {
-        auto captured = captureLead(s, c, prepared, actorOf(r));
+  return writeIdempotentLater(
+      s, std::move(idem).value(),
+      [&s, prepared = prepareCapture(s, std::move(capture).value()),
+       actor = actorOf(r)](store::Connection& c) -> Result<Response> {
+        auto captured = captureLead(s, c, prepared, actor);
         const bool created = captured.outcome == CaptureOutcome::kCreated;
-        Response response{created ? 201 : 200, "application/json", captureAnswer(captured), {}};
+        Response response{created ? 201 : 200, "application/json", captureAnswer(captured), {}, {}};
         if (created) response.headers.emplace_back("Location", "/v1/leads/" + captured.lead.id);
         return response;
       },

@@ -384,6 +384,8 @@ Result<Config> parseConfig(const std::string& yaml, const std::string& file) {
       static_cast<int>(server.integer("threads", config.server.threads, 4, 4096));
   config.server.max_queued =
       static_cast<int>(server.integer("max_queued", config.server.max_queued, 1, 65536));
+  config.server.max_connections = static_cast<int>(
+      server.integer("max_connections", config.server.max_connections, 16, 1000000));
   config.server.keep_alive_timeout_ms = static_cast<int>(
       server.integer("keep_alive_timeout_ms", config.server.keep_alive_timeout_ms, 100, 600000));
   config.server.request_deadline_ms = static_cast<int>(

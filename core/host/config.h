@@ -24,8 +24,9 @@ namespace ciclo::host {
 struct ServerConfig {
   std::string host = "127.0.0.1";
   int port = 8080;
-  int threads = 128;                 // the most connections served at once
-  int max_queued = 256;              // accepted connections waiting for a thread
+  int threads = 128;                 // handler threads: the most requests answered at once
+  int max_queued = 1024;             // requests waiting for a handler thread; beyond, 503
+  int max_connections = 4096;        // open connections; at the limit the longest idle closes
   int keep_alive_timeout_ms = 5000;  // an idle keep-alive connection is closed after this
   int request_deadline_ms = 10000;   // headers and body must arrive within this
   std::size_t max_body_bytes = 1 << 20;

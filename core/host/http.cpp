@@ -80,10 +80,35 @@ bool isValidUtf8(std::string_view s) {
   return s.find('\0') == std::string_view::npos && sdk::isValidUtf8(s);  // NUL is never our text
 }
 
+void LaterResponse::settle(Response response) {
+  std::unique_lock lock(mutex_);
+  if (settled_) return;
+  settled_ = true;
+  if (!deliver_) {
+    response_ = std::move(response);
+    return;
+  }
+  auto deliver = std::move(deliver_);
+  lock.unlock();
+  deliver(std::move(response));
+}
+
+void LaterResponse::onSettled(std::function<void(Response)> deliver) {
+  std::unique_lock lock(mutex_);
+  if (!response_) {
+    deliver_ = std::move(deliver);
+    return;
+  }
+  Response response = std::move(*response_);
+  response_.reset();
+  lock.unlock();
+  deliver(std::move(response));
+}
+
 Response jsonResponse(int status, const Poco::JSON::Object::Ptr& body) {
   std::ostringstream out;
   body->stringify(out);
-  return Response{status, "application/json", out.str(), {}};
+  return Response{status, "application/json", out.str(), {}, {}};
 }
 
 int httpStatus(ErrorKind kind) {

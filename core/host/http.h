@@ -1,12 +1,14 @@
 #pragma once
 // The host's HTTP vocabulary: a fully read request, a response, problem+json (RFC 9457),
 // and the router that matches a method and path to a handler with its auth policy and
-// body limit. Transport-free: server.cpp moves these over Poco's sockets.
+// body limit. Transport-free: server.cpp moves these over sockets.
 
 #include <Poco/JSON/Object.h>
 
 #include <functional>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -42,11 +44,33 @@ struct Request {
   Result<std::map<std::string, std::string>> queryParams() const;
 };
 
+class LaterResponse;
+
 struct Response {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // Set when the answer comes later (see LaterResponse); the rest is then unused.
+  std::shared_ptr<LaterResponse> later;
+};
+
+// An answer given once work elsewhere is done, such as a write being committed: the handler
+// returns at once with `Response::later` set, so that no thread waits for the commit, and the
+// work settles it from its own thread. The transport sends the answer when it is settled.
+class LaterResponse {
+ public:
+  // Gives the answer; only the first call counts.
+  void settle(Response response);
+  // `deliver` runs with the answer as soon as it is settled, on the settling thread, or here
+  // when it was settled already; it must be quick.
+  void onSettled(std::function<void(Response)> deliver);
+
+ private:
+  std::mutex mutex_;
+  bool settled_ = false;
+  std::optional<Response> response_;  // settled before anyone asked for it
+  std::function<void(Response)> deliver_;
 };
 
 Response jsonResponse(int status, const Poco::JSON::Object::Ptr& body);

@@ -418,8 +418,8 @@ struct PluginHost::Loaded : sdk::Context,
                               r.client_ip, r.request_id, r.principal ? r.principal->name : ""};
           try {
             sdk::HttpResponse out = handler(in);
-            return Response{out.status, out.content_type, std::move(out.body),
-                            std::move(out.headers)};
+            return Response{
+                out.status, out.content_type, std::move(out.body), std::move(out.headers), {}};
           } catch (const std::exception& e) {
             hostLog().error("plugin %s failed on %s: %s", name, r.request_id,
                             std::string(e.what()));
@@ -523,6 +523,7 @@ struct PluginHost::Loaded : sdk::Context,
           Response r{captured.outcome == CaptureOutcome::kCreated ? 201 : 200,
                      "application/json",
                      idem ? captureAnswer(captured) : std::string(),
+                     {},
                      {}};
           fresh = std::move(captured);
           return r;

@@ -1,35 +1,38 @@
 #include "host/server.h"
 
-#include <Poco/Net/HTTPServerParams.h>
-#include <Poco/Net/HTTPServerRequestImpl.h>
-#include <Poco/Net/HTTPServerResponseImpl.h>
-#include <Poco/Net/HTTPServerSession.h>
+#include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/IPAddress.h>
-#include <Poco/Net/NetException.h>
-#include <Poco/Net/ServerSocket.h>
-#include <Poco/Net/TCPServer.h>
-#include <Poco/Net/TCPServerConnection.h>
-#include <Poco/Net/TCPServerConnectionFactory.h>
-#include <Poco/String.h>
-#include <Poco/ThreadPool.h>
-#include <poll.h>
+#include <Poco/Net/SocketAddress.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
-#include <list>
+#include <cstring>
+#include <deque>
 #include <mutex>
 #include <random>
-#include <sstream>
 #include <thread>
+#include <unordered_map>
+
+#include "host/http_wire.h"
 
 namespace ciclo::host {
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using Poco::Net::StreamSocket;
+using std::chrono::milliseconds;
 
 // A trusted proxy: an address, or a network in CIDR notation.
 struct Network {
@@ -42,81 +45,12 @@ struct Network {
   }
 };
 
-// The connections being served, each with what it is doing and until when it may do so.
-class ConnectionRegistry {
- public:
-  enum class State { kIdle, kReading, kHandling, kWriting };
-  struct Entry {
-    StreamSocket socket;
-    State state = State::kIdle;
-    Clock::time_point deadline{};
-    bool closed = false;
-  };
-  using Handle = std::list<Entry>::iterator;
-
-  // A new connection owes its first request at once: it is reading, not idle, so that
-  // shedding idle connections never cuts one off before it was served.
-  Handle add(const StreamSocket& s, Clock::time_point deadline) {
-    std::lock_guard lock(mutex_);
-    entries_.push_front(Entry{s, State::kReading, deadline, false});
-    return entries_.begin();
-  }
-  void set(Handle h, State state, Clock::time_point deadline) {
-    std::lock_guard lock(mutex_);
-    h->state = state;
-    h->deadline = deadline;
-  }
-  void remove(Handle h) {
-    {
-      std::lock_guard lock(mutex_);
-      entries_.erase(h);
-    }
-    changed_.notify_all();
-  }
-
-  // Closes connections past their deadline; when more than `busyLimit` are open, also the
-  // idle ones, so that a thread is free for a new client. Returns how many it closed.
-  int sweep(std::size_t busyLimit, bool closeAllIdle) {
-    std::lock_guard lock(mutex_);
-    const auto now = Clock::now();
-    const bool shed = closeAllIdle || entries_.size() > busyLimit;
-    int closed = 0;
-    for (auto& e : entries_) {
-      if (e.closed) continue;
-      if (now >= e.deadline || (shed && e.state == State::kIdle)) {
-        try {
-          e.socket.shutdown();
-        } catch (const Poco::Exception&) {
-        }
-        e.closed = true;
-        ++closed;
-      }
-    }
-    return closed;
-  }
-
-  bool waitEmpty(Clock::time_point until) {
-    std::unique_lock lock(mutex_);
-    return changed_.wait_until(lock, until, [&] { return entries_.empty(); });
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  std::list<Entry> entries_;
-};
-
 std::string newRequestId() {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   static constexpr char kHex[] = "0123456789abcdef";
   std::string id = "req_";
   for (int i = 0; i < 20; ++i) id += kHex[rng() & 15];
   return id;
-}
-
-bool isTokenChar(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) ||
-         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
 }
 
 bool acceptableRequestId(const std::string& s) {
@@ -127,6 +61,82 @@ bool acceptableRequestId(const std::string& s) {
   });
 }
 
+// Who acts on a connection: the loop thread while it reads a request, waits for the next one,
+// sends the rest of an answer or drains a refused body; a handler thread while it answers.
+enum class State {
+  kReading,   // loop: a request is due (its head or body has not all arrived)
+  kWorking,   // a handler thread has the connection
+  kArming,    // a handler thread is handing it back to the loop, idle
+  kIdle,      // loop: waiting for the next request on a keep-alive connection
+  kWriting,   // loop: sending what is left of an answer
+  kDraining,  // loop: the answer is sent; reading and dropping the rest of a refused body
+};
+
+struct Connection {
+  int fd = -1;
+  Poco::Net::SocketAddress peer;
+  std::string in;                  // received, not yet taken by a request
+  std::optional<wire::Head> head;  // of the request being read
+  bool continued = false;          // "100 Continue" sent for it
+  std::atomic<State> state{State::kReading};
+  Clock::time_point deadline{};  // for the loop's states
+  Clock::time_point started{};   // when the request being read began
+  int served = 0;
+  // An answer the loop finishes sending, and what follows it.
+  std::string out;
+  std::size_t outAt = 0;
+  enum class After { kNextRequest, kDrain, kClose } after = After::kNextRequest;
+  std::size_t drained = 0;
+  bool closed = false;
+  // An answer given later (Response::later), settled, for the loop to send.
+  struct Owed {
+    Request request;
+    Response response;
+    int minor;
+    bool keepAlive;
+    bool bodyUnread;
+    Clock::time_point started;
+  };
+  std::unique_ptr<Owed> owed;  // its memory is kept until the loop's current round of events ends
+};
+
+using After = Connection::After;
+
+// A request read whole (or refused for its size), for a handler thread to answer.
+struct Job {
+  Connection* connection;
+  wire::Head head;
+  std::string body;
+  bool bodyUnread;
+  Clock::time_point started;
+  Clock::time_point queued{};
+};
+
+// Sends what it can without blocking: the bytes sent, or -1 when the connection is gone.
+long sendSome(int fd, std::string_view bytes) {
+  std::size_t sent = 0;
+  while (sent < bytes.size()) {
+    const ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n > 0) {
+      sent += static_cast<std::size_t>(n);
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      break;
+    } else {
+      return -1;
+    }
+  }
+  return static_cast<long>(sent);
+}
+
+constexpr int kMaxKeepAliveRequests = 10000;
+constexpr int kAwakeWorkers = 2;
+constexpr auto kStaleJob = milliseconds(50);
+constexpr std::size_t kMaxDrain = 8u << 20;
+constexpr auto kDrainTime = std::chrono::seconds(2);
+constexpr auto kSweepEvery = milliseconds(100);
+
 }  // namespace
 
 struct HttpServer::Impl {
@@ -135,14 +145,34 @@ struct HttpServer::Impl {
   const ServerConfig& config;
   RequestHandler& handler;
   std::vector<Network> trusted;
-  ConnectionRegistry registry;
   std::atomic<bool> stopping{false};
-  std::unique_ptr<Poco::ThreadPool> pool;
-  std::unique_ptr<Poco::Net::TCPServer> server;
-  Poco::Net::HTTPServerParams::Ptr params;
-  std::thread watchdog;
-  std::mutex watchdogMutex;
-  std::condition_variable watchdogWake;
+  bool running = false;
+
+  int listenFd = -1;
+  int epollFd = -1;
+  int wakeFd = -1;
+  bool accepting = false;
+  std::thread loop;
+  // Every open connection; only the loop adds and removes them.
+  std::unordered_map<Connection*, std::unique_ptr<Connection>> connections;
+  // Connections closed during this round of events, which may still name them.
+  std::vector<std::unique_ptr<Connection>> closedThisRound;
+
+  // Requests for the handler threads.
+  std::mutex jobsMutex;
+  std::condition_variable jobsReady;
+  std::deque<Job> jobs;
+  int awake = 0;  // handler threads not waiting for a job
+  bool workersStop = false;
+  std::vector<std::thread> workers;
+
+  // Connections handler threads give back to the loop.
+  std::mutex inboxMutex;
+  std::vector<Connection*> inbox;
+
+  // Tags for the listening socket and the wake-up eventfd in epoll's data.
+  char listenTag = 0;
+  char wakeTag = 0;
 
   std::string clientIp(const Poco::Net::SocketAddress& peer,
                        const std::string& forwardedFor) const {
@@ -168,281 +198,522 @@ struct HttpServer::Impl {
     return hop.toString();
   }
 
-  void runWatchdog() {
-    const std::size_t busyLimit = static_cast<std::size_t>(config.threads) * 3 / 4;
-    std::unique_lock lock(watchdogMutex);
-    while (!stopping) {
-      watchdogWake.wait_for(lock, std::chrono::milliseconds(100));
-      registry.sweep(busyLimit, false);
-    }
+  // ---- The loop thread: accepts, reads requests, finishes answers, keeps deadlines.
+
+  void arm(Connection& c, std::uint32_t events) {
+    epoll_event ev{};
+    ev.events = events | EPOLLONESHOT;
+    ev.data.ptr = &c;
+    ::epoll_ctl(epollFd, EPOLL_CTL_MOD, c.fd, &ev);
   }
-};
 
-namespace {
+  void close(Connection& c) {
+    if (c.closed) return;
+    ::close(c.fd);  // also takes it out of the epoll set
+    c.closed = true;
+    auto it = connections.find(&c);
+    closedThisRound.push_back(std::move(it->second));
+    connections.erase(it);
+    if (!accepting && !stopping) resumeAccepting();
+  }
 
-struct UnsupportedVersion {};
+  void resumeAccepting() {
+    if (connections.size() >= static_cast<std::size_t>(config.max_connections)) return;
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.ptr = &listenTag;
+    accepting = ::epoll_ctl(epollFd, EPOLL_CTL_ADD, listenFd, &ev) == 0;
+  }
 
-// Poco's session, waiting for the next request with one poll(2): Poco 1.11's Socket::poll
-// creates, fills and closes an epoll set at every call, four system calls per request.
-class ServerSession : public Poco::Net::HTTPServerSession {
- public:
-  ServerSession(const StreamSocket& socket, Poco::Net::HTTPServerParams::Ptr params)
-      : HTTPServerSession(socket, params),
-        keepAliveTimeout_(params->getKeepAliveTimeout()),
-        requestsLeft_(params->getMaxKeepAliveRequests()) {}
+  void pauseAccepting() {
+    if (accepting) ::epoll_ctl(epollFd, EPOLL_CTL_DEL, listenFd, nullptr);
+    accepting = false;
+  }
 
-  // True when a request has begun to arrive within the timeout (the request deadline for
-  // the first, the keep-alive timeout after that); false when the connection is done.
-  bool awaitRequest() {
-    if (!first_ && (!getKeepAlive() || requestsLeft_ == 0)) return false;
-    const Poco::Timespan timeout = first_ ? getTimeout() : keepAliveTimeout_;
-    first_ = false;
-    if (requestsLeft_ > 0) --requestsLeft_;
-    if (buffered() > 0) return true;
-    pollfd p{socket().impl()->sockfd(), POLLIN, 0};
+  void acceptAll() {
     for (;;) {
-      const int n = ::poll(&p, 1, static_cast<int>(timeout.totalMilliseconds()));
-      if (n < 0 && errno == EINTR) continue;
-      return n > 0;
-    }
-  }
-  bool mayKeepAlive() const { return requestsLeft_ != 0; }
-  // Writes a whole answer, head and body, with one send(2).
-  void sendAll(const std::string& bytes) { write(bytes.data(), static_cast<int>(bytes.size())); }
-
- private:
-  bool first_ = true;
-  Poco::Timespan keepAliveTimeout_;
-  int requestsLeft_;  // negative: no limit
-};
-
-class HttpConnection : public Poco::Net::TCPServerConnection {
- public:
-  HttpConnection(const StreamSocket& s, HttpServer::Impl& server)
-      : TCPServerConnection(s), server_(server) {}
-
-  void run() override {
-    using State = ConnectionRegistry::State;
-    auto& srv = server_;
-    ServerSession session(socket(), srv.params);
-    const auto deadline = std::chrono::milliseconds(srv.config.request_deadline_ms);
-    // Declared after the session so that it is removed before the session closes the socket.
-    struct Registration {
-      ConnectionRegistry& registry;
-      ConnectionRegistry::Handle handle;
-      ~Registration() { registry.remove(handle); }
-    } reg{srv.registry, srv.registry.add(socket(), Clock::now() + deadline)};
-    const Poco::Net::SocketAddress peer = socket().peerAddress();
-
-    while (!srv.stopping && session.awaitRequest()) {
-      const auto started = Clock::now();
-      srv.registry.set(reg.handle, State::kReading, started + deadline);
-      Request request;
-      Response response;
-      bool keepAlive = false;
-      bool responded = false;
-      try {
-        Poco::Net::HTTPServerResponseImpl out(session);
-        Poco::Net::HTTPServerRequestImpl in(out, session, srv.params.get());
-        request.method = in.getMethod();
-        const std::string& uri = in.getURI();
-        const auto q = uri.find('?');
-        request.path = uri.substr(0, q);
-        request.query = q == std::string::npos ? std::string() : uri.substr(q + 1);
-        int lengths = 0;
-        for (const auto& [k, v] : in) {
-          // Poco tolerates header lines without a colon or with spaces in the name; RFC 9112
-          // says to refuse them, since proxies may read them differently (request smuggling).
-          if (k.empty() || !std::all_of(k.begin(), k.end(), isTokenChar)) {
-            throw Poco::Net::MessageException("invalid header field name");
-          }
-          lengths += Poco::icompare(k, "Content-Length") == 0;
-          request.headers.emplace_back(k, v);
-        }
-        // Where a body ends must be read one way only: one Content-Length, and no transfer
-        // coding but chunked (RFC 9112 section 6).
-        if (lengths > 1) throw Poco::Net::MessageException("Content-Length given twice");
-        if (in.has("Transfer-Encoding") &&
-            Poco::icompare(in.get("Transfer-Encoding"), "chunked") != 0) {
-          throw Poco::Net::MessageException("a transfer coding other than chunked");
-        }
-        if (in.getVersion() == Poco::Net::HTTPMessage::HTTP_1_1 && !in.has("Host")) {
-          throw Poco::Net::MessageException("HTTP/1.1 requires a Host header");
-        }
-        if (in.has("Transfer-Encoding") && in.has("Content-Length")) {
-          throw Poco::Net::MessageException("both Transfer-Encoding and Content-Length");
-        }
-        const std::string rid = in.get("X-Request-Id", "");
-        request.request_id = acceptableRequestId(rid) ? rid : newRequestId();
-        request.client_ip = srv.clientIp(peer, in.get("X-Forwarded-For", ""));
-
-        if (in.getVersion() != Poco::Net::HTTPMessage::HTTP_1_1 &&
-            in.getVersion() != Poco::Net::HTTPMessage::HTTP_1_0) {
-          throw UnsupportedVersion();
-        }
-        const bool hasBody =
-            in.hasContentLength() ? in.getContentLength64() > 0 : in.getChunkedTransferEncoding();
-        bool bodyUnread = hasBody;
-        auto admitted = srv.handler.admit(request);
-        if (auto* early = std::get_if<Response>(&admitted)) {
-          response = std::move(*early);
-        } else {
-          const Route& route = *std::get<const Route*>(admitted);
-          const std::size_t limit = std::min(route.options.max_body, srv.config.max_body_bytes);
-          if (in.hasContentLength() && in.getContentLength64() > static_cast<Poco::Int64>(limit)) {
-            response = problemResponse(
-                413, "", "the body is larger than " + std::to_string(limit) + " bytes");
-          } else {
-            if (in.getExpectContinue()) out.sendContinue();
-            std::string body;
-            bool tooLarge = false;
-            if (hasBody) {
-              std::istream& stream = in.stream();
-              char buf[16384];
-              while (stream.read(buf, sizeof buf) || stream.gcount() > 0) {
-                body.append(buf, static_cast<std::size_t>(stream.gcount()));
-                if (body.size() > limit) {
-                  tooLarge = true;
-                  break;
-                }
-              }
-              if (!tooLarge && in.hasContentLength() &&
-                  static_cast<Poco::Int64>(body.size()) != in.getContentLength64()) {
-                throw Poco::Net::MessageException("the body ended before Content-Length");
-              }
-              bodyUnread = tooLarge;
-            }
-            if (tooLarge) {
-              response = problemResponse(
-                  413, "", "the body is larger than " + std::to_string(limit) + " bytes");
-            } else {
-              request.body = std::move(body);
-              srv.registry.set(reg.handle, State::kHandling, Clock::time_point::max());
-              response = srv.handler.handle(route, request);
-            }
-          }
-        }
-        keepAlive = srv.params->getKeepAlive() && in.getKeepAlive() && session.mayKeepAlive() &&
-                    !bodyUnread && !srv.stopping;
-        srv.registry.set(reg.handle, State::kWriting, Clock::now() + deadline);
-        send(session, out, in.getVersion(), request, response, keepAlive);
-        responded = true;
-        session.setKeepAlive(keepAlive);
-        if (bodyUnread) drain();
-      } catch (const Poco::Net::NoMessageException&) {
-        break;  // the client closed the connection between requests
-      } catch (const UnsupportedVersion&) {
-        sendError(session, 400, "only HTTP/1.0 and HTTP/1.1 are spoken here", request, started);
-        break;
-      } catch (const Poco::Net::MessageException& e) {
-        if (!responded)
-          sendError(session, 400, "the request is malformed: " + safeMessage(e), request, started);
-        break;
-      } catch (const Poco::Exception& e) {
-        // A network error or a deadline expiry mid-request; the socket may be gone.
-        if (!responded && !session.networkException()) {
-          sendError(session, 400, "the request could not be read", request, started);
-        }
-        break;
+      if (connections.size() >= static_cast<std::size_t>(config.max_connections) &&
+          !shedIdleConnection()) {
+        pauseAccepting();  // until a connection closes
+        return;
       }
-      srv.handler.completed(
-          request, response,
-          std::chrono::duration<double, std::milli>(Clock::now() - started).count());
-      if (!keepAlive) break;
-      srv.registry.set(
-          reg.handle, State::kIdle,
-          Clock::now() + std::chrono::milliseconds(srv.config.keep_alive_timeout_ms) + deadline);
-    }
-  }
-
- private:
-  // Reads and drops what the client is still sending of a body we refused, for a short while,
-  // so that it gets to read our answer instead of a reset connection.
-  void drain() {
-    constexpr std::size_t kMaxDrain = 8u << 20;
-    const auto until = Clock::now() + std::chrono::seconds(2);
-    char buf[16384];
-    std::size_t total = 0;
-    try {
-      socket().setReceiveTimeout(Poco::Timespan(200 * 1000));
-      while (total < kMaxDrain && Clock::now() < until) {
-        const int n = socket().receiveBytes(buf, sizeof buf);
-        if (n <= 0) break;
-        total += static_cast<std::size_t>(n);
+      sockaddr_storage address{};
+      socklen_t length = sizeof address;
+      const int fd = ::accept4(listenFd, reinterpret_cast<sockaddr*>(&address), &length,
+                               SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        // EMFILE and the like: out of descriptors; try again at the next sweep.
+        if (errno != EAGAIN && errno != EWOULDBLOCK) pauseAccepting();
+        return;
       }
-    } catch (const Poco::Exception&) {
-      // Timed out or reset: either way the answer was sent.
+      const int one = 1;
+      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      auto c = std::make_unique<Connection>();
+      c->fd = fd;
+      c->peer = Poco::Net::SocketAddress(reinterpret_cast<sockaddr*>(&address), length);
+      // A new connection owes its first request at once.
+      c->started = Clock::now();
+      c->deadline = c->started + milliseconds(config.request_deadline_ms);
+      epoll_event ev{};
+      ev.events = EPOLLIN | EPOLLONESHOT;
+      ev.data.ptr = c.get();
+      if (::epoll_ctl(epollFd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        ::close(fd);
+        continue;
+      }
+      Connection* raw = c.get();
+      connections.emplace(raw, std::move(c));
     }
   }
 
-  static std::string safeMessage(const Poco::Exception& e) {
-    // Poco's parser messages name the problem ("Invalid HTTP version string"); nothing else.
-    std::string m = e.message().empty() ? e.what() : e.message();
-    if (m.size() > 120) m.resize(120);
-    return isValidUtf8(m) ? m : "invalid bytes";
+  // At the connection limit, the connection idle the longest makes room for a new client.
+  bool shedIdleConnection() {
+    Connection* oldest = nullptr;
+    for (auto& [key, c] : connections) {
+      if (c->state.load(std::memory_order_acquire) == State::kIdle &&
+          (!oldest || c->deadline < oldest->deadline))
+        oldest = c.get();
+    }
+    if (!oldest) return false;
+    close(*oldest);
+    return true;
   }
 
-  static void send(ServerSession& session, Poco::Net::HTTPServerResponseImpl& out,
-                   const std::string& version, const Request& request, const Response& response,
-                   bool keepAlive) {
-    out.setVersion(version == Poco::Net::HTTPMessage::HTTP_1_0 ? version
-                                                               : Poco::Net::HTTPMessage::HTTP_1_1);
-    out.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(response.status));
-    out.setKeepAlive(keepAlive);
-    out.set("X-Request-Id", request.request_id);
-    out.set("Cache-Control", "no-store");
-    out.set("X-Content-Type-Options", "nosniff");
-    for (const auto& [k, v] : response.headers) out.set(k, v);
-    if (!response.body.empty()) out.setContentType(response.content_type);
-    out.setContentLength64(static_cast<Poco::Int64>(response.body.size()));
-    // Head and body in one send(2): Poco's sendBuffer() takes two, and the client then wakes
-    // up twice. A large body goes on its own rather than be copied behind the head.
-    constexpr std::size_t kCopyLimit = 64 * 1024;
-    std::ostringstream head;
-    out.write(head);
-    std::string bytes = std::move(head).str();
-    const bool withBody = request.method != "HEAD" && !response.body.empty();
-    if (withBody && response.body.size() <= kCopyLimit) bytes += response.body;
-    session.sendAll(bytes);
-    if (withBody && response.body.size() > kCopyLimit) session.sendAll(response.body);
+  void onEvent(Connection& c) {
+    if (c.closed) return;
+    switch (c.state.load(std::memory_order_acquire)) {
+      case State::kWriting:
+        return flush(c);
+      case State::kDraining:
+        return drain(c);
+      case State::kArming:
+      case State::kIdle:
+      case State::kReading:
+        return readRequest(c);
+      case State::kWorking:
+        return;  // a handler thread has it; it was not armed
+    }
   }
 
-  void sendError(ServerSession& session, int status, const std::string& detail, Request& request,
-                 Clock::time_point started) {
-    if (request.request_id.empty()) request.request_id = newRequestId();
+  void readRequest(Connection& c) {
+    if (c.state.load(std::memory_order_acquire) != State::kReading) {
+      c.state.store(State::kReading, std::memory_order_release);
+      c.started = Clock::now();
+      c.deadline = c.started + milliseconds(config.request_deadline_ms);
+    }
+    const std::size_t cap = wire::kMaxHeadBytes + config.max_body_bytes + 64 * 1024;
+    bool ended = false;
+    char buf[64 * 1024];
+    while (c.in.size() < cap) {
+      const ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
+      if (n > 0) {
+        c.in.append(buf, static_cast<std::size_t>(n));
+        if (static_cast<std::size_t>(n) < sizeof buf) break;
+      } else if (n == 0) {
+        ended = true;
+        break;
+      } else if (errno == EINTR) {
+        continue;
+      } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        break;
+      } else {
+        return close(c);
+      }
+    }
+    takeRequest(c, ended);
+  }
+
+  // Hands a request whose bytes have all arrived to a handler thread; otherwise waits for more.
+  void takeRequest(Connection& c, bool ended) {
+    if (!c.head) {
+      if (c.in.empty()) return ended ? close(c) : arm(c, EPOLLIN);
+      auto parsed = wire::parseHead(c.in);
+      if (auto* refusal = std::get_if<wire::Refusal>(&parsed))
+        return refuse(c, refusal->status, refusal->detail);
+      if (std::holds_alternative<wire::NeedMore>(parsed)) return ended ? close(c) : arm(c, EPOLLIN);
+      c.head = std::move(std::get<wire::Head>(parsed));
+      c.continued = false;
+    }
+    const wire::Head& head = *c.head;
+    const std::size_t limit = config.max_body_bytes;
+    const std::string_view rest = std::string_view(c.in).substr(head.size);
+    std::string body;
+    bool unread = false;
+    std::size_t consumed = head.size;
+    const auto awaitBody = [&] {
+      if (ended) return close(c);
+      if (head.expect_continue && !c.continued && head.minor == 1) {
+        c.continued = true;
+        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        if (sendSome(c.fd, kContinue) != static_cast<long>(kContinue.size())) return close(c);
+      }
+      arm(c, EPOLLIN);
+    };
+    if (head.chunked) {
+      auto decoded = wire::decodeChunked(rest, body, limit);
+      if (auto* refusal = std::get_if<wire::Refusal>(&decoded))
+        return refuse(c, refusal->status, refusal->detail);
+      if (std::holds_alternative<wire::NeedMore>(decoded)) {
+        // Chunk framing may cost more bytes than the body it carries, but not without bound.
+        if (rest.size() < 2 * limit + 64 * 1024) return awaitBody();
+        unread = true;
+      } else if (std::holds_alternative<wire::TooLarge>(decoded)) {
+        unread = true;
+      } else {
+        consumed += std::get<wire::Decoded>(decoded).consumed;
+      }
+    } else if (const std::uint64_t length = head.content_length.value_or(0); length > 0) {
+      if (length > limit) {
+        unread = true;
+      } else if (rest.size() < length) {
+        return awaitBody();
+      } else {
+        body.assign(rest.substr(0, length));
+        consumed += length;
+      }
+    }
+    if (unread) {
+      c.in.clear();
+    } else {
+      c.in.erase(0, consumed);
+    }
+    Job job{&c, std::move(*c.head), std::move(body), unread, c.started};
+    c.head.reset();
+    c.state.store(State::kWorking, std::memory_order_release);
+    std::unique_lock lock(jobsMutex);
+    if (jobs.size() >= static_cast<std::size_t>(config.max_queued)) {
+      lock.unlock();
+      return overloaded(std::move(job));
+    }
+    job.queued = Clock::now();
+    jobs.push_back(std::move(job));
+    const bool wake = needsAnotherWorker();
+    lock.unlock();
+    if (wake) jobsReady.notify_one();
+  }
+
+  // Answers a request the loop refuses itself, and closes the connection after it.
+  void refuse(Connection& c, int status, const std::string& detail) {
+    Request request;
+    if (c.head) {
+      request = requestOf(*c.head, c.peer);
+    } else {
+      request.request_id = newRequestId();
+    }
+    const int minor = c.head ? c.head->minor : 1;
+    c.head.reset();
+    c.in.clear();
     const Response response = problemResponse(status, "", detail);
-    try {
-      Poco::Net::HTTPServerResponseImpl out(session);
-      send(session, out, "HTTP/1.1", request, response, false);
-    } catch (const Poco::Exception&) {
-      // The client is gone; nothing more to say.
+    c.state.store(State::kWorking, std::memory_order_release);
+    finish(c, request, response, minor, false, true, c.started);
+  }
+
+  void overloaded(Job job) {
+    Request request = requestOf(job.head, job.connection->peer);
+    Response response = problemResponse(503, "", "the server is busy; retry shortly");
+    response.headers.emplace_back("Retry-After", "1");
+    finish(*job.connection, request, response, job.head.minor, false, job.bodyUnread, job.started);
+  }
+
+  // Sends the rest of an answer, then goes on as the answer said.
+  void flush(Connection& c) {
+    const long sent = sendSome(c.fd, std::string_view(c.out).substr(c.outAt));
+    if (sent < 0) return close(c);
+    c.outAt += static_cast<std::size_t>(sent);
+    if (c.outAt < c.out.size()) return arm(c, EPOLLOUT);
+    c.out.clear();
+    c.outAt = 0;
+    afterAnswer(c);
+  }
+
+  void afterAnswer(Connection& c) {
+    if (c.after == After::kDrain) {
+      // Read and drop what the client still sends of a refused body, for a short while, so
+      // that it gets to read the answer instead of a reset connection.
+      ::shutdown(c.fd, SHUT_WR);
+      c.state.store(State::kDraining, std::memory_order_release);
+      c.deadline = Clock::now() + kDrainTime;
+      c.drained = 0;
+      return arm(c, EPOLLIN);
     }
-    server_.handler.completed(
-        request, response,
-        std::chrono::duration<double, std::milli>(Clock::now() - started).count());
+    if (c.after == After::kClose || stopping) return close(c);
+    c.state.store(State::kIdle, std::memory_order_release);
+    c.deadline = Clock::now() + milliseconds(config.keep_alive_timeout_ms);
+    if (!c.in.empty()) return readRequest(c);  // the next request came with the last one
+    arm(c, EPOLLIN);
   }
 
-  HttpServer::Impl& server_;
-};
-
-class ConnectionFactory : public Poco::Net::TCPServerConnectionFactory {
- public:
-  explicit ConnectionFactory(HttpServer::Impl& server) : server_(server) {}
-  Poco::Net::TCPServerConnection* createConnection(const StreamSocket& socket) override {
-    return new HttpConnection(socket, server_);
+  void drain(Connection& c) {
+    char buf[64 * 1024];
+    for (;;) {
+      const ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
+      if (n > 0) {
+        c.drained += static_cast<std::size_t>(n);
+        if (c.drained > kMaxDrain) return close(c);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return arm(c, EPOLLIN);
+      return close(c);
+    }
   }
 
- private:
-  HttpServer::Impl& server_;
-};
+  // Closes what is past its deadline; when stopping, also what waits for a next request.
+  void sweep() {
+    const auto now = Clock::now();
+    std::vector<Connection*> expired;
+    for (auto& [key, c] : connections) {
+      const State s = c->state.load(std::memory_order_acquire);
+      if (s == State::kWorking || s == State::kArming) continue;
+      const bool waiting = s == State::kIdle || (s == State::kReading && c->in.empty());
+      if (now >= c->deadline || (stopping && waiting)) expired.push_back(c.get());
+    }
+    for (auto* c : expired) close(*c);
+    if (!accepting && !stopping) resumeAccepting();
+    wakeForStaleJobs(now);
+  }
 
-}  // namespace
+  // A request queued for long waits behind threads busy with slow requests: another thread
+  // wakes for it.
+  void wakeForStaleJobs(Clock::time_point now) {
+    std::unique_lock lock(jobsMutex);
+    const bool stale = !jobs.empty() && now - jobs.front().queued > kStaleJob;
+    lock.unlock();
+    if (stale) jobsReady.notify_one();
+  }
+
+  void takeInbox() {
+    std::uint64_t count;
+    (void)!::read(wakeFd, &count, sizeof count);
+    std::vector<Connection*> given;
+    {
+      std::lock_guard lock(inboxMutex);
+      given.swap(inbox);
+    }
+    for (auto* c : given) {
+      if (c->owed) {
+        const auto owed = std::move(c->owed);
+        finish(*c, owed->request, owed->response, owed->minor, owed->keepAlive, owed->bodyUnread,
+               owed->started);
+      } else if (!c->out.empty()) {
+        c->state.store(State::kWriting, std::memory_order_release);
+        c->deadline = Clock::now() + milliseconds(config.request_deadline_ms);
+        flush(*c);
+      } else {
+        afterAnswer(*c);
+      }
+    }
+  }
+
+  void runLoop() {
+    epoll_event events[256];
+    auto lastSweep = Clock::now();
+    bool listening = true;
+    Clock::time_point giveUp = Clock::time_point::max();
+    for (;;) {
+      const int n = ::epoll_wait(epollFd, events, 256, static_cast<int>(kSweepEvery.count()));
+      for (int i = 0; i < n; ++i) {
+        void* tag = events[i].data.ptr;
+        if (tag == &listenTag) {
+          acceptAll();
+        } else if (tag == &wakeTag) {
+          takeInbox();
+        } else {
+          onEvent(*static_cast<Connection*>(tag));
+        }
+      }
+      if (stopping && listening) {
+        // Stop accepting: the listening socket closes, and waiting connections with it.
+        pauseAccepting();
+        ::close(listenFd);
+        listenFd = -1;
+        listening = false;
+        giveUp = Clock::now() + std::chrono::seconds(30);
+        lastSweep = Clock::now() - kSweepEvery;
+      }
+      if (Clock::now() - lastSweep >= kSweepEvery) {
+        sweep();
+        lastSweep = Clock::now();
+      }
+      closedThisRound.clear();
+      if (stopping && (connections.empty() || Clock::now() >= giveUp)) return;
+    }
+  }
+
+  // ---- Handler threads: answer requests, send the answers, give connections back.
+
+  Request requestOf(const wire::Head& head, const Poco::Net::SocketAddress& peer) const {
+    Request request;
+    request.method = head.method;
+    const auto q = head.target.find('?');
+    request.path = head.target.substr(0, q);
+    request.query = q == std::string::npos ? std::string() : head.target.substr(q + 1);
+    request.headers = head.fields;
+    const std::string rid = request.header("X-Request-Id");
+    request.request_id = acceptableRequestId(rid) ? rid : newRequestId();
+    request.client_ip = clientIp(peer, request.header("X-Forwarded-For"));
+    return request;
+  }
+
+  // Whether the queued requests need one more handler thread awake (jobsMutex held). One
+  // already awake takes a request when it is done with its own: waking another costs two
+  // context switches, and most requests take microseconds or wait a few milliseconds for a
+  // commit. Those that take longer are covered by the sweep (wakeForStaleJobs).
+  bool needsAnotherWorker() const {
+    return !jobs.empty() &&
+           (awake < kAwakeWorkers || jobs.size() > static_cast<std::size_t>(awake));
+  }
+
+  void runWorker() {
+    for (;;) {
+      std::unique_lock lock(jobsMutex);
+      if (jobs.empty()) {
+        --awake;
+        jobsReady.wait(lock, [&] { return workersStop || !jobs.empty(); });
+        ++awake;
+      }
+      if (jobs.empty()) return;
+      Job job = std::move(jobs.front());
+      jobs.pop_front();
+      lock.unlock();
+      serve(job);
+    }
+  }
+
+  void serve(Job& job) {
+    Connection& c = *job.connection;
+    Request request = requestOf(job.head, c.peer);
+    Response response;
+    try {
+      auto admitted = handler.admit(request);
+      if (auto* early = std::get_if<Response>(&admitted)) {
+        response = std::move(*early);
+      } else {
+        const Route& route = *std::get<const Route*>(admitted);
+        const std::size_t limit = std::min(route.options.max_body, config.max_body_bytes);
+        if (job.bodyUnread || job.body.size() > limit) {
+          response = problemResponse(413, "",
+                                     "the body is larger than " + std::to_string(limit) + " bytes");
+        } else {
+          request.body = std::move(job.body);
+          response = handler.handle(route, request);
+        }
+      }
+    } catch (const std::exception& e) {
+      response = problemResponse(
+          500, "", "an internal error occurred; the request id identifies it in the log");
+    }
+    const bool keepAlive = job.head.keep_alive && !stopping && ++c.served < kMaxKeepAliveRequests;
+    if (auto later = std::move(response.later)) {
+      // The loop sends it once settled: this thread goes on to the next request meanwhile.
+      c.owed.reset(new Connection::Owed{
+          std::move(request), {}, job.head.minor, keepAlive, job.bodyUnread, job.started});
+      later->onSettled([this, &c](Response settled) {
+        c.owed->response = std::move(settled);
+        giveBack(c);
+      });
+      return;
+    }
+    finish(c, request, response, job.head.minor, keepAlive, job.bodyUnread, job.started);
+  }
+
+  static std::string serialize(int minor, const Request& request, const Response& response,
+                               bool keepAlive) {
+    const bool withBody = request.method != "HEAD";
+    std::string s;
+    s.reserve(256 + (withBody ? response.body.size() : 0));
+    s += minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ";
+    s += std::to_string(response.status);
+    s += ' ';
+    s += Poco::Net::HTTPResponse::getReasonForStatus(
+        static_cast<Poco::Net::HTTPResponse::HTTPStatus>(response.status));
+    s += keepAlive ? "\r\nConnection: keep-alive" : "\r\nConnection: close";
+    s += "\r\nX-Request-Id: ";
+    s += request.request_id;
+    s += "\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff";
+    for (const auto& [k, v] : response.headers) {
+      s += "\r\n";
+      s += k;
+      s += ": ";
+      s += v;
+    }
+    if (!response.body.empty()) {
+      s += "\r\nContent-Type: ";
+      s += response.content_type;
+    }
+    s += "\r\nContent-Length: ";
+    s += std::to_string(response.body.size());
+    s += "\r\n\r\n";
+    if (withBody) s += response.body;
+    return s;
+  }
+
+  // Sends an answer from the thread that has the connection, and hands it back to the loop:
+  // idle for the next request, to finish sending, to drain a body left unread, or to close.
+  void finish(Connection& c, const Request& request, const Response& response, int minor,
+              bool keepAlive, bool bodyUnread, Clock::time_point started) {
+    std::string bytes = serialize(minor, request, response, keepAlive && !bodyUnread);
+    const long sent = sendSome(c.fd, bytes);
+    handler.completed(request, response,
+                      std::chrono::duration<double, std::milli>(Clock::now() - started).count());
+    c.after = sent < 0     ? After::kClose
+              : bodyUnread ? After::kDrain
+              : keepAlive  ? After::kNextRequest
+                           : After::kClose;
+    if (sent >= 0 && static_cast<std::size_t>(sent) < bytes.size()) {
+      bytes.erase(0, static_cast<std::size_t>(sent));
+      c.out = std::move(bytes);
+      c.outAt = 0;
+      return giveBack(c);
+    }
+    if (c.after == After::kNextRequest && c.in.empty() && !stopping) {
+      // The common case, without waking the loop: armed for the next request.
+      const int fd = c.fd;
+      c.deadline = Clock::now() + milliseconds(config.keep_alive_timeout_ms);
+      c.state.store(State::kArming, std::memory_order_release);
+      epoll_event ev{};
+      ev.events = EPOLLIN | EPOLLONESHOT;
+      ev.data.ptr = &c;
+      ::epoll_ctl(epollFd, EPOLL_CTL_MOD, fd, &ev);
+      // Once armed the loop may have taken it already; then this changes nothing.
+      State expected = State::kArming;
+      c.state.compare_exchange_strong(expected, State::kIdle, std::memory_order_acq_rel);
+      return;
+    }
+    giveBack(c);
+  }
+
+  void giveBack(Connection& c) {
+    bool wake;
+    {
+      std::lock_guard lock(inboxMutex);
+      wake = inbox.empty();
+      inbox.push_back(&c);
+    }
+    if (wake) {
+      const std::uint64_t one = 1;
+      (void)!::write(wakeFd, &one, sizeof one);
+    }
+  }
+};
 
 HttpServer::HttpServer(const ServerConfig& config, RequestHandler& handler)
     : impl_(std::make_unique<Impl>(config, handler)) {}
 
 HttpServer::~HttpServer() {
   stop();
+  auto& s = *impl_;
+  for (auto& [key, c] : s.connections) {
+    ::close(c->fd);
+    // An answer still owed after the 30 s of stop() may yet be settled by the store: the
+    // connection it names is left allocated rather than freed under it.
+    if (c->state.load() == State::kWorking) (void)c.release();
+  }
+  s.connections.clear();
+  if (s.listenFd >= 0) ::close(s.listenFd);
+  if (s.epollFd >= 0) ::close(s.epollFd);
+  if (s.wakeFd >= 0) ::close(s.wakeFd);
 }
 
 Result<int> HttpServer::start() {
@@ -467,48 +738,66 @@ Result<int> HttpServer::start() {
     s.trusted.push_back({address, prefix});
   }
 
-  Poco::Net::ServerSocket socket;
+  const std::string where = s.config.host + ":" + std::to_string(s.config.port);
+  Poco::Net::SocketAddress address;
   try {
-    const Poco::Net::SocketAddress address(s.config.host, static_cast<Poco::UInt16>(s.config.port));
-    // Poco's ServerSocket(address) constructor sets SO_REUSEPORT, which would let a second
-    // daemon share the port silently; bind without it.
-    socket.bind(address, /*reuseAddress=*/true, /*reusePort=*/false);
-    socket.listen(256);
+    address = Poco::Net::SocketAddress(s.config.host, static_cast<Poco::UInt16>(s.config.port));
   } catch (const Poco::Exception& e) {
-    return Error::invalid("cannot listen on " + s.config.host + ":" +
-                          std::to_string(s.config.port) + ": " + e.displayText());
+    return Error::invalid("cannot listen on " + where + ": " + e.displayText());
+  }
+  // SO_REUSEADDR only: SO_REUSEPORT would let a second daemon share the port silently.
+  s.listenFd = ::socket(address.family() == Poco::Net::SocketAddress::IPv6 ? AF_INET6 : AF_INET,
+                        SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  const int one = 1;
+  if (s.listenFd < 0 || ::setsockopt(s.listenFd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+      ::bind(s.listenFd, address.addr(), address.length()) != 0 ||
+      ::listen(s.listenFd, 1024) != 0) {
+    const std::string reason = std::strerror(errno);
+    return Error::invalid("cannot listen on " + where + ": " + reason);
+  }
+  sockaddr_storage bound{};
+  socklen_t length = sizeof bound;
+  ::getsockname(s.listenFd, reinterpret_cast<sockaddr*>(&bound), &length);
+  const Poco::Net::SocketAddress boundAddress(reinterpret_cast<sockaddr*>(&bound), length);
+
+  // Each connection is a descriptor: make room for as many as the configuration allows.
+  rlimit files{};
+  const auto wanted = static_cast<rlim_t>(s.config.max_connections) + 256;
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < wanted) {
+    files.rlim_cur = std::min(wanted, files.rlim_max);
+    ::setrlimit(RLIMIT_NOFILE, &files);
   }
 
-  s.params = new Poco::Net::HTTPServerParams;
-  s.params->setKeepAlive(true);
-  s.params->setKeepAliveTimeout(
-      Poco::Timespan(static_cast<long>(s.config.keep_alive_timeout_ms) * 1000));
-  s.params->setTimeout(Poco::Timespan(static_cast<long>(s.config.request_deadline_ms) * 1000));
-  s.params->setMaxKeepAliveRequests(10000);
-  s.params->setMaxThreads(s.config.threads);
-  s.params->setMaxQueued(s.config.max_queued);
-  s.params->setThreadIdleTime(Poco::Timespan(30, 0));
-  s.pool = std::make_unique<Poco::ThreadPool>("http", 4, s.config.threads + 4, 30);
-  s.server =
-      std::make_unique<Poco::Net::TCPServer>(new ConnectionFactory(s), *s.pool, socket, s.params);
-  s.server->start();
-  s.watchdog = std::thread([&s] { s.runWatchdog(); });
-  return static_cast<int>(socket.address().port());
+  s.epollFd = ::epoll_create1(EPOLL_CLOEXEC);
+  s.wakeFd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (s.epollFd < 0 || s.wakeFd < 0) return Error::invalid("cannot start the HTTP server");
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.ptr = &s.wakeTag;
+  ::epoll_ctl(s.epollFd, EPOLL_CTL_ADD, s.wakeFd, &ev);
+  s.resumeAccepting();
+
+  s.awake = s.config.threads;
+  for (int i = 0; i < s.config.threads; ++i) s.workers.emplace_back([&s] { s.runWorker(); });
+  s.loop = std::thread([&s] { s.runLoop(); });
+  s.running = true;
+  return static_cast<int>(boundAddress.port());
 }
 
 void HttpServer::stop() {
   auto& s = *impl_;
-  if (!s.server || s.stopping.exchange(true)) return;
-  s.server->stop();  // stops accepting
-  s.watchdogWake.notify_all();
-  if (s.watchdog.joinable()) s.watchdog.join();
-  // In-flight requests finish; idle keep-alive connections are closed now.
-  const auto until = Clock::now() + std::chrono::seconds(30);
-  do {
-    s.registry.sweep(0, true);
-  } while (!s.registry.waitEmpty(std::min(until, Clock::now() + std::chrono::milliseconds(100))) &&
-           Clock::now() < until);
-  s.pool->joinAll();
+  if (!s.running || s.stopping.exchange(true)) return;
+  // The loop stops accepting, closes idle connections, and returns once every request in
+  // flight has been answered (or after 30 s).
+  const std::uint64_t one = 1;
+  (void)!::write(s.wakeFd, &one, sizeof one);
+  if (s.loop.joinable()) s.loop.join();
+  {
+    std::lock_guard lock(s.jobsMutex);
+    s.workersStop = true;
+  }
+  s.jobsReady.notify_all();
+  for (auto& w : s.workers) w.join();
 }
 
 }  // namespace ciclo::host

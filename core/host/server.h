@@ -1,9 +1,10 @@
 #pragma once
-// The HTTP transport: Poco's HTTP parsing on a TCPServer with a pool of its own, a deadline
-// for each request's headers and body, and a watchdog that closes connections past their
-// deadline, so that idle keep-alive connections and slow clients never keep a new client
-// from being served. Errors below the handlers (malformed requests, parser exceptions) are
-// answered as problem+json too.
+// The HTTP transport: one epoll loop accepts connections, reads whole requests (framed by
+// host/http_wire) and keeps a deadline for each request's head and body and for idle
+// keep-alive connections; a pool of handler threads answers them. Idle and slow clients hold
+// no thread, so they never keep a new client from being served. Answers given later
+// (Response::later) are sent by the loop once settled. Requests refused below the handlers
+// (malformed, too large, the server busy) are answered as problem+json too.
 
 #include <memory>
 #include <string>

@@ -491,15 +491,28 @@ Status Store::write(Work work, Repeat repeat) {
   auto pending = std::make_shared<Pending>();
   pending->work = std::move(work);
   pending->repeat = repeat;
-  {
-    std::lock_guard lock(mutex_);
-    if (stopping_) return Error::retryable("the store is shutting down");
-    queue_.push_back(pending);
-  }
-  queued_.notify_one();
+  if (!enqueue(pending)) return Error::retryable("the store is shutting down");
   std::unique_lock lock(pending->mutex);
   pending->committed.wait(lock, [&] { return pending->done; });
   return pending->result;
+}
+
+void Store::submit(Work work, Repeat repeat, std::function<void(Status)> then) {
+  auto pending = std::make_shared<Pending>();
+  pending->work = std::move(work);
+  pending->repeat = repeat;
+  pending->then = std::move(then);
+  if (!enqueue(pending)) pending->then(Error::retryable("the store is shutting down"));
+}
+
+bool Store::enqueue(const std::shared_ptr<Pending>& pending) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return false;
+    queue_.push_back(pending);
+  }
+  queued_.notify_one();
+  return true;
 }
 
 void Store::writerLoop() {
@@ -521,6 +534,13 @@ void Store::writerLoop() {
       stats_.writes += batch.size();
     }
     for (auto& p : batch) {
+      if (p->then) {
+        (void)guarded("after commit", [&] {
+          p->then(std::move(p->result));
+          return Status();
+        });
+        continue;
+      }
       {
         std::lock_guard lock(p->mutex);
         p->done = true;

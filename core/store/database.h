@@ -108,6 +108,11 @@ class Store {
   // are rolled back together and run again, each in its own.
   Status write(Work work, Repeat repeat = Repeat::kOnce);
 
+  // As write(), without waiting: `then` is called with the outcome once the batch that
+  // carried the work is committed (or failed), on the writer thread. It must be quick and
+  // never block or write: the next batch waits for it.
+  void submit(Work work, Repeat repeat, std::function<void(Status)> then);
+
   // Runs `fn` on a read connection; it sees what is committed.
   Status read(const Work& fn);
 
@@ -140,10 +145,12 @@ class Store {
     std::mutex mutex;
     std::condition_variable committed;
     bool done = false;
+    std::function<void(Status)> then;  // set for submit(): called instead of waking a caller
   };
 
   Store(Backend backend, const StoreConfig& config);
   Status connectAll(const std::string& connector, const std::string& target);
+  bool enqueue(const std::shared_ptr<Pending>& pending);  // false once the store is stopping
   void writerLoop();
   void runBatch(std::vector<std::shared_ptr<Pending>>& batch);
   bool runTogether(Connection& c, std::span<const std::shared_ptr<Pending>> run, bool& intact);
