@@ -1,5 +1,6 @@
 #include "host/server.h"
 
+#include <Poco/Logger.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/IPAddress.h>
 #include <Poco/Net/SocketAddress.h>
@@ -87,20 +88,27 @@ struct Connection {
   std::size_t outAt = 0;
   enum class After { kNextRequest, kDrain, kClose } after = After::kNextRequest;
   std::size_t drained = 0;
-  bool closed = false;
+  bool closed = false;  // its memory is kept until the loop's current round of events ends
   // An answer given later (Response::later), settled, for the loop to send.
-  struct Owed {
-    Request request;
-    Response response;
-    int minor;
-    bool keepAlive;
-    bool bodyUnread;
-    Clock::time_point started;
-  };
-  std::unique_ptr<Owed> owed;  // its memory is kept until the loop's current round of events ends
+  struct Owed;
+  std::unique_ptr<Owed> owed;
 };
 
 using After = Connection::After;
+
+// A request being answered, and how its answer goes on the wire.
+struct Exchange {
+  Request request;
+  int minor = 1;  // HTTP/1.<minor>
+  bool keepAlive = false;
+  bool bodyUnread = false;  // refused for its size: drained after the answer, then closed
+  Clock::time_point started;
+};
+
+struct Connection::Owed {
+  Exchange exchange;
+  Response response;
+};
 
 // A request read whole (or refused for its size), for a handler thread to answer.
 struct Job {
@@ -109,7 +117,7 @@ struct Job {
   std::string body;
   bool bodyUnread;
   Clock::time_point started;
-  Clock::time_point queued{};
+  Clock::time_point queued;
 };
 
 // Sends what it can without blocking: the bytes sent, or -1 when the connection is gone.
@@ -378,7 +386,7 @@ struct HttpServer::Impl {
     } else {
       c.in.erase(0, consumed);
     }
-    Job job{&c, std::move(*c.head), std::move(body), unread, c.started};
+    Job job{&c, std::move(*c.head), std::move(body), unread, c.started, Clock::now()};
     c.head.reset();
     c.state.store(State::kWorking, std::memory_order_release);
     std::unique_lock lock(jobsMutex);
@@ -386,7 +394,6 @@ struct HttpServer::Impl {
       lock.unlock();
       return overloaded(std::move(job));
     }
-    job.queued = Clock::now();
     jobs.push_back(std::move(job));
     const bool wake = needsAnotherWorker();
     lock.unlock();
@@ -395,25 +402,26 @@ struct HttpServer::Impl {
 
   // Answers a request the loop refuses itself, and closes the connection after it.
   void refuse(Connection& c, int status, const std::string& detail) {
-    Request request;
+    Exchange exchange{{}, 1, false, true, c.started};
     if (c.head) {
-      request = requestOf(*c.head, c.peer);
+      exchange.minor = c.head->minor;
+      exchange.request = requestOf(std::move(*c.head), c.peer);
     } else {
-      request.request_id = newRequestId();
+      exchange.request.request_id = newRequestId();
     }
-    const int minor = c.head ? c.head->minor : 1;
     c.head.reset();
     c.in.clear();
-    const Response response = problemResponse(status, "", detail);
     c.state.store(State::kWorking, std::memory_order_release);
-    finish(c, request, response, minor, false, true, c.started);
+    finish(c, exchange, problemResponse(status, "", detail));
   }
 
   void overloaded(Job job) {
-    Request request = requestOf(job.head, job.connection->peer);
+    const int minor = job.head.minor;
+    const Exchange exchange{requestOf(std::move(job.head), job.connection->peer), minor, false,
+                            job.bodyUnread, job.started};
     Response response = problemResponse(503, "", "the server is busy; retry shortly");
     response.headers.emplace_back("Retry-After", "1");
-    finish(*job.connection, request, response, job.head.minor, false, job.bodyUnread, job.started);
+    finish(*job.connection, exchange, response);
   }
 
   // Sends the rest of an answer, then goes on as the answer said.
@@ -494,8 +502,7 @@ struct HttpServer::Impl {
     for (auto* c : given) {
       if (c->owed) {
         const auto owed = std::move(c->owed);
-        finish(*c, owed->request, owed->response, owed->minor, owed->keepAlive, owed->bodyUnread,
-               owed->started);
+        finish(*c, owed->exchange, owed->response);
       } else if (!c->out.empty()) {
         c->state.store(State::kWriting, std::memory_order_release);
         c->deadline = Clock::now() + milliseconds(config.request_deadline_ms);
@@ -509,7 +516,6 @@ struct HttpServer::Impl {
   void runLoop() {
     epoll_event events[256];
     auto lastSweep = Clock::now();
-    bool listening = true;
     Clock::time_point giveUp = Clock::time_point::max();
     for (;;) {
       const int n = ::epoll_wait(epollFd, events, 256, static_cast<int>(kSweepEvery.count()));
@@ -523,12 +529,11 @@ struct HttpServer::Impl {
           onEvent(*static_cast<Connection*>(tag));
         }
       }
-      if (stopping && listening) {
+      if (stopping && listenFd >= 0) {
         // Stop accepting: the listening socket closes, and waiting connections with it.
         pauseAccepting();
         ::close(listenFd);
         listenFd = -1;
-        listening = false;
         giveUp = Clock::now() + std::chrono::seconds(30);
         lastSweep = Clock::now() - kSweepEvery;
       }
@@ -543,13 +548,13 @@ struct HttpServer::Impl {
 
   // ---- Handler threads: answer requests, send the answers, give connections back.
 
-  Request requestOf(const wire::Head& head, const Poco::Net::SocketAddress& peer) const {
+  Request requestOf(wire::Head&& head, const Poco::Net::SocketAddress& peer) const {
     Request request;
-    request.method = head.method;
+    request.method = std::move(head.method);
     const auto q = head.target.find('?');
     request.path = head.target.substr(0, q);
     request.query = q == std::string::npos ? std::string() : head.target.substr(q + 1);
-    request.headers = head.fields;
+    request.headers = std::move(head.fields);
     const std::string rid = request.header("X-Request-Id");
     request.request_id = acceptableRequestId(rid) ? rid : newRequestId();
     request.client_ip = clientIp(peer, request.header("X-Forwarded-For"));
@@ -583,7 +588,11 @@ struct HttpServer::Impl {
 
   void serve(Job& job) {
     Connection& c = *job.connection;
-    Request request = requestOf(job.head, c.peer);
+    const int minor = job.head.minor;
+    const bool keepAlive = job.head.keep_alive && ++c.served < kMaxKeepAliveRequests;
+    Exchange exchange{requestOf(std::move(job.head), c.peer), minor, keepAlive, job.bodyUnread,
+                      job.started};
+    Request& request = exchange.request;
     Response response;
     try {
       auto admitted = handler.admit(request);
@@ -601,21 +610,23 @@ struct HttpServer::Impl {
         }
       }
     } catch (const std::exception& e) {
+      // handle() answers its own failures; this is one in routing or authentication.
+      Poco::Logger::get("ciclo.http")
+          .error("request %s failed before its handler: %s", request.request_id,
+                 std::string(e.what()));
       response = problemResponse(
           500, "", "an internal error occurred; the request id identifies it in the log");
     }
-    const bool keepAlive = job.head.keep_alive && !stopping && ++c.served < kMaxKeepAliveRequests;
     if (auto later = std::move(response.later)) {
       // The loop sends it once settled: this thread goes on to the next request meanwhile.
-      c.owed.reset(new Connection::Owed{
-          std::move(request), {}, job.head.minor, keepAlive, job.bodyUnread, job.started});
+      c.owed.reset(new Connection::Owed{std::move(exchange), {}});
       later->onSettled([this, &c](Response settled) {
         c.owed->response = std::move(settled);
         giveBack(c);
       });
       return;
     }
-    finish(c, request, response, job.head.minor, keepAlive, job.bodyUnread, job.started);
+    finish(c, exchange, response);
   }
 
   static std::string serialize(int minor, const Request& request, const Response& response,
@@ -651,23 +662,25 @@ struct HttpServer::Impl {
 
   // Sends an answer from the thread that has the connection, and hands it back to the loop:
   // idle for the next request, to finish sending, to drain a body left unread, or to close.
-  void finish(Connection& c, const Request& request, const Response& response, int minor,
-              bool keepAlive, bool bodyUnread, Clock::time_point started) {
-    std::string bytes = serialize(minor, request, response, keepAlive && !bodyUnread);
+  void finish(Connection& c, const Exchange& exchange, const Response& response) {
+    // Once stopping, every answer is the connection's last.
+    const bool keepAlive = exchange.keepAlive && !exchange.bodyUnread && !stopping;
+    std::string bytes = serialize(exchange.minor, exchange.request, response, keepAlive);
     const long sent = sendSome(c.fd, bytes);
-    handler.completed(request, response,
-                      std::chrono::duration<double, std::milli>(Clock::now() - started).count());
-    c.after = sent < 0     ? After::kClose
-              : bodyUnread ? After::kDrain
-              : keepAlive  ? After::kNextRequest
-                           : After::kClose;
+    handler.completed(
+        exchange.request, response,
+        std::chrono::duration<double, std::milli>(Clock::now() - exchange.started).count());
+    c.after = sent < 0              ? After::kClose
+              : exchange.bodyUnread ? After::kDrain
+              : keepAlive           ? After::kNextRequest
+                                    : After::kClose;
     if (sent >= 0 && static_cast<std::size_t>(sent) < bytes.size()) {
       bytes.erase(0, static_cast<std::size_t>(sent));
       c.out = std::move(bytes);
       c.outAt = 0;
       return giveBack(c);
     }
-    if (c.after == After::kNextRequest && c.in.empty() && !stopping) {
+    if (c.after == After::kNextRequest && c.in.empty()) {
       // The common case, without waking the loop: armed for the next request.
       const int fd = c.fd;
       c.deadline = Clock::now() + milliseconds(config.keep_alive_timeout_ms);

@@ -20,8 +20,8 @@ namespace ciclo::host {
 class RequestHandler {
  public:
   virtual ~RequestHandler() = default;
-  // Routing, authentication and header checks, before any body byte is read: either the
-  // route to run, or an answer already.
+  // Routing, authentication and header checks, on a request read whole (a body over
+  // server.max_body_bytes is left unread): either the route to run, or an answer already.
   virtual std::variant<const Route*, Response> admit(Request& request) = 0;
   // Runs the route with the body read.
   virtual Response handle(const Route& route, Request& request) = 0;

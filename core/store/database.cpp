@@ -17,6 +17,9 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
 
 namespace ciclo::store {
 
@@ -488,13 +491,20 @@ void Store::checkpointLoop() {
 }
 
 Status Store::write(Work work, Repeat repeat) {
-  auto pending = std::make_shared<Pending>();
-  pending->work = std::move(work);
-  pending->repeat = repeat;
-  if (!enqueue(pending)) return Error::retryable("the store is shutting down");
-  std::unique_lock lock(pending->mutex);
-  pending->committed.wait(lock, [&] { return pending->done; });
-  return pending->result;
+  struct Waiter {
+    std::mutex mutex;
+    std::condition_variable committed;
+    std::optional<Status> result;
+  } waiter;
+  submit(std::move(work), repeat, [&waiter](Status status) {
+    // Notified under the lock: once it is released the caller may return and end `waiter`.
+    std::lock_guard lock(waiter.mutex);
+    waiter.result = std::move(status);
+    waiter.committed.notify_one();
+  });
+  std::unique_lock lock(waiter.mutex);
+  waiter.committed.wait(lock, [&] { return waiter.result.has_value(); });
+  return std::move(*waiter.result);
 }
 
 void Store::submit(Work work, Repeat repeat, std::function<void(Status)> then) {
@@ -502,17 +512,15 @@ void Store::submit(Work work, Repeat repeat, std::function<void(Status)> then) {
   pending->work = std::move(work);
   pending->repeat = repeat;
   pending->then = std::move(then);
-  if (!enqueue(pending)) pending->then(Error::retryable("the store is shutting down"));
-}
-
-bool Store::enqueue(const std::shared_ptr<Pending>& pending) {
   {
     std::lock_guard lock(mutex_);
-    if (stopping_) return false;
-    queue_.push_back(pending);
+    if (!stopping_) {
+      queue_.push_back(std::move(pending));
+      pending = nullptr;
+    }
   }
+  if (pending) return pending->then(Error::retryable("the store is shutting down"));
   queued_.notify_one();
-  return true;
 }
 
 void Store::writerLoop() {
@@ -534,18 +542,10 @@ void Store::writerLoop() {
       stats_.writes += batch.size();
     }
     for (auto& p : batch) {
-      if (p->then) {
-        (void)guarded("after commit", [&] {
-          p->then(std::move(p->result));
-          return Status();
-        });
-        continue;
-      }
-      {
-        std::lock_guard lock(p->mutex);
-        p->done = true;
-      }
-      p->committed.notify_one();
+      (void)guarded("after commit", [&] {
+        p->then(std::move(p->result));
+        return Status();
+      });
     }
     if (commitListener_) commitListener_();
     batch.clear();

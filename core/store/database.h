@@ -109,8 +109,9 @@ class Store {
   Status write(Work work, Repeat repeat = Repeat::kOnce);
 
   // As write(), without waiting: `then` is called with the outcome once the batch that
-  // carried the work is committed (or failed), on the writer thread. It must be quick and
-  // never block or write: the next batch waits for it.
+  // carried the work is committed (or failed), on the writer thread - or at once, with a
+  // retryable error, when the store is stopping. It must be quick and never block or write:
+  // the next batch waits for it. write() is submit() and a wait.
   void submit(Work work, Repeat repeat, std::function<void(Status)> then);
 
   // Runs `fn` on a read connection; it sees what is committed.
@@ -142,15 +143,11 @@ class Store {
     Work work;
     Repeat repeat = Repeat::kOnce;
     Status result;
-    std::mutex mutex;
-    std::condition_variable committed;
-    bool done = false;
-    std::function<void(Status)> then;  // set for submit(): called instead of waking a caller
+    std::function<void(Status)> then;  // told the result once the batch is committed
   };
 
   Store(Backend backend, const StoreConfig& config);
   Status connectAll(const std::string& connector, const std::string& target);
-  bool enqueue(const std::shared_ptr<Pending>& pending);  // false once the store is stopping
   void writerLoop();
   void runBatch(std::vector<std::shared_ptr<Pending>>& batch);
   bool runTogether(Connection& c, std::span<const std::shared_ptr<Pending>> run, bool& intact);

@@ -2,8 +2,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
+#include <mutex>
 #include <thread>
 
 #include "store/access.h"
@@ -269,6 +271,66 @@ TEST_P(StoreTest, ConcurrentWritesShareGroupCommits) {
                   })
                   .ok());
   EXPECT_EQ(count, kWriters);
+}
+
+TEST_P(StoreTest, ASubmittedWriteIsAnsweredOnceCommittedAndRetryableOnceStopping) {
+  HeldWriter held(*store_);
+  std::mutex mutex;
+  std::condition_variable told;
+  std::vector<std::pair<std::string, Status>> outcomes;  // in the order they were told
+  const auto tell = [&](std::string name) {
+    return [&, name](Status status) {
+      // A read is quick and the test's readers are free: what the write left is visible.
+      bool committed = false;
+      (void)store_->read([&](Connection& c) {
+        committed = findLead(c, "lead_" + name).has_value();
+        return Status();
+      });
+      std::lock_guard lock(mutex);
+      outcomes.emplace_back(name + (committed ? " committed" : " absent"), std::move(status));
+      told.notify_all();
+    };
+  };
+  store_->submit(
+      [&](Connection& c) {
+        Lead l = lead("lead_one", "one@example.it");
+        insertLead(c, l);
+        return Status();
+      },
+      Repeat::kRepeatable, tell("one"));
+  store_->submit(
+      [&](Connection& c) {
+        Lead l = lead("lead_two", "two@example.it");
+        insertLead(c, l);
+        return Status(Error::invalid("refused after writing"));
+      },
+      Repeat::kOnce, tell("two"));
+  awaitQueued(*store_, 2);
+  {
+    std::lock_guard lock(mutex);
+    EXPECT_TRUE(outcomes.empty()) << "nothing is answered before its batch commits";
+  }
+  held.release();
+  std::unique_lock lock(mutex);
+  ASSERT_TRUE(told.wait_for(lock, std::chrono::seconds(20), [&] { return outcomes.size() == 2; }));
+  EXPECT_EQ(outcomes[0].first, "one committed");
+  EXPECT_TRUE(outcomes[0].second.ok());
+  EXPECT_EQ(outcomes[1].first, "two absent");
+  ASSERT_FALSE(outcomes[1].second.ok());
+  EXPECT_EQ(outcomes[1].second.error().kind, ErrorKind::kInvalid);
+  lock.unlock();
+
+  store_->close();
+  Status late;
+  bool called = false;
+  store_->submit([](Connection&) { return Status(); }, Repeat::kOnce,
+                 [&](Status status) {
+                   called = true;
+                   late = std::move(status);
+                 });
+  ASSERT_TRUE(called) << "a stopped store answers at once";
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(late.error().kind, ErrorKind::kRetryable);
 }
 
 TEST_P(StoreTest, LeadsRoundTripWithOptimisticVersions) {

@@ -1,0 +1,197 @@
+// The HTTP transport on its own, with a handler that the test controls: what it does when
+// every handler thread is busy, with answers given later, and with a failure before the
+// handler. (The daemon's own tests cover deadlines, idle clients and malformed requests.)
+
+#include "host/server.h"
+
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/StreamSocket.h>
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+namespace ciclo::host {
+namespace {
+
+// Routes everything to one route. GET /block waits until released; GET /later answers
+// later, when the test settles it; GET /throw fails in admit().
+class TestHandler : public RequestHandler {
+ public:
+  TestHandler() {
+    route_.method = "GET";
+    route_.pattern = "/";
+  }
+
+  std::variant<const Route*, Response> admit(Request& request) override {
+    if (request.path == "/throw") throw std::runtime_error("admission failed");
+    return &route_;
+  }
+
+  Response handle(const Route&, Request& request) override {
+    std::unique_lock lock(mutex_);
+    if (request.path == "/block") {
+      ++blocked_;
+      changed_.notify_all();
+      changed_.wait(lock, [&] { return released_; });
+    } else if (request.path == "/later") {
+      later_ = std::make_shared<LaterResponse>();
+      changed_.notify_all();
+      Response r;
+      r.later = later_;
+      return r;
+    }
+    return Response{200, "text/plain", request.path, {}, {}};
+  }
+
+  void completed(const Request&, const Response&, double) override {}
+
+  void awaitBlocked(int n) {
+    std::unique_lock lock(mutex_);
+    ASSERT_TRUE(changed_.wait_for(lock, std::chrono::seconds(10), [&] { return blocked_ == n; }));
+  }
+  std::shared_ptr<LaterResponse> awaitLater() {
+    std::unique_lock lock(mutex_);
+    changed_.wait_for(lock, std::chrono::seconds(10), [&] { return later_ != nullptr; });
+    return std::exchange(later_, nullptr);
+  }
+  void release() {
+    std::lock_guard lock(mutex_);
+    released_ = true;
+    changed_.notify_all();
+  }
+
+ private:
+  Route route_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  int blocked_ = 0;
+  bool released_ = false;
+  std::shared_ptr<LaterResponse> later_;
+};
+
+class Client {
+ public:
+  explicit Client(int port) {
+    socket_.connect(Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(port)));
+    socket_.setReceiveTimeout(Poco::Timespan(10, 0));
+  }
+  void send(const std::string& path) {
+    const std::string request = "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n";
+    socket_.sendBytes(request.data(), static_cast<int>(request.size()));
+  }
+  // One whole answer: its head and Content-Length bytes of body.
+  std::string receive() {
+    for (;;) {
+      const auto end = buffer_.find("\r\n\r\n");
+      if (end != std::string::npos) {
+        const auto at = buffer_.find("Content-Length: ");
+        const std::size_t length = at < end ? std::stoul(buffer_.substr(at + 16)) : 0;
+        if (buffer_.size() >= end + 4 + length) {
+          std::string answer = buffer_.substr(0, end + 4 + length);
+          buffer_.erase(0, answer.size());
+          return answer;
+        }
+      }
+      char buf[4096];
+      const int n = socket_.receiveBytes(buf, sizeof buf);
+      if (n <= 0) return "closed: " + buffer_;
+      buffer_.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+  std::string exchange(const std::string& path) {
+    send(path);
+    return receive();
+  }
+
+ private:
+  Poco::Net::StreamSocket socket_;
+  std::string buffer_;
+};
+
+ServerConfig oneThread() {
+  ServerConfig config;
+  config.port = 0;
+  config.threads = 1;
+  config.max_queued = 1;
+  return config;
+}
+
+TEST(HttpServer, RequestsBeyondTheQueueAreAnswered503WithRetryAfter) {
+  const ServerConfig config = oneThread();
+  TestHandler handler;
+  HttpServer server(config, handler);
+  const auto port = server.start();
+  ASSERT_TRUE(port.ok()) << port.error().message;
+  Client busy(port.value()), second(port.value()), third(port.value());
+  busy.send("/block");
+  handler.awaitBlocked(1);  // the one handler thread is taken
+  second.send("/second");
+  third.send("/third");
+  // One of the two waits in the queue; the other finds it full. Which one is the loop's
+  // order of reading them, so both are taken as they come.
+  auto secondAnswer = std::async(std::launch::async, [&] { return second.receive(); });
+  auto thirdAnswer = std::async(std::launch::async, [&] { return third.receive(); });
+  std::string refused, queued;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (refused.empty() && std::chrono::steady_clock::now() < deadline) {
+    for (auto* answer : {&secondAnswer, &thirdAnswer}) {
+      if (answer->wait_for(std::chrono::milliseconds(10)) != std::future_status::ready) continue;
+      refused = answer->get();
+      handler.release();
+      queued = (answer == &secondAnswer ? thirdAnswer : secondAnswer).get();
+      break;
+    }
+  }
+  if (refused.empty()) handler.release();  // so that the server can stop
+  ASSERT_FALSE(refused.empty()) << "neither was refused";
+  EXPECT_TRUE(refused.starts_with("HTTP/1.1 503 ")) << refused;
+  EXPECT_NE(refused.find("Retry-After: 1\r\n"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("application/problem+json"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("Connection: close\r\n"), std::string::npos) << refused;
+  EXPECT_TRUE(queued.starts_with("HTTP/1.1 200 ")) << queued;
+  EXPECT_TRUE(busy.receive().starts_with("HTTP/1.1 200 "));
+  server.stop();
+}
+
+TEST(HttpServer, AnAnswerGivenLaterIsSentOnceSettledAndTheConnectionGoesOn) {
+  const ServerConfig config = oneThread();
+  TestHandler handler;
+  HttpServer server(config, handler);
+  const auto port = server.start();
+  ASSERT_TRUE(port.ok()) << port.error().message;
+  Client client(port.value()), other(port.value());
+  client.send("/later");
+  const auto later = handler.awaitLater();
+  ASSERT_TRUE(later);
+  // The handler thread is free meanwhile: another client is served by it.
+  EXPECT_TRUE(other.exchange("/now").ends_with("\r\n\r\n/now"));
+  later->settle(Response{201, "text/plain", "settled", {{"Location", "/x"}}, {}});
+  const std::string answer = client.receive();
+  EXPECT_TRUE(answer.starts_with("HTTP/1.1 201 ")) << answer;
+  EXPECT_NE(answer.find("Location: /x\r\n"), std::string::npos) << answer;
+  EXPECT_TRUE(answer.ends_with("\r\n\r\nsettled")) << answer;
+  EXPECT_TRUE(client.exchange("/again").ends_with("\r\n\r\n/again")) << "kept alive";
+  server.stop();
+}
+
+TEST(HttpServer, AFailureBeforeTheHandlerIs500ProblemAndTheConnectionGoesOn) {
+  const ServerConfig config = oneThread();
+  TestHandler handler;
+  HttpServer server(config, handler);
+  const auto port = server.start();
+  ASSERT_TRUE(port.ok()) << port.error().message;
+  Client client(port.value());
+  const std::string answer = client.exchange("/throw");
+  EXPECT_TRUE(answer.starts_with("HTTP/1.1 500 ")) << answer;
+  EXPECT_NE(answer.find("application/problem+json"), std::string::npos) << answer;
+  EXPECT_EQ(answer.find("admission failed"), std::string::npos) << "the cause stays in the log";
+  EXPECT_TRUE(client.exchange("/next").starts_with("HTTP/1.1 200 "));
+  server.stop();
+}
+
+}  // namespace
+}  // namespace ciclo::host
