@@ -1,6 +1,7 @@
 #include "host/events.h"
 
 #include <Poco/Logger.h>
+#include <pthread.h>
 
 #include <algorithm>
 #include <iterator>
@@ -50,7 +51,10 @@ void EventDispatcher::start() {
     return Status();
   });
   if (!loaded.ok()) log().error("cannot read consumer positions: %s", loaded.error().message);
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    ::pthread_setname_np(::pthread_self(), "ciclo-events");
+    run();
+  });
 }
 
 void EventDispatcher::stop() {

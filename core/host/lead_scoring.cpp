@@ -5,6 +5,7 @@
 #include <Poco/JSON/Parser.h>
 #include <Poco/Logger.h>
 #include <Poco/SHA2Engine.h>
+#include <pthread.h>
 
 #include <cmath>
 #include <unordered_set>
@@ -364,7 +365,10 @@ Result<RescoreTally> rescoreAll(Services& s, const std::string& reason, int batc
 }
 
 void RulesRescore::start() {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    ::pthread_setname_np(::pthread_self(), "ciclo-rescore");
+    run();
+  });
 }
 
 void RulesRescore::stop() {

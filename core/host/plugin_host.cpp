@@ -6,6 +6,7 @@
 #include <dlfcn.h>
 
 #include <atomic>
+#include <future>
 #include <mutex>
 #include <set>
 #include <unordered_set>
@@ -397,29 +398,81 @@ struct PluginHost::Loaded : sdk::Context,
   // sdk::Routes: the host enforces the policy; the handler's exceptions stop at the boundary.
   sdk::Status add(const std::string& method, const std::string& pattern, sdk::RoutePolicy policy,
                   sdk::RouteHandler handler) override {
-    if (!pattern.starts_with("/") || pattern.find("//") != std::string::npos) {
-      return sdk::Error{
-          sdk::ErrorKind::kInvalid, "route " + pattern + " is not an absolute path", {}, {}};
+    return route(method, pattern, std::move(policy),
+                 [handler = std::move(handler)](const sdk::HttpRequest& in) {
+                   return hostResponse(handler(in));
+                 });
+  }
+
+  sdk::Status addLater(const std::string& method, const std::string& pattern,
+                       sdk::RoutePolicy policy, sdk::LaterRouteHandler handler) override {
+    return route(method, pattern, std::move(policy),
+                 [handler = std::move(handler), name = spec.name](const sdk::HttpRequest& in) {
+                   auto owed = std::make_shared<OwedAnswer>(name, in.request_id);
+                   Response response;
+                   response.later = owed->later;
+                   try {
+                     handler(in, [owed](sdk::HttpResponse out) {
+                       owed->give(hostResponse(std::move(out)));
+                     });
+                   } catch (...) {
+                     owed->forget();  // answered below, as for a handler that answers at once
+                     throw;
+                   }
+                   return response;
+                 });
+  }
+
+  // What a plugin owes for a request it answers later: the first answer counts, and when the
+  // last copy of the sdk::Answer is dropped without one, the request gets a 500.
+  struct OwedAnswer {
+    std::shared_ptr<LaterResponse> later = std::make_shared<LaterResponse>();
+    std::string plugin, request_id;
+    std::atomic<bool> given = false;
+
+    OwedAnswer(std::string p, std::string id) : plugin(std::move(p)), request_id(std::move(id)) {}
+    OwedAnswer(const OwedAnswer&) = delete;
+    OwedAnswer& operator=(const OwedAnswer&) = delete;
+    ~OwedAnswer() {
+      if (given.exchange(true)) return;
+      hostLog().error("plugin %s gave no answer to %s", plugin, request_id);
+      later->settle(problemResponse(
+          500, "", "an internal error occurred; the request id identifies it in the log"));
     }
+    void give(Response response) {
+      if (!given.exchange(true)) later->settle(std::move(response));
+    }
+    void forget() { given = true; }
+  };
+
+  static Response hostResponse(sdk::HttpResponse out) {
+    return Response{out.status, out.content_type, std::move(out.body), std::move(out.headers), {}};
+  }
+
+  Status checkRoute(const std::string& method, const std::string& pattern) const {
+    if (!pattern.starts_with("/") || pattern.find("//") != std::string::npos)
+      return Error::invalid("route " + pattern + " is not an absolute path");
     for (const auto& r : host.api_.router().routes()) {
-      if (r.method == method && r.pattern == pattern) {
-        return sdk::Error{
-            sdk::ErrorKind::kConflict, method + " " + pattern + " is already served", {}, {}};
-      }
+      if (r.method == method && r.pattern == pattern)
+        return Error::conflict(method + " " + pattern + " is already served");
     }
+    return Status();
+  }
+
+  sdk::Status route(const std::string& method, const std::string& pattern, sdk::RoutePolicy policy,
+                    std::function<Response(const sdk::HttpRequest&)> handler) {
+    if (auto st = checkRoute(method, pattern); !st.ok()) return toSdk(st.error());
     auto alive = active;
     const std::string name = spec.name;
     host.api_.router().add(
-        method, pattern, RouteOptions{policy.scope, policy.max_body, policy.media_types},
+        method, pattern,
+        RouteOptions{std::move(policy.scope), policy.max_body, std::move(policy.media_types)},
         [handler = std::move(handler), alive, name](Request& r) -> Response {
           if (!*alive) return problemResponse(503, "", "this service is stopping");
-          sdk::HttpRequest in{r.method,    r.path,       r.query,
-                              r.params,    r.headers,    r.body,
-                              r.client_ip, r.request_id, r.principal ? r.principal->name : ""};
           try {
-            sdk::HttpResponse out = handler(in);
-            return Response{
-                out.status, out.content_type, std::move(out.body), std::move(out.headers), {}};
+            return handler(sdk::HttpRequest{r.method, r.path, r.query, r.params, r.headers, r.body,
+                                            r.client_ip, r.request_id,
+                                            r.principal ? r.principal->name : ""});
           } catch (const std::exception& e) {
             hostLog().error("plugin %s failed on %s: %s", name, r.request_id,
                             std::string(e.what()));
@@ -504,33 +557,52 @@ struct PluginHost::Loaded : sdk::Context,
 
   sdk::Result<sdk::CaptureResult> capture(const sdk::LeadInput& input,
                                           const std::string& key) override {
+    std::promise<sdk::Result<sdk::CaptureResult>> done;
+    auto result = done.get_future();
+    capture(input, key,
+            [&done](sdk::Result<sdk::CaptureResult> r) { done.set_value(std::move(r)); });
+    return result.get();
+  }
+
+  void capture(const sdk::LeadInput& input, const std::string& key,
+               std::function<void(sdk::Result<sdk::CaptureResult>)> then) override {
     auto lead = prepare(input);
-    if (!lead.ok()) return lead.error();
+    if (!lead.ok()) return then(lead.error());
     std::optional<Idempotency> idem;
     if (!key.empty()) {
       if (key.size() > 255)
-        return sdk::Error{
-            sdk::ErrorKind::kInvalid, "an idempotency key is at most 255 bytes", {}, {}};
+        return then(sdk::Error{
+            sdk::ErrorKind::kInvalid, "an idempotency key is at most 255 bytes", {}, {}});
       idem = Idempotency{"plugin:" + spec.name + ":capture", key, sha256Hex(canonical(input))};
     }
-    const PreparedCapture& prepared = static_cast<const PreparedLeadImpl&>(*lead.value()).capture;
-    std::optional<Captured> fresh;  // the capture, when this call carried it out
-    Response response = writeIdempotent(
+    // The capture, when the work carried it out: written and read on the writer thread.
+    auto fresh = std::make_shared<std::optional<Captured>>();
+    Response pending = writeIdempotentLater(
         host.s_, idem,
-        [&](store::Connection& c) -> Result<Response> {
-          auto captured = captureLead(host.s_, c, prepared, actor());
+        [&s = host.s_, lead = std::move(lead).value(), fresh, keep = idem.has_value(),
+         actor = actor()](store::Connection& c) -> Result<Response> {
+          const auto& prepared = static_cast<const PreparedLeadImpl&>(*lead).capture;
+          auto captured = captureLead(s, c, prepared, actor);
           // The answer's body is only kept for a replay under the same key.
           Response r{captured.outcome == CaptureOutcome::kCreated ? 201 : 200,
                      "application/json",
-                     idem ? captureAnswer(captured) : std::string(),
+                     keep ? captureAnswer(captured) : std::string(),
                      {},
                      {}};
-          fresh = std::move(captured);
+          *fresh = std::move(captured);
           return r;
         },
         store::Repeat::kRepeatable);
-    // The work may have run more than once (it is repeatable): `fresh` is from its last run,
-    // which is the one committed unless that run found the key's first answer.
+    pending.later->onSettled([fresh, then = std::move(then)](Response response) {
+      then(captureResult(std::move(response), *fresh));
+    });
+  }
+
+  // What a capture's answer says. The work may have run more than once (it is repeatable):
+  // `fresh` is from its last run, which is the one committed unless that run found the key's
+  // first answer.
+  static sdk::Result<sdk::CaptureResult> captureResult(Response response,
+                                                       std::optional<Captured>& fresh) {
     const bool replayed =
         std::any_of(response.headers.begin(), response.headers.end(),
                     [](const auto& h) { return h.first == "Idempotent-Replayed"; });

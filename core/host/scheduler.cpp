@@ -1,6 +1,7 @@
 #include "host/scheduler.h"
 
 #include <Poco/Logger.h>
+#include <pthread.h>
 
 namespace ciclo::host {
 
@@ -24,7 +25,10 @@ void Scheduler::cancel(int handle) {
 }
 
 void Scheduler::start() {
-  thread_ = std::thread([this] { loop(); });
+  thread_ = std::thread([this] {
+    ::pthread_setname_np(::pthread_self(), "ciclo-scheduler");
+    loop();
+  });
 }
 
 void Scheduler::stop() {

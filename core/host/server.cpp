@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
@@ -791,8 +792,15 @@ Result<int> HttpServer::start() {
   s.resumeAccepting();
 
   s.awake = s.config.threads;
-  for (int i = 0; i < s.config.threads; ++i) s.workers.emplace_back([&s] { s.runWorker(); });
-  s.loop = std::thread([&s] { s.runLoop(); });
+  for (int i = 0; i < s.config.threads; ++i)
+    s.workers.emplace_back([&s] {
+      ::pthread_setname_np(::pthread_self(), "ciclo-handler");
+      s.runWorker();
+    });
+  s.loop = std::thread([&s] {
+    ::pthread_setname_np(::pthread_self(), "ciclo-http");
+    s.runLoop();
+  });
   s.running = true;
   return static_cast<int>(boundAddress.port());
 }

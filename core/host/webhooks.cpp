@@ -3,6 +3,7 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Parser.h>
 #include <Poco/Logger.h>
+#include <pthread.h>
 
 #include <set>
 
@@ -233,7 +234,10 @@ Status Webhooks::fanOut(const store::Event& event) {
 }
 
 void Webhooks::start() {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    ::pthread_setname_np(::pthread_self(), "ciclo-webhooks");
+    run();
+  });
 }
 
 void Webhooks::stop() {

@@ -12,6 +12,7 @@
 #include <Poco/File.h>
 #include <Poco/Logger.h>
 #include <Poco/Path.h>
+#include <pthread.h>
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -391,9 +392,16 @@ Result<std::unique_ptr<Store>> Store::open(const StoreConfig& config) {
 
   std::unique_ptr<Store> store(new Store(backend, config));
   if (auto s = store->connectAll(connector, target); !s.ok()) return s.error();
-  store->thread_ = std::thread([s = store.get()] { s->writerLoop(); });
+  store->thread_ = std::thread([s = store.get()] {
+    ::pthread_setname_np(::pthread_self(), "ciclo-writer");
+    s->writerLoop();
+  });
+  store->writerId_ = store->thread_.get_id();
   if (store->checkpointer_)
-    store->checkpointThread_ = std::thread([s = store.get()] { s->checkpointLoop(); });
+    store->checkpointThread_ = std::thread([s = store.get()] {
+      ::pthread_setname_np(::pthread_self(), "ciclo-checkpt");
+      s->checkpointLoop();
+    });
   return store;
 }
 
@@ -491,6 +499,9 @@ void Store::checkpointLoop() {
 }
 
 Status Store::write(Work work, Repeat repeat) {
+  // From the writer's own thread (a `then` of submit()), the wait would never end.
+  if (std::this_thread::get_id() == writerId_)
+    return Error::internal("a write cannot wait for the writer on the writer's own thread");
   struct Waiter {
     std::mutex mutex;
     std::condition_variable committed;

@@ -167,6 +167,7 @@ class Store {
   Stats stats_;
   std::function<void()> commitListener_;
   std::thread thread_;
+  std::thread::id writerId_;  // thread_'s, kept apart from it: set once, before any write
 
   // SQLite: the WAL is copied back into the database by a thread of its own, not by the
   // writer at the end of a commit.

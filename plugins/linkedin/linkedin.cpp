@@ -11,6 +11,7 @@
 
 #include <Poco/JSON/Array.h>
 #include <Poco/URI.h>
+#include <pthread.h>
 
 #include <condition_variable>
 #include <mutex>
@@ -189,7 +190,10 @@ class LinkedInPlugin final : public sdk::Plugin {
           !st.ok())
         return st;
     }
-    worker_ = std::thread([this] { work(); });
+    worker_ = std::thread([this] {
+      ::pthread_setname_np(::pthread_self(), "ciclo-linkedin");
+      work();
+    });
     return Status();
   }
 

@@ -10,6 +10,7 @@
 #include <map>
 #include <shared_mutex>
 #include <sstream>
+#include <variant>
 
 #include "ciclo/plugin.h"
 #include "ciclo/text.h"
@@ -77,22 +78,23 @@ class Webform : public sdk::Plugin {
     sdk::RoutePolicy open{"", 0, {}};
     sdk::RoutePolicy admin{"forms:admin", kMaxBody, {"application/json"}};
     for (auto st : {
-             routes.add("POST", "/v1/forms/{form}/submissions", submission,
-                        [this](const HttpRequest& r) { return submit(r); }),
+             routes.addLater(
+                 "POST", "/v1/forms/{form}/submissions", submission,
+                 [this](const HttpRequest&r, const sdk::Answer&answer) { submit(r, answer); }),
              routes.add("OPTIONS", "/v1/forms/{form}/submissions", open,
-                        [this](const HttpRequest& r) { return preflight(r); }),
+                        [this](const HttpRequest&r) { return preflight(r); }),
              routes.add("GET", "/v1/forms/{form}/embed.js", open,
-                        [this](const HttpRequest& r) { return embed(r); }),
+                        [this](const HttpRequest&r) { return embed(r); }),
              routes.add("GET", "/v1/forms", admin,
-                        [this](const HttpRequest& r) { return listForms(r); }),
+                        [this](const HttpRequest&r) { return listForms(r); }),
              routes.add("POST", "/v1/forms", admin,
-                        [this](const HttpRequest& r) { return createForm(r); }),
+                        [this](const HttpRequest&r) { return createForm(r); }),
              routes.add("GET", "/v1/forms/{form}", admin,
-                        [this](const HttpRequest& r) { return getForm(r); }),
+                        [this](const HttpRequest&r) { return getForm(r); }),
              routes.add("PUT", "/v1/forms/{form}", admin,
-                        [this](const HttpRequest& r) { return replaceForm(r); }),
+                        [this](const HttpRequest&r) { return replaceForm(r); }),
              routes.add("DELETE", "/v1/forms/{form}", admin,
-                        [this](const HttpRequest& r) { return deleteForm(r); }),
+                        [this](const HttpRequest&r) { return deleteForm(r); }),
          }) {
       if (!st.ok()) return st;
     }
@@ -205,7 +207,10 @@ class Webform : public sdk::Plugin {
   }
 
   static void addCors(HttpResponse& response, const HttpRequest& r) {
-    const std::string origin = r.header("Origin");
+    addCors(response, r.header("Origin"));
+  }
+
+  static void addCors(HttpResponse& response, const std::string& origin) {
     if (origin.empty()) return;
     response.headers.emplace_back("Access-Control-Allow-Origin", origin);
     response.headers.emplace_back("Vary", "Origin");
@@ -248,18 +253,20 @@ class Webform : public sdk::Plugin {
                         {}};
   }
 
-  HttpResponse submit(const HttpRequest& r) {
+  // A submission is answered once its capture is committed, and no thread waits for that.
+  void submit(const HttpRequest& r, const sdk::Answer& answer) {
     const std::string key = r.params.at("form");
     const FormPtr form = find(key);
-    if (!form) return unknownForm(key);
+    if (!form) return answer(unknownForm(key));
 
     bool originPresent = false;
     const std::string origin = requestOrigin(r, originPresent);
     if (originPresent ? !form->allowsOrigin(origin) : !form->allow_without_origin) {
       ctx_->metrics().count("refused_origin");
-      return sdk::problem(403, "origin-not-allowed", "Forbidden",
-                          originPresent ? "this form does not accept posts from that origin"
-                                        : "this form accepts posts only from its own pages");
+      return answer(sdk::problem(403, "origin-not-allowed", "Forbidden",
+                                 originPresent
+                                     ? "this form does not accept posts from that origin"
+                                     : "this form accepts posts only from its own pages"));
     }
     if (auto wait =
             limiter_.take(r.client_ip + "|" + form->key,
@@ -272,18 +279,36 @@ class Webform : public sdk::Plugin {
       response.headers.emplace_back("Retry-After",
                                     std::to_string(std::max<long long>(1, wait->count())));
       addCors(response, r);
-      return response;
+      return answer(std::move(response));
     }
 
     const std::string type = mediaType(r.header("Content-Type"));
     const bool html =
         type != "application/json" && r.header("Accept").find("text/html") != std::string::npos;
-    HttpResponse response = handleSubmission(*form, r, html);
-    addCors(response, r);
-    return response;
+    auto submission = captureOf(*form, r, html);
+    if (auto* decided = std::get_if<HttpResponse>(&submission)) {
+      addCors(*decided, r);
+      return answer(std::move(*decided));
+    }
+    auto& capture = std::get<Capture>(submission);
+    ctx_->leads().capture(capture.input, capture.idempotency_key,
+                          [this, form, html, origin = r.header("Origin"),
+                           answer](const sdk::Result<sdk::CaptureResult>& captured) {
+                            HttpResponse response = captureAnswer(*form, captured, html);
+                            addCors(response, origin);
+                            answer(std::move(response));
+                          });
   }
 
-  HttpResponse handleSubmission(const Form& form, const HttpRequest& r, bool html) {
+  // The lead capture a submission asks for.
+  struct Capture {
+    sdk::LeadInput input;
+    std::string idempotency_key;  // scoped to the form; empty without one
+  };
+
+  // The capture a submission asks for, or the answer it gets without one: field errors, or a
+  // trap's decoy success.
+  std::variant<Capture, HttpResponse> captureOf(const Form& form, const HttpRequest& r, bool html) {
     auto parsed = parseSubmission(r.header("Content-Type"), r.body);
     if (!parsed.ok()) {
       if (parsed.error().kind == sdk::ErrorKind::kInvalid)
@@ -402,8 +427,13 @@ class Webform : public sdk::Plugin {
                        "must be 1 to 200 printable ASCII characters"}},
                      html);
     }
-    auto captured = ctx_->leads().capture(
-        in, idempotencyKey.empty() ? std::string() : form.key + ":" + idempotencyKey);
+    return Capture{std::move(in),
+                   idempotencyKey.empty() ? std::string() : form.key + ":" + idempotencyKey};
+  }
+
+  // What a submission gets once its capture is done.
+  HttpResponse captureAnswer(const Form& form, const sdk::Result<sdk::CaptureResult>& captured,
+                             bool html) {
     if (!captured.ok()) {
       const auto& e = captured.error();
       if (e.kind == sdk::ErrorKind::kConflict) {  // the same submission, still in flight

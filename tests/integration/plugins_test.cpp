@@ -141,36 +141,63 @@ namespace ciclo::testing {
 namespace {
 
 TEST_P(Plugins, CaptureLeadsThroughTheSdkIdempotently) {
-  auto first = daemon_->call(
-      "POST", "/v1/echo/capture?email=Sdk%40Example.IT&first_name=Sara&key=k1", writer_);
-  ASSERT_EQ(first.status, 200) << first.body;
-  auto r1 = json(first.body);
-  EXPECT_EQ(r1->getValue<std::string>("outcome"), "created");
-  EXPECT_FALSE(r1->getValue<bool>("replayed"));
-  const std::string id = r1->getValue<std::string>("lead_id");
-  auto lead = json(get("/v1/leads/" + id).body);
-  EXPECT_EQ(lead->getValue<std::string>("email"), "sdk@example.it");
-  EXPECT_EQ(lead->getObject("first_touch")->getValue<std::string>("source"), "referral");
-  EXPECT_EQ(lead->getObject("first_touch")->getValue<std::string>("partner"), "echo-partner");
+  // Waiting for the result, and answered later once it is committed: the same captures.
+  for (const std::string route : {"/v1/echo/capture", "/v1/echo/capture-later"}) {
+    SCOPED_TRACE(route);
+    const std::string tag = route.ends_with("later") ? "later" : "now";
+    const std::string email = "Sdk-" + tag + "%40Example.IT";
+    auto first = daemon_->call("POST", route + "?email=" + email + "&first_name=Sara&key=k1-" + tag,
+                               writer_);
+    ASSERT_EQ(first.status, 200) << first.body;
+    auto r1 = json(first.body);
+    EXPECT_EQ(r1->getValue<std::string>("outcome"), "created");
+    EXPECT_FALSE(r1->getValue<bool>("replayed"));
+    const std::string id = r1->getValue<std::string>("lead_id");
+    auto lead = json(get("/v1/leads/" + id).body);
+    EXPECT_EQ(lead->getValue<std::string>("email"), "sdk-" + tag + "@example.it")
+        << "the lead is readable once the answer is given";
+    EXPECT_EQ(lead->getObject("first_touch")->getValue<std::string>("source"), "referral");
+    EXPECT_EQ(lead->getObject("first_touch")->getValue<std::string>("partner"), "echo-partner");
 
-  auto again = json(
-      daemon_
-          ->call("POST", "/v1/echo/capture?email=Sdk%40Example.IT&first_name=Sara&key=k1", writer_)
-          .body);
-  EXPECT_EQ(again->getValue<std::string>("lead_id"), id);
-  EXPECT_TRUE(again->getValue<bool>("replayed"));
-  auto reused = daemon_->call(
-      "POST", "/v1/echo/capture?email=sdk%40example.it&first_name=Sara&key=k1", writer_);
-  EXPECT_EQ(reused.status, 422) << "the same key with another request";
-  EXPECT_NE(reused.body.find("idempotency-key-reused"), std::string::npos);
-  auto bad = daemon_->call("POST", "/v1/echo/capture?email=not-an-email&key=k2", writer_);
-  EXPECT_EQ(bad.status, 422);
-  EXPECT_NE(bad.body.find("\"field\":\"email\""), std::string::npos) << bad.body;
-  auto merged = json(
-      daemon_->call("POST", "/v1/echo/capture?email=sdk%40example.it&first_name=Other", writer_)
-          .body);
-  EXPECT_EQ(merged->getValue<std::string>("outcome"), "unchanged");
-  EXPECT_EQ(merged->getValue<std::string>("lead_id"), id);
+    auto again = json(
+        daemon_->call("POST", route + "?email=" + email + "&first_name=Sara&key=k1-" + tag, writer_)
+            .body);
+    EXPECT_EQ(again->getValue<std::string>("lead_id"), id);
+    EXPECT_TRUE(again->getValue<bool>("replayed"));
+    auto reused = daemon_->call(
+        "POST", route + "?email=sdk-" + tag + "%40example.it&first_name=Sara&key=k1-" + tag,
+        writer_);
+    EXPECT_EQ(reused.status, 422) << "the same key with another request";
+    EXPECT_NE(reused.body.find("idempotency-key-reused"), std::string::npos);
+    auto bad = daemon_->call("POST", route + "?email=not-an-email&key=k2-" + tag, writer_);
+    EXPECT_EQ(bad.status, 422);
+    EXPECT_NE(bad.body.find("\"field\":\"email\""), std::string::npos) << bad.body;
+    auto merged = json(
+        daemon_
+            ->call("POST", route + "?email=sdk-" + tag + "%40example.it&first_name=Other", writer_)
+            .body);
+    EXPECT_EQ(merged->getValue<std::string>("outcome"), "unchanged");
+    EXPECT_EQ(merged->getValue<std::string>("lead_id"), id);
+  }
+  // The result is handed over on the writer's thread, where a write would wait for itself:
+  // it is refused instead of hanging the daemon.
+  auto later = daemon_->call("POST", "/v1/echo/capture-later?email=nested%40example.it", writer_);
+  EXPECT_EQ(later.status, 200) << later.body;
+  EXPECT_EQ(later.header("x-nested-write"), "refused");
+}
+
+TEST_P(Plugins, ARouteAnsweredLaterGetsOneAnswerWhateverItsHandlerDoes) {
+  auto fromThread = daemon_->call("POST", "/v1/echo/later?mode=thread", writer_);
+  EXPECT_EQ(fromThread.status, 200) << "answered from another thread; only the first answer counts";
+  EXPECT_EQ(fromThread.body, R"({"from":"thread"})");
+  auto dropped = daemon_->call("POST", "/v1/echo/later?mode=drop", writer_);
+  EXPECT_EQ(dropped.status, 500) << "a handler that lets go of its answer without giving it";
+  EXPECT_EQ(dropped.header("content-type"), "application/problem+json");
+  auto thrown = daemon_->call("POST", "/v1/echo/later?mode=throw", writer_);
+  EXPECT_EQ(thrown.status, 500);
+  EXPECT_EQ(thrown.header("content-type"), "application/problem+json");
+  EXPECT_EQ(daemon_->call("POST", "/v1/echo/later?mode=other", writer_).status, 400);
+  EXPECT_EQ(daemon_->request("GET", "/healthz").status, 200);
 }
 
 }  // namespace

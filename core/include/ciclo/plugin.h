@@ -134,12 +134,23 @@ struct RoutePolicy {
 
 using RouteHandler = std::function<HttpResponse(const HttpRequest&)>;
 
+// Gives the answer to a request a handler answers later (Routes::addLater): from any thread;
+// only the first call counts. When every copy is dropped without a call, the host answers 500.
+using Answer = std::function<void(HttpResponse)>;
+// A handler that answers once work elsewhere is done, such as a capture being committed
+// (Leads::capture with `then`): it returns at once and calls `answer` then, so that no thread
+// waits meanwhile.
+using LaterRouteHandler = std::function<void(const HttpRequest&, Answer answer)>;
+
 class Routes {
  public:
   virtual ~Routes() = default;
   // `pattern` may hold {name} segments. The host enforces the policy before the handler runs.
   virtual Status add(const std::string& method, const std::string& pattern, RoutePolicy policy,
                      RouteHandler handler) = 0;
+  // As add(), for a handler that answers later.
+  virtual Status addLater(const std::string& method, const std::string& pattern, RoutePolicy policy,
+                          LaterRouteHandler handler) = 0;
 };
 
 // Problem types (RFC 9457): the title and the default `/problems/<slug>` of a status.
@@ -469,6 +480,12 @@ class Leads {
   // `idempotency_key` (scoped to the plugin), a repeat returns the first result.
   virtual Result<CaptureResult> capture(const LeadInput& input,
                                         const std::string& idempotency_key) = 0;
+  // As capture(), without waiting for the commit: `then` runs once with the result - on the
+  // store's writer thread once the capture is committed, or here when it is refused before.
+  // The next commit waits for it: it must be quick and must not wait for the store (a write
+  // from it fails).
+  virtual void capture(const LeadInput& input, const std::string& idempotency_key,
+                       std::function<void(Result<CaptureResult>)> then) = 0;
   // The keys of the buyer personas the daemon profiles leads against (profiling.personas),
   // in the order configured; empty when none are.
   virtual std::vector<std::string> personas() = 0;

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <thread>
 
 #include "ciclo/plugin.h"
 
@@ -30,6 +31,33 @@ std::map<std::string, std::string> parseQuery(const std::string& query) {
     start = amp + 1;
   }
   return out;
+}
+
+// The lead a capture route was asked for, and its idempotency key.
+std::pair<sdk::LeadInput, std::string> captureInput(const sdk::HttpRequest& r) {
+  auto q = parseQuery(r.query);
+  sdk::LeadInput input;
+  input.email = q["email"];
+  input.first_name = q["first_name"];
+  input.source = "referral";
+  input.partner = "echo-partner";
+  input.channel = "echo";
+  return {input, q["key"]};
+}
+
+sdk::HttpResponse captureAnswer(const sdk::Result<sdk::CaptureResult>& result) {
+  if (!result.ok()) {
+    const auto& e = result.error();
+    return sdk::problem(e.kind == sdk::ErrorKind::kInvalid ? 422 : 500,
+                        e.slug.empty() ? "invalid" : e.slug, "Refused", e.message, e.fields);
+  }
+  const auto& c = result.value();
+  return sdk::HttpResponse{200,
+                           "application/json",
+                           "{\"lead_id\":" + sdk::jsonString(c.lead_id) +
+                               ",\"outcome\":" + sdk::jsonString(c.outcome) +
+                               ",\"replayed\":" + (c.replayed ? "true" : "false") + "}",
+                           {}};
 }
 
 class Echo : public sdk::Plugin {
@@ -67,31 +95,51 @@ class Echo : public sdk::Plugin {
         !st.ok()) {
       return st;
     }
-    // leads.capture() from a plugin: ?email=..&first_name=..&key=.. (percent-encoded).
-    if (auto st = context.routes().add(
-            "POST", "/v1/echo/capture", {"leads:write", 0},
-            [&context](const sdk::HttpRequest& r) {
-              auto q = parseQuery(r.query);
-              sdk::LeadInput input;
-              input.email = q["email"];
-              input.first_name = q["first_name"];
-              input.source = "referral";
-              input.partner = "echo-partner";
-              input.channel = "echo";
-              auto result = context.leads().capture(input, q["key"]);
-              if (!result.ok()) {
-                const auto& e = result.error();
-                return sdk::problem(e.kind == sdk::ErrorKind::kInvalid ? 422 : 500,
-                                    e.slug.empty() ? "invalid" : e.slug, "Refused", e.message,
-                                    e.fields);
+    // leads.capture() from a plugin: ?email=..&first_name=..&key=.. (percent-encoded); the
+    // same answered later, with the capture's result handed over once it is committed.
+    if (auto st = context.routes().add("POST", "/v1/echo/capture", {"leads:write", 0},
+                                       [&context](const sdk::HttpRequest& r) {
+                                         auto [input, key] = captureInput(r);
+                                         return captureAnswer(context.leads().capture(input, key));
+                                       });
+        !st.ok()) {
+      return st;
+    }
+    if (auto st = context.routes().addLater(
+            "POST", "/v1/echo/capture-later", {"leads:write", 0},
+            [&context](const sdk::HttpRequest& r, sdk::Answer answer) {
+              auto [input, key] = captureInput(r);
+              context.leads().capture(
+                  input, key, [&context, answer](const sdk::Result<sdk::CaptureResult>& result) {
+                    // The writer's own thread: a write from here would wait for itself.
+                    sdk::Status nested = context.storage().write(
+                        [](sdk::Tx&) -> sdk::Status { return sdk::Status(); });
+                    sdk::HttpResponse response = captureAnswer(result);
+                    response.headers.emplace_back("X-Nested-Write",
+                                                  nested.ok() ? "done" : "refused");
+                    answer(std::move(response));
+                  });
+            });
+        !st.ok()) {
+      return st;
+    }
+    // Answers given later by other means: from another thread, never (the host answers 500),
+    // or not at all because the handler threw after taking the answer.
+    if (auto st = context.routes().addLater(
+            "POST", "/v1/echo/later", {"leads:write", 0},
+            [](const sdk::HttpRequest& r, sdk::Answer answer) {
+              const std::string mode = parseQuery(r.query)["mode"];
+              if (mode == "thread") {
+                std::thread([answer] {
+                  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+                  answer(sdk::HttpResponse{200, "application/json", R"({"from":"thread"})", {}});
+                  answer(sdk::HttpResponse{500, "application/json", "{}", {}});  // ignored
+                }).detach();
+              } else if (mode == "throw") {
+                throw std::runtime_error("gave up");
+              } else if (mode != "drop") {
+                answer(sdk::problem(400, "mode", "Bad mode", "mode is thread, drop or throw"));
               }
-              const auto& c = result.value();
-              return sdk::HttpResponse{200,
-                                       "application/json",
-                                       "{\"lead_id\":" + sdk::jsonString(c.lead_id) +
-                                           ",\"outcome\":" + sdk::jsonString(c.outcome) +
-                                           ",\"replayed\":" + (c.replayed ? "true" : "false") + "}",
-                                       {}};
             });
         !st.ok()) {
       return st;
