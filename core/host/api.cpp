@@ -133,24 +133,33 @@ void VerifiedKeys::keep(const std::string& id, const std::string& secretHash,
   keys_.insert_or_assign(id, Entry{secretHash, principal, now});
 }
 
+namespace {
+
+// The key id and the hash of the secret of a bearer API key, or nullopt for no such header.
+std::optional<std::pair<std::string, std::string>> bearerKey(const std::string& authorization) {
+  constexpr std::string_view kBearer = "Bearer ";
+  if (authorization.size() < kBearer.size() ||
+      !std::equal(kBearer.begin(), kBearer.end(), authorization.begin(),
+                  [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
+    return std::nullopt;
+  }
+  const std::string_view token = std::string_view(authorization).substr(kBearer.size());
+  const auto dot = token.find('.');
+  if (dot == std::string::npos || !isValidId("key", token.substr(0, dot))) return std::nullopt;
+  return std::pair{std::string(token.substr(0, dot)), sha256Hex(token.substr(dot + 1))};
+}
+
+}  // namespace
+
 Result<Principal> authenticate(Services& s, VerifiedKeys& verified,
                                const std::string& authorization) {
   const Error unauthorized{ErrorKind::kUnauthorized,
                            "a valid API key is required (Authorization: Bearer <key>)",
                            {},
                            {}};
-  constexpr std::string_view kBearer = "Bearer ";
-  if (authorization.size() < kBearer.size() ||
-      !std::equal(kBearer.begin(), kBearer.end(), authorization.begin(),
-                  [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
-    return unauthorized;
-  }
-  const std::string token = authorization.substr(kBearer.size());
-  const auto dot = token.find('.');
-  if (dot == std::string::npos || !isValidId("key", std::string_view(token).substr(0, dot)))
-    return unauthorized;
-  const std::string id = token.substr(0, dot);
-  const std::string secretHash = sha256Hex(std::string_view(token).substr(dot + 1));
+  const auto key = bearerKey(authorization);
+  if (!key) return unauthorized;
+  const auto& [id, secretHash] = *key;
   const Timestamp now = s.clock.now();
   if (auto principal = verified.find(id, secretHash, now)) return std::move(*principal);
   std::optional<store::ApiKeyRecord> record;
@@ -165,6 +174,13 @@ Result<Principal> authenticate(Services& s, VerifiedKeys& verified,
   Principal principal{record->id, record->name, record->scopes};
   verified.keep(id, secretHash, principal, now);
   return principal;
+}
+
+std::optional<Principal> recentlyVerified(Services& s, const VerifiedKeys& verified,
+                                          const std::string& authorization) {
+  const auto key = bearerKey(authorization);
+  if (!key) return std::nullopt;
+  return verified.find(key->first, key->second, s.clock.now());
 }
 
 // ---- idempotency
@@ -373,7 +389,7 @@ void Api::addSystemRoutes() {
   }
 }
 
-std::variant<const Route*, Response> Api::admit(Request& request) {
+std::variant<const Route*, Response, ToThread> Api::admit(Request& request, Lane lane) {
   if (request.path.size() > 2048) return problemResponse(414, "", "the path is too long");
   const auto match = router_.match(request.method, request.path);
   if (!match.route) {
@@ -387,10 +403,16 @@ std::variant<const Route*, Response> Api::admit(Request& request) {
     request.route = "unmatched";
     return problemResponse(404, "", "there is nothing at this path");
   }
+  const auto& options = match.route->options;
+  if (lane == Lane::kLoop && !options.quick) return ToThread{};
   request.route = match.route->pattern;
   request.params = match.params;
-  const auto& options = match.route->options;
-  if (!options.scope.empty()) {
+  if (!options.scope.empty() && lane == Lane::kLoop) {
+    // Verifying a key reads the store: on the loop, only a key verified lately is taken.
+    auto principal = recentlyVerified(s_, verifiedKeys_, request.header("Authorization"));
+    if (!principal || !principal->has(options.scope)) return ToThread{};
+    request.principal = std::move(principal);
+  } else if (!options.scope.empty()) {
     auto principal = authenticate(s_, verifiedKeys_, request.header("Authorization"));
     if (!principal.ok()) {
       Response r = problemResponse(principal.error());

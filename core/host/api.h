@@ -92,6 +92,9 @@ class VerifiedKeys {
 };
 Result<Principal> authenticate(Services& s, VerifiedKeys& verified,
                                const std::string& authorization);
+// The principal of a key verified within VerifiedKeys::kTtl, without reading the store.
+std::optional<Principal> recentlyVerified(Services& s, const VerifiedKeys& verified,
+                                          const std::string& authorization);
 
 // An executed request's answer, kept with its Idempotency-Key.
 struct Idempotency {
@@ -123,7 +126,7 @@ class Api : public RequestHandler {
   Router& router() { return router_; }
   Metrics& metrics() { return metrics_; }
 
-  std::variant<const Route*, Response> admit(Request& request) override;
+  std::variant<const Route*, Response, ToThread> admit(Request& request, Lane lane) override;
   Response handle(const Route& route, Request& request) override;
   void completed(const Request& request, const Response& response, double millis) override;
 

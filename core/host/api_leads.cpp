@@ -523,7 +523,10 @@ Response listLeadActivities(Request& r, Services& s) {
 void addLeadRoutes(Router& router, Services& s) {
   const RouteOptions read{"leads:read", 0};
   const RouteOptions write{"leads:write", 64 * 1024};
-  router.add("POST", "/v1/leads", write, [&s](Request& r) { return createLead(r, s); });
+  // A capture answers once committed (Response::later) and waits for nothing before that.
+  RouteOptions capture = write;
+  capture.quick = true;
+  router.add("POST", "/v1/leads", capture, [&s](Request& r) { return createLead(r, s); });
   router.add("GET", "/v1/leads", read, [&s](Request& r) { return listLeads(r, s); });
   router.add("GET", "/v1/leads/{id}", read, [&s](Request& r) { return getLead(r, s); });
   router.add("PATCH", "/v1/leads/{id}", write, [&s](Request& r) { return updateLead(r, s); });

@@ -101,6 +101,10 @@ struct RouteOptions {
   std::size_t max_body = 64 * 1024;  // larger bodies get 413 before the handler runs
   // Media types a POST, PUT or PATCH body may have (415 otherwise); empty: any.
   std::vector<std::string> media_types = {"application/json"};
+  // The handler never waits - no store read or write it waits for, no outbound call, no lock
+  // held for long: it answers from the request, or answers later (Response::later). The
+  // server's event loop then runs it itself, without handing it to a thread.
+  bool quick = false;
 };
 
 struct Route {

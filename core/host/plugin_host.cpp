@@ -398,7 +398,7 @@ struct PluginHost::Loaded : sdk::Context,
   // sdk::Routes: the host enforces the policy; the handler's exceptions stop at the boundary.
   sdk::Status add(const std::string& method, const std::string& pattern, sdk::RoutePolicy policy,
                   sdk::RouteHandler handler) override {
-    return route(method, pattern, std::move(policy),
+    return route(method, pattern, std::move(policy), false,
                  [handler = std::move(handler)](const sdk::HttpRequest& in) {
                    return hostResponse(handler(in));
                  });
@@ -406,7 +406,7 @@ struct PluginHost::Loaded : sdk::Context,
 
   sdk::Status addLater(const std::string& method, const std::string& pattern,
                        sdk::RoutePolicy policy, sdk::LaterRouteHandler handler) override {
-    return route(method, pattern, std::move(policy),
+    return route(method, pattern, std::move(policy), true,
                  [handler = std::move(handler), name = spec.name](const sdk::HttpRequest& in) {
                    auto owed = std::make_shared<OwedAnswer>(name, in.request_id);
                    Response response;
@@ -459,14 +459,16 @@ struct PluginHost::Loaded : sdk::Context,
     return Status();
   }
 
+  // A route; `quick` ones (answered later) run on the server's event loop.
   sdk::Status route(const std::string& method, const std::string& pattern, sdk::RoutePolicy policy,
-                    std::function<Response(const sdk::HttpRequest&)> handler) {
+                    bool quick, std::function<Response(const sdk::HttpRequest&)> handler) {
     if (auto st = checkRoute(method, pattern); !st.ok()) return toSdk(st.error());
     auto alive = active;
     const std::string name = spec.name;
     host.api_.router().add(
         method, pattern,
-        RouteOptions{std::move(policy.scope), policy.max_body, std::move(policy.media_types)},
+        RouteOptions{std::move(policy.scope), policy.max_body, std::move(policy.media_types),
+                     quick},
         [handler = std::move(handler), alive, name](Request& r) -> Response {
           if (!*alive) return problemResponse(503, "", "this service is stopping");
           try {

@@ -114,10 +114,8 @@ struct Connection::Owed {
 // A request read whole (or refused for its size), for a handler thread to answer.
 struct Job {
   Connection* connection;
-  wire::Head head;
+  Exchange exchange;
   std::string body;
-  bool bodyUnread;
-  Clock::time_point started;
   Clock::time_point queued;
 };
 
@@ -387,9 +385,16 @@ struct HttpServer::Impl {
     } else {
       c.in.erase(0, consumed);
     }
-    Job job{&c, std::move(*c.head), std::move(body), unread, c.started, Clock::now()};
+    const int minor = c.head->minor;
+    const bool keepAlive = c.head->keep_alive && ++c.served < kMaxKeepAliveRequests;
+    Exchange exchange{requestOf(std::move(*c.head), c.peer), minor, keepAlive, unread, c.started};
     c.head.reset();
     c.state.store(State::kWorking, std::memory_order_release);
+    // A quick route is answered here; any other request, by a handler thread.
+    auto admitted = admit(exchange.request, Lane::kLoop);
+    if (!std::holds_alternative<ToThread>(admitted))
+      return answer(c, exchange, std::move(body), std::move(admitted));
+    Job job{&c, std::move(exchange), std::move(body), Clock::now()};
     std::unique_lock lock(jobsMutex);
     if (jobs.size() >= static_cast<std::size_t>(config.max_queued)) {
       lock.unlock();
@@ -417,12 +422,10 @@ struct HttpServer::Impl {
   }
 
   void overloaded(Job job) {
-    const int minor = job.head.minor;
-    const Exchange exchange{requestOf(std::move(job.head), job.connection->peer), minor, false,
-                            job.bodyUnread, job.started};
+    job.exchange.keepAlive = false;
     Response response = problemResponse(503, "", "the server is busy; retry shortly");
     response.headers.emplace_back("Retry-After", "1");
-    finish(*job.connection, exchange, response);
+    finish(*job.connection, job.exchange, response);
   }
 
   // Sends the rest of an answer, then goes on as the answer said.
@@ -588,35 +591,39 @@ struct HttpServer::Impl {
   }
 
   void serve(Job& job) {
-    Connection& c = *job.connection;
-    const int minor = job.head.minor;
-    const bool keepAlive = job.head.keep_alive && ++c.served < kMaxKeepAliveRequests;
-    Exchange exchange{requestOf(std::move(job.head), c.peer), minor, keepAlive, job.bodyUnread,
-                      job.started};
-    Request& request = exchange.request;
-    Response response;
+    answer(*job.connection, job.exchange, std::move(job.body),
+           admit(job.exchange.request, Lane::kThread));
+  }
+
+  std::variant<const Route*, Response, ToThread> admit(Request& request, Lane lane) {
     try {
-      auto admitted = handler.admit(request);
-      if (auto* early = std::get_if<Response>(&admitted)) {
-        response = std::move(*early);
-      } else {
-        const Route& route = *std::get<const Route*>(admitted);
-        const std::size_t limit = std::min(route.options.max_body, config.max_body_bytes);
-        if (job.bodyUnread || job.body.size() > limit) {
-          response = problemResponse(413, "",
-                                     "the body is larger than " + std::to_string(limit) + " bytes");
-        } else {
-          request.body = std::move(job.body);
-          response = handler.handle(route, request);
-        }
-      }
+      return handler.admit(request, lane);
     } catch (const std::exception& e) {
-      // handle() answers its own failures; this is one in routing or authentication.
       Poco::Logger::get("ciclo.http")
           .error("request %s failed before its handler: %s", request.request_id,
                  std::string(e.what()));
-      response = problemResponse(
-          500, "", "an internal error occurred; the request id identifies it in the log");
+      return problemResponse(500, "",
+                             "an internal error occurred; the request id identifies it in the log");
+    }
+  }
+
+  // Runs the admitted route (on the loop when it is quick, else on a handler thread) and
+  // sends its answer, or leaves the loop to send it once it is settled.
+  void answer(Connection& c, Exchange& exchange, std::string body,
+              std::variant<const Route*, Response, ToThread> admitted) {
+    Response response;
+    if (auto* early = std::get_if<Response>(&admitted)) {
+      response = std::move(*early);
+    } else {
+      const Route& route = *std::get<const Route*>(admitted);
+      const std::size_t limit = std::min(route.options.max_body, config.max_body_bytes);
+      if (exchange.bodyUnread || body.size() > limit) {
+        response =
+            problemResponse(413, "", "the body is larger than " + std::to_string(limit) + " bytes");
+      } else {
+        exchange.request.body = std::move(body);
+        response = handler.handle(route, exchange.request);
+      }
     }
     if (auto later = std::move(response.later)) {
       // The loop sends it once settled: this thread goes on to the next request meanwhile.

@@ -17,17 +17,29 @@
 namespace ciclo::host {
 namespace {
 
-// Routes everything to one route. GET /block waits until released; GET /later answers
-// later, when the test settles it; GET /throw fails in admit().
+// Routes everything to one of two routes. GET /block waits until released; GET /later
+// answers later, when the test settles it; GET /throw fails in admit(). Paths under /quick
+// take the quick route, which the loop runs; /quick/thread is left to a thread by the loop.
 class TestHandler : public RequestHandler {
  public:
   TestHandler() {
-    route_.method = "GET";
+    route_.method = quick_.method = "GET";
     route_.pattern = "/";
+    quick_.pattern = "/quick";
+    quick_.options.quick = true;
   }
 
-  std::variant<const Route*, Response> admit(Request& request) override {
+  std::variant<const Route*, Response, ToThread> admit(Request& request, Lane lane) override {
     if (request.path == "/throw") throw std::runtime_error("admission failed");
+    {
+      std::lock_guard lock(mutex_);
+      ++(lane == Lane::kLoop ? admittedOnLoop_ : admittedOnThread_);
+    }
+    if (request.path.starts_with("/quick")) {
+      if (lane == Lane::kLoop && request.path == "/quick/thread") return ToThread{};
+      return &quick_;
+    }
+    if (lane == Lane::kLoop) return ToThread{};
     return &route_;
   }
 
@@ -49,6 +61,11 @@ class TestHandler : public RequestHandler {
 
   void completed(const Request&, const Response&, double) override {}
 
+  std::pair<int, int> admissions() {
+    std::lock_guard lock(mutex_);
+    return {admittedOnLoop_, admittedOnThread_};
+  }
+
   void awaitBlocked(int n) {
     std::unique_lock lock(mutex_);
     ASSERT_TRUE(changed_.wait_for(lock, std::chrono::seconds(10), [&] { return blocked_ == n; }));
@@ -65,8 +82,9 @@ class TestHandler : public RequestHandler {
   }
 
  private:
-  Route route_;
+  Route route_, quick_;
   std::mutex mutex_;
+  int admittedOnLoop_ = 0, admittedOnThread_ = 0;
   std::condition_variable changed_;
   int blocked_ = 0;
   bool released_ = false;
@@ -190,6 +208,39 @@ TEST(HttpServer, AFailureBeforeTheHandlerIs500ProblemAndTheConnectionGoesOn) {
   EXPECT_NE(answer.find("application/problem+json"), std::string::npos) << answer;
   EXPECT_EQ(answer.find("admission failed"), std::string::npos) << "the cause stays in the log";
   EXPECT_TRUE(client.exchange("/next").starts_with("HTTP/1.1 200 "));
+  server.stop();
+}
+
+TEST(HttpServer, TheLoopAnswersAQuickRouteWhileEveryHandlerThreadIsBusy) {
+  const ServerConfig config = oneThread();
+  TestHandler handler;
+  HttpServer server(config, handler);
+  const auto port = server.start();
+  ASSERT_TRUE(port.ok()) << port.error().message;
+  Client busy(port.value()), quick(port.value());
+  busy.send("/block");
+  handler.awaitBlocked(1);  // the one handler thread is taken
+  const std::string answer = quick.exchange("/quick/1");
+  EXPECT_TRUE(answer.ends_with("\r\n\r\n/quick/1")) << answer;
+  EXPECT_TRUE(quick.exchange("/quick/2").ends_with("\r\n\r\n/quick/2")) << "kept alive";
+  handler.release();
+  EXPECT_TRUE(busy.receive().ends_with("\r\n\r\n/block"));
+  // The loop admitted all three; only /block went on to a thread, and was admitted there.
+  EXPECT_EQ(handler.admissions(), std::make_pair(3, 1));
+  server.stop();
+}
+
+TEST(HttpServer, ARequestTheLoopLeavesToAThreadIsAdmittedThereAgain) {
+  const ServerConfig config = oneThread();
+  TestHandler handler;
+  HttpServer server(config, handler);
+  const auto port = server.start();
+  ASSERT_TRUE(port.ok()) << port.error().message;
+  Client client(port.value());
+  EXPECT_TRUE(client.exchange("/quick/thread").ends_with("\r\n\r\n/quick/thread"));
+  EXPECT_EQ(handler.admissions(), std::make_pair(1, 1));
+  EXPECT_TRUE(client.exchange("/quick/loop").ends_with("\r\n\r\n/quick/loop"));
+  EXPECT_EQ(handler.admissions(), std::make_pair(2, 1)) << "answered on the loop";
   server.stop();
 }
 

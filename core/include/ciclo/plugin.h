@@ -148,7 +148,9 @@ class Routes {
   // `pattern` may hold {name} segments. The host enforces the policy before the handler runs.
   virtual Status add(const std::string& method, const std::string& pattern, RoutePolicy policy,
                      RouteHandler handler) = 0;
-  // As add(), for a handler that answers later.
+  // As add(), for a handler that answers later. It runs on the server's event loop, which
+  // serves every connection: it must never wait - no storage read or write, no outbound call,
+  // no lock held for long, no capture() without `then`.
   virtual Status addLater(const std::string& method, const std::string& pattern, RoutePolicy policy,
                           LaterRouteHandler handler) = 0;
 };
