@@ -474,7 +474,7 @@ void Api::completed(const Request& request, const Response& response, double mil
           ",\"client_ip\":" + jsonString(request.client_ip);
   if (request.principal) line += ",\"key\":" + jsonString(request.principal->key_id);
   line += "}";
-  writeLogText(std::move(line));
+  keepRequestLogText(std::move(line));
 }
 
 }  // namespace ciclo::host

@@ -2,22 +2,118 @@
 
 #include <Poco/Logger.h>
 #include <Poco/Message.h>
+#include <pthread.h>
+#include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
 #include <chrono>
-#include <cstdio>
+#include <condition_variable>
 #include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "domain/clock.h"
 
 namespace ciclo::host {
 
+namespace {
+
+void writeAll(std::string_view bytes) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::write(STDERR_FILENO, bytes.data(), bytes.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;  // nowhere left to log to
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+// Set once the kept lines are written for the last time, as the process ends: what is
+// logged after that (by other objects ending) is written at once.
+std::atomic<bool> linesEnded{false};
+
+// Request lines kept for one write, and the thread that writes them when they are due.
+class RequestLines {
+ public:
+  static RequestLines& instance() {
+    static RequestLines lines;
+    return lines;
+  }
+
+  void keep(std::string line) {
+    line += '\n';
+    std::unique_lock lock(mutex_);
+    const bool wasEmpty = kept_.empty();
+    kept_ += line;
+    if (kept_.size() >= kFull) {
+      lock.unlock();
+      write({});
+      return;
+    }
+    if (wasEmpty) {
+      if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+      due_.notify_one();
+    }
+  }
+
+  // Writes what is kept, then `line`, in that order, as one write.
+  void write(std::string_view line) {
+    std::lock_guard order(writing_);
+    std::string bytes;
+    {
+      std::lock_guard lock(mutex_);
+      bytes.swap(kept_);
+    }
+    bytes += line;
+    writeAll(bytes);
+  }
+
+  ~RequestLines() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    due_.notify_one();
+    if (thread_.joinable()) thread_.join();
+    write({});
+    linesEnded = true;
+  }
+
+ private:
+  static constexpr std::size_t kFull = 64 * 1024;
+
+  void run() {
+    ::pthread_setname_np(::pthread_self(), "ciclo-log");
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+      due_.wait(lock, [&] { return stopping_ || !kept_.empty(); });
+      // The first line kept waits its time: the lines of requests meanwhile join it.
+      due_.wait_for(lock, kRequestLinesKept, [&] { return stopping_; });
+      lock.unlock();
+      write({});
+      lock.lock();
+    }
+  }
+
+  std::mutex writing_;  // one write at a time, so that lines keep their order
+  std::mutex mutex_;
+  std::condition_variable due_;
+  std::string kept_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace
+
 void writeLogText(std::string line) {
-  static std::mutex mutex;
   line += '\n';
-  std::lock_guard lock(mutex);
-  std::fwrite(line.data(), 1, line.size(), stderr);
-  std::fflush(stderr);
+  if (linesEnded) return writeAll(line);
+  RequestLines::instance().write(line);
+}
+
+void keepRequestLogText(std::string line) {
+  if (linesEnded) return writeLogText(std::move(line));
+  RequestLines::instance().keep(std::move(line));
 }
 
 void writeLogLine(const Poco::JSON::Object& line) {

@@ -32,6 +32,24 @@ TEST(Daemon, APortInUseIsAClearError) {
   EXPECT_EQ(first.stop(), 0);
 }
 
+// Request lines are written in batches: each within its time, and every one kept at a stop.
+TEST(Daemon, RequestLinesAreLoggedWithinTheirTimeAndNoneIsLostAtAStop) {
+  Daemon d;
+  ASSERT_TRUE(d.start()) << d.log();
+  auto logged = [&](const std::string& id) {
+    return d.log().find("\"request_id\":\"" + id + "\"") != std::string::npos;
+  };
+  EXPECT_EQ(d.request("GET", "/healthz", "", {{"X-Request-Id", "line-alone"}}).status, 200);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!logged("line-alone") && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_TRUE(logged("line-alone")) << "written once its time is up, with no request after it";
+  for (int i = 0; i < 200; ++i)
+    d.request("GET", "/healthz", "", {{"X-Request-Id", "line-" + std::to_string(i)}});
+  EXPECT_EQ(d.stop(), 0);
+  for (int i = 0; i < 200; ++i) EXPECT_TRUE(logged("line-" + std::to_string(i))) << i;
+}
+
 TEST(Daemon, BadConfigurationStopsTheStartNamingFileKeyAndReason) {
   DaemonOptions options;
   options.extra_yaml = "bogus: 1\n";
