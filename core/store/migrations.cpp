@@ -216,6 +216,13 @@ const std::vector<Migration>& migrations() {
        {
            "CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
        }},
+      {9,
+       "leads are not looked up by company domain",
+       {
+           // Accounts are matched by their own unique domain; this index only cost every
+           // capture an index entry and pages to write.
+           "DROP INDEX leads_company_domain",
+       }},
   };
   return all;
 }
