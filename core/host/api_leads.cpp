@@ -129,9 +129,12 @@ Response createLead(Request& r, Services& s) {
   if (!capture.ok()) return problemResponse(capture.error());
   return writeIdempotentLater(
       s, std::move(idem).value(),
-      [&s, prepared = prepareCapture(s, std::move(capture).value()),
+      // Held by pointer: the work is moved from the handler to the writer a few times.
+      [&s,
+       prepared =
+           std::make_shared<const PreparedCapture>(prepareCapture(s, std::move(capture).value())),
        actor = actorOf(r)](store::Connection& c) -> Result<Response> {
-        auto captured = captureLead(s, c, prepared, actor);
+        auto captured = captureLead(s, c, *prepared, actor);
         const bool created = captured.outcome == CaptureOutcome::kCreated;
         Response response{created ? 201 : 200, "application/json", captureAnswer(captured), {}, {}};
         if (created) response.headers.emplace_back("Location", "/v1/leads/" + captured.lead.id);

@@ -4,6 +4,8 @@
 #include <Poco/Logger.h>
 #include <Poco/Util/HelpFormatter.h>
 #include <Poco/Util/IntValidator.h>
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -364,6 +366,15 @@ int Daemon::rescore(Services& services) {
 }
 
 int Daemon::serve(Config config) {
+  // SIGINT and SIGTERM ask for a graceful stop. They are blocked here, before any thread
+  // starts, so that every thread inherits the block and a signal that comes before the daemon
+  // is ready waits for waitForTerminationRequest() instead of ending the process at once.
+  sigset_t stops;
+  sigemptyset(&stops);
+  sigaddset(&stops, SIGINT);
+  sigaddset(&stops, SIGTERM);
+  sigaddset(&stops, SIGQUIT);
+  ::pthread_sigmask(SIG_BLOCK, &stops, nullptr);
   auto& log = Poco::Logger::get("ciclod");
   auto runtime = startRuntime(config);
   if (!runtime.ok()) {

@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -331,6 +332,19 @@ TEST_P(StoreTest, ASubmittedWriteIsAnsweredOnceCommittedAndRetryableOnceStopping
   ASSERT_TRUE(called) << "a stopped store answers at once";
   ASSERT_FALSE(late.ok());
   EXPECT_EQ(late.error().kind, ErrorKind::kRetryable);
+}
+
+TEST_P(StoreTest, AWriteFromTheWritersOwnThreadIsRefusedInsteadOfWaitingForItself) {
+  std::promise<Status> nested;
+  store_->submit(
+      [](Connection&) { return Status(); }, Repeat::kOnce,
+      [&](Status) { nested.set_value(store_->write([](Connection&) { return Status(); })); });
+  auto answered = nested.get_future();
+  ASSERT_EQ(answered.wait_for(std::chrono::seconds(20)), std::future_status::ready);
+  const Status status = answered.get();
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error().kind, ErrorKind::kInternal);
+  EXPECT_TRUE(store_->write([](Connection&) { return Status(); }).ok()) << "the writer goes on";
 }
 
 TEST_P(StoreTest, LeadsRoundTripWithOptimisticVersions) {
