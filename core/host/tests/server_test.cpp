@@ -1,6 +1,7 @@
 // The HTTP transport on its own, with a handler that the test controls: what it does when
-// every handler thread is busy, with answers given later, and with a failure before the
-// handler. (The daemon's own tests cover deadlines, idle clients and malformed requests.)
+// every handler thread is busy, with answers given later, with a failure before the handler,
+// and which requests the loop answers itself. (The daemon's own tests cover deadlines, idle
+// clients and malformed requests.)
 
 #include "host/server.h"
 
@@ -138,15 +139,26 @@ ServerConfig oneThread() {
   return config;
 }
 
-TEST(HttpServer, RequestsBeyondTheQueueAreAnswered503WithRetryAfter) {
-  const ServerConfig config = oneThread();
-  TestHandler handler;
-  HttpServer server(config, handler);
-  const auto port = server.start();
-  ASSERT_TRUE(port.ok()) << port.error().message;
-  Client busy(port.value()), second(port.value()), third(port.value());
+// One server with one handler thread and room for one queued request, per test.
+class HttpServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto port = server_.start();
+    ASSERT_TRUE(port.ok()) << port.error().message;
+    port_ = port.value();
+  }
+  void TearDown() override { server_.stop(); }
+
+  const ServerConfig config_ = oneThread();
+  TestHandler handler_;
+  HttpServer server_{config_, handler_};
+  int port_ = 0;
+};
+
+TEST_F(HttpServerTest, RequestsBeyondTheQueueAreAnswered503WithRetryAfter) {
+  Client busy(port_), second(port_), third(port_);
   busy.send("/block");
-  handler.awaitBlocked(1);  // the one handler thread is taken
+  handler_.awaitBlocked(1);  // the one handler thread is taken
   second.send("/second");
   third.send("/third");
   // One of the two waits in the queue; the other finds it full. Which one is the loop's
@@ -159,12 +171,12 @@ TEST(HttpServer, RequestsBeyondTheQueueAreAnswered503WithRetryAfter) {
     for (auto* answer : {&secondAnswer, &thirdAnswer}) {
       if (answer->wait_for(std::chrono::milliseconds(10)) != std::future_status::ready) continue;
       refused = answer->get();
-      handler.release();
+      handler_.release();
       queued = (answer == &secondAnswer ? thirdAnswer : secondAnswer).get();
       break;
     }
   }
-  if (refused.empty()) handler.release();  // so that the server can stop
+  if (refused.empty()) handler_.release();  // so that the server can stop
   ASSERT_FALSE(refused.empty()) << "neither was refused";
   EXPECT_TRUE(refused.starts_with("HTTP/1.1 503 ")) << refused;
   EXPECT_NE(refused.find("Retry-After: 1\r\n"), std::string::npos) << refused;
@@ -172,18 +184,12 @@ TEST(HttpServer, RequestsBeyondTheQueueAreAnswered503WithRetryAfter) {
   EXPECT_NE(refused.find("Connection: close\r\n"), std::string::npos) << refused;
   EXPECT_TRUE(queued.starts_with("HTTP/1.1 200 ")) << queued;
   EXPECT_TRUE(busy.receive().starts_with("HTTP/1.1 200 "));
-  server.stop();
 }
 
-TEST(HttpServer, AnAnswerGivenLaterIsSentOnceSettledAndTheConnectionGoesOn) {
-  const ServerConfig config = oneThread();
-  TestHandler handler;
-  HttpServer server(config, handler);
-  const auto port = server.start();
-  ASSERT_TRUE(port.ok()) << port.error().message;
-  Client client(port.value()), other(port.value());
+TEST_F(HttpServerTest, AnAnswerGivenLaterIsSentOnceSettledAndTheConnectionGoesOn) {
+  Client client(port_), other(port_);
   client.send("/later");
-  const auto later = handler.awaitLater();
+  const auto later = handler_.awaitLater();
   ASSERT_TRUE(later);
   // The handler thread is free meanwhile: another client is served by it.
   EXPECT_TRUE(other.exchange("/now").ends_with("\r\n\r\n/now"));
@@ -193,55 +199,36 @@ TEST(HttpServer, AnAnswerGivenLaterIsSentOnceSettledAndTheConnectionGoesOn) {
   EXPECT_NE(answer.find("Location: /x\r\n"), std::string::npos) << answer;
   EXPECT_TRUE(answer.ends_with("\r\n\r\nsettled")) << answer;
   EXPECT_TRUE(client.exchange("/again").ends_with("\r\n\r\n/again")) << "kept alive";
-  server.stop();
 }
 
-TEST(HttpServer, AFailureBeforeTheHandlerIs500ProblemAndTheConnectionGoesOn) {
-  const ServerConfig config = oneThread();
-  TestHandler handler;
-  HttpServer server(config, handler);
-  const auto port = server.start();
-  ASSERT_TRUE(port.ok()) << port.error().message;
-  Client client(port.value());
+TEST_F(HttpServerTest, AFailureBeforeTheHandlerIs500ProblemAndTheConnectionGoesOn) {
+  Client client(port_);
   const std::string answer = client.exchange("/throw");
   EXPECT_TRUE(answer.starts_with("HTTP/1.1 500 ")) << answer;
   EXPECT_NE(answer.find("application/problem+json"), std::string::npos) << answer;
   EXPECT_EQ(answer.find("admission failed"), std::string::npos) << "the cause stays in the log";
   EXPECT_TRUE(client.exchange("/next").starts_with("HTTP/1.1 200 "));
-  server.stop();
 }
 
-TEST(HttpServer, TheLoopAnswersAQuickRouteWhileEveryHandlerThreadIsBusy) {
-  const ServerConfig config = oneThread();
-  TestHandler handler;
-  HttpServer server(config, handler);
-  const auto port = server.start();
-  ASSERT_TRUE(port.ok()) << port.error().message;
-  Client busy(port.value()), quick(port.value());
+TEST_F(HttpServerTest, TheLoopAnswersAQuickRouteWhileEveryHandlerThreadIsBusy) {
+  Client busy(port_), quick(port_);
   busy.send("/block");
-  handler.awaitBlocked(1);  // the one handler thread is taken
+  handler_.awaitBlocked(1);  // the one handler thread is taken
   const std::string answer = quick.exchange("/quick/1");
   EXPECT_TRUE(answer.ends_with("\r\n\r\n/quick/1")) << answer;
   EXPECT_TRUE(quick.exchange("/quick/2").ends_with("\r\n\r\n/quick/2")) << "kept alive";
-  handler.release();
+  handler_.release();
   EXPECT_TRUE(busy.receive().ends_with("\r\n\r\n/block"));
   // The loop admitted all three; only /block went on to a thread, and was admitted there.
-  EXPECT_EQ(handler.admissions(), std::make_pair(3, 1));
-  server.stop();
+  EXPECT_EQ(handler_.admissions(), std::make_pair(3, 1));
 }
 
-TEST(HttpServer, ARequestTheLoopLeavesToAThreadIsAdmittedThereAgain) {
-  const ServerConfig config = oneThread();
-  TestHandler handler;
-  HttpServer server(config, handler);
-  const auto port = server.start();
-  ASSERT_TRUE(port.ok()) << port.error().message;
-  Client client(port.value());
+TEST_F(HttpServerTest, ARequestTheLoopLeavesToAThreadIsAdmittedThereAgain) {
+  Client client(port_);
   EXPECT_TRUE(client.exchange("/quick/thread").ends_with("\r\n\r\n/quick/thread"));
-  EXPECT_EQ(handler.admissions(), std::make_pair(1, 1));
+  EXPECT_EQ(handler_.admissions(), std::make_pair(1, 1));
   EXPECT_TRUE(client.exchange("/quick/loop").ends_with("\r\n\r\n/quick/loop"));
-  EXPECT_EQ(handler.admissions(), std::make_pair(2, 1)) << "answered on the loop";
-  server.stop();
+  EXPECT_EQ(handler_.admissions(), std::make_pair(2, 1)) << "answered on the loop";
 }
 
 }  // namespace
