@@ -559,6 +559,12 @@ struct PluginHost::Loaded : sdk::Context,
 
   sdk::Result<sdk::CaptureResult> capture(const sdk::LeadInput& input,
                                           const std::string& key) override {
+    if (host.s_.store.onWriterThread()) {
+      return sdk::Error{sdk::ErrorKind::kInternal,
+                        "a capture cannot wait for the writer on the writer's own thread",
+                        {},
+                        {}};
+    }
     std::promise<sdk::Result<sdk::CaptureResult>> done;
     auto result = done.get_future();
     capture(input, key,

@@ -499,8 +499,7 @@ void Store::checkpointLoop() {
 }
 
 Status Store::write(Work work, Repeat repeat) {
-  // From the writer's own thread (a `then` of submit()), the wait would never end.
-  if (std::this_thread::get_id() == writerId_)
+  if (onWriterThread())
     return Error::internal("a write cannot wait for the writer on the writer's own thread");
   struct Waiter {
     std::mutex mutex;

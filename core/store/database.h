@@ -114,6 +114,10 @@ class Store {
   // the next batch waits for it. write() is submit() and a wait.
   void submit(Work work, Repeat repeat, std::function<void(Status)> then);
 
+  // Whether this is the writer's own thread (a `then` of submit()), where waiting for a write
+  // would never end: write() refuses there, and so must anything else that waits for one.
+  bool onWriterThread() const { return std::this_thread::get_id() == writerId_; }
+
   // Runs `fn` on a read connection; it sees what is committed.
   Status read(const Work& fn);
 

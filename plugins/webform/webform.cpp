@@ -77,24 +77,26 @@ class Webform : public sdk::Plugin {
         {"application/x-www-form-urlencoded", "multipart/form-data", "application/json"}};
     sdk::RoutePolicy open{"", 0, {}};
     sdk::RoutePolicy admin{"forms:admin", kMaxBody, {"application/json"}};
+    // Submissions are answered once their capture is committed (see submit()).
+    auto submitLater = [this](const HttpRequest& r, const sdk::Answer& answer) {
+      submit(r, answer);
+    };
     for (auto st : {
-             routes.addLater(
-                 "POST", "/v1/forms/{form}/submissions", submission,
-                 [this](const HttpRequest&r, const sdk::Answer&answer) { submit(r, answer); }),
+             routes.addLater("POST", "/v1/forms/{form}/submissions", submission, submitLater),
              routes.add("OPTIONS", "/v1/forms/{form}/submissions", open,
-                        [this](const HttpRequest&r) { return preflight(r); }),
+                        [this](const HttpRequest& r) { return preflight(r); }),
              routes.add("GET", "/v1/forms/{form}/embed.js", open,
-                        [this](const HttpRequest&r) { return embed(r); }),
+                        [this](const HttpRequest& r) { return embed(r); }),
              routes.add("GET", "/v1/forms", admin,
-                        [this](const HttpRequest&r) { return listForms(r); }),
+                        [this](const HttpRequest& r) { return listForms(r); }),
              routes.add("POST", "/v1/forms", admin,
-                        [this](const HttpRequest&r) { return createForm(r); }),
+                        [this](const HttpRequest& r) { return createForm(r); }),
              routes.add("GET", "/v1/forms/{form}", admin,
-                        [this](const HttpRequest&r) { return getForm(r); }),
+                        [this](const HttpRequest& r) { return getForm(r); }),
              routes.add("PUT", "/v1/forms/{form}", admin,
-                        [this](const HttpRequest&r) { return replaceForm(r); }),
+                        [this](const HttpRequest& r) { return replaceForm(r); }),
              routes.add("DELETE", "/v1/forms/{form}", admin,
-                        [this](const HttpRequest&r) { return deleteForm(r); }),
+                        [this](const HttpRequest& r) { return deleteForm(r); }),
          }) {
       if (!st.ok()) return st;
     }

@@ -111,12 +111,18 @@ class Echo : public sdk::Plugin {
               auto [input, key] = captureInput(r);
               context.leads().capture(
                   input, key, [&context, answer](const sdk::Result<sdk::CaptureResult>& result) {
-                    // The writer's own thread: a write from here would wait for itself.
+                    // The writer's own thread: a write or a waiting capture from here would
+                    // wait for itself.
                     sdk::Status nested = context.storage().write(
                         [](sdk::Tx&) -> sdk::Status { return sdk::Status(); });
+                    sdk::LeadInput other;
+                    other.email = "nested-capture@example.it";
+                    const bool captured = context.leads().capture(other, "").ok();
                     sdk::HttpResponse response = captureAnswer(result);
                     response.headers.emplace_back("X-Nested-Write",
                                                   nested.ok() ? "done" : "refused");
+                    response.headers.emplace_back("X-Nested-Capture",
+                                                  captured ? "done" : "refused");
                     answer(std::move(response));
                   });
             });
