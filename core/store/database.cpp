@@ -22,6 +22,8 @@
 #include <mutex>
 #include <optional>
 
+#include "store/wal_writes.h"
+
 namespace ciclo::store {
 
 using Poco::Data::Keywords::use;
@@ -421,8 +423,13 @@ Status Store::connectAll(const std::string& connector, const std::string& target
       std::find(kLevels.begin(), kLevels.end(), config_.sqlite_synchronous) == kLevels.end()) {
     return Error::invalid("store.sqlite_synchronous: expected off, normal, full or extra");
   }
+  // The writer gathers its WAL writes into a few system calls per commit where each commit
+  // syncs the WAL (store/wal_writes.h).
+  const bool gatherWal = backend_ == Backend::kSqlite && (config_.sqlite_synchronous == "full" ||
+                                                          config_.sqlite_synchronous == "extra");
   auto connect = [&](bool writer) -> std::unique_ptr<Connection> {
-    auto session = std::make_unique<Poco::Data::Session>(connector, target);
+    auto session = std::make_unique<Poco::Data::Session>(
+        connector, writer && gatherWal ? walGatheringUri(target) : target);
     auto c = std::make_unique<Connection>(backend_, std::move(session));
     if (backend_ == Backend::kSqlite) {
       c->query("PRAGMA busy_timeout=10000");
