@@ -559,9 +559,9 @@ struct PluginHost::Loaded : sdk::Context,
 
   sdk::Result<sdk::CaptureResult> capture(const sdk::LeadInput& input,
                                           const std::string& key) override {
-    if (host.s_.store.onWriterThread()) {
+    if (host.s_.store.onStoreThread()) {
       return sdk::Error{sdk::ErrorKind::kInternal,
-                        "a capture cannot wait for the writer on the writer's own thread",
+                        "a capture cannot wait for the writer on the store's own threads",
                         {},
                         {}};
     }
@@ -583,7 +583,8 @@ struct PluginHost::Loaded : sdk::Context,
             sdk::ErrorKind::kInvalid, "an idempotency key is at most 255 bytes", {}, {}});
       idem = Idempotency{"plugin:" + spec.name + ":capture", key, sha256Hex(canonical(input))};
     }
-    // The capture, when the work carried it out: written and read on the writer thread.
+    // The capture, when the work carried it out: written on the writer thread, read on the
+    // store's answering thread once the batch is committed.
     auto fresh = std::make_shared<std::optional<Captured>>();
     Response pending = writeIdempotentLater(
         host.s_, idem,

@@ -399,6 +399,11 @@ Result<std::unique_ptr<Store>> Store::open(const StoreConfig& config) {
     s->writerLoop();
   });
   store->writerId_ = store->thread_.get_id();
+  store->answerThread_ = std::thread([s = store.get()] {
+    ::pthread_setname_np(::pthread_self(), "ciclo-answers");
+    s->answerLoop();
+  });
+  store->answererId_ = store->answerThread_.get_id();
   if (store->checkpointer_)
     store->checkpointThread_ = std::thread([s = store.get()] {
       ::pthread_setname_np(::pthread_self(), "ciclo-checkpt");
@@ -481,6 +486,7 @@ void Store::close() {
   }
   queued_.notify_all();
   if (thread_.joinable()) thread_.join();
+  if (answerThread_.joinable()) answerThread_.join();
   checkpointWake_.notify_all();
   if (checkpointThread_.joinable()) checkpointThread_.join();
 }
@@ -506,8 +512,8 @@ void Store::checkpointLoop() {
 }
 
 Status Store::write(Work work, Repeat repeat) {
-  if (onWriterThread())
-    return Error::internal("a write cannot wait for the writer on the writer's own thread");
+  if (onStoreThread())
+    return Error::internal("a write cannot wait for the writer on the store's own threads");
   struct Waiter {
     std::mutex mutex;
     std::condition_variable committed;
@@ -546,17 +552,46 @@ void Store::writerLoop() {
     {
       std::unique_lock lock(mutex_);
       queued_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping, and everything queued is committed
+      if (queue_.empty()) {  // stopping, and everything queued is committed
+        {
+          std::lock_guard answers(answersMutex_);
+          writerEnded_ = true;
+        }
+        toAnswer_.notify_one();
+        return;
+      }
       const auto n = std::min<std::size_t>(
           queue_.size(), static_cast<std::size_t>(std::max(1, config_.max_batch)));
       batch.assign(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
       queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
     }
-    runBatch(batch);
+    const bool committed = runBatch(batch);
     {
       std::lock_guard lock(mutex_);
       ++stats_.commits;
       stats_.writes += batch.size();
+    }
+    {
+      std::lock_guard lock(answersMutex_);
+      answers_.insert(answers_.end(), std::make_move_iterator(batch.begin()),
+                      std::make_move_iterator(batch.end()));
+    }
+    toAnswer_.notify_one();
+    batch.clear();
+    if (commitListener_) commitListener_();
+    // The batch is answered meanwhile: its callers do not wait for the WAL to be copied.
+    if (committed) keepWalBounded(*writer_);
+  }
+}
+
+void Store::answerLoop() {
+  std::vector<std::shared_ptr<Pending>> batch;
+  for (;;) {
+    {
+      std::unique_lock lock(answersMutex_);
+      toAnswer_.wait(lock, [&] { return writerEnded_ || !answers_.empty(); });
+      if (answers_.empty()) return;  // the writer has ended, and everything is answered
+      batch.swap(answers_);
     }
     for (auto& p : batch) {
       (void)guarded("after commit", [&] {
@@ -564,12 +599,11 @@ void Store::writerLoop() {
         return Status();
       });
     }
-    if (commitListener_) commitListener_();
-    batch.clear();
+    batch.clear();  // each write's work and captures are let go of here, not on the writer
   }
 }
 
-void Store::runBatch(std::vector<std::shared_ptr<Pending>>& batch) {
+bool Store::runBatch(std::vector<std::shared_ptr<Pending>>& batch) {
   Connection& c = *writer_;
   // IMMEDIATE takes SQLite's write lock up front, so a second process (the admin CLI) waits
   // in the busy handler instead of failing on a lock upgrade halfway through the batch.
@@ -579,7 +613,7 @@ void Store::runBatch(std::vector<std::shared_ptr<Pending>>& batch) {
   });
   if (!begun.ok()) {
     for (auto& p : batch) p->result = begun;
-    return;
+    return false;
   }
   bool intact = true;  // false when a savepoint could not be ended: the batch rolls back
   for (std::size_t i = 0; i < batch.size() && intact;) {
@@ -599,16 +633,15 @@ void Store::runBatch(std::vector<std::shared_ptr<Pending>>& batch) {
       return Status();
     });
   }
-  if (committed.ok()) keepWalBounded(c);
-  if (!committed.ok()) {
-    (void)guarded("rollback", [&] {
-      c.exec("ROLLBACK");
-      return Status();
-    });
-    for (auto& p : batch) {
-      if (p->result.ok()) p->result = Error::retryable("the change could not be committed; retry");
-    }
+  if (committed.ok()) return true;
+  (void)guarded("rollback", [&] {
+    c.exec("ROLLBACK");
+    return Status();
+  });
+  for (auto& p : batch) {
+    if (p->result.ok()) p->result = Error::retryable("the change could not be committed; retry");
   }
+  return false;
 }
 
 // Runs repeatable works under one savepoint; true when they all succeeded and are kept. When

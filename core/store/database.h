@@ -109,14 +109,18 @@ class Store {
   Status write(Work work, Repeat repeat = Repeat::kOnce);
 
   // As write(), without waiting: `then` is called with the outcome once the batch that
-  // carried the work is committed (or failed), on the writer thread - or at once, with a
-  // retryable error, when the store is stopping. It must be quick and never block or write:
-  // the next batch waits for it. write() is submit() and a wait.
+  // carried the work is committed (or failed), on the store's answering thread, in commit
+  // order - or at once, with a retryable error, when the store is stopping. It must be quick
+  // and never block: the outcomes of later batches wait for it. write() is submit() and a wait.
   void submit(Work work, Repeat repeat, std::function<void(Status)> then);
 
-  // Whether this is the writer's own thread (a `then` of submit()), where waiting for a write
-  // would never end: write() refuses there, and so must anything else that waits for one.
-  bool onWriterThread() const { return std::this_thread::get_id() == writerId_; }
+  // Whether this is one of the store's own threads - the writer's, or the answering thread
+  // that runs each `then` of submit() - where waiting for a write would never end: write()
+  // refuses there, and so must anything else that waits for one.
+  bool onStoreThread() const {
+    const auto self = std::this_thread::get_id();
+    return self == writerId_ || self == answererId_;
+  }
 
   // Runs `fn` on a read connection; it sees what is committed.
   Status read(const Work& fn);
@@ -153,7 +157,8 @@ class Store {
   Store(Backend backend, const StoreConfig& config);
   Status connectAll(const std::string& connector, const std::string& target);
   void writerLoop();
-  void runBatch(std::vector<std::shared_ptr<Pending>>& batch);
+  bool runBatch(std::vector<std::shared_ptr<Pending>>& batch);  // true when committed
+  void answerLoop();
   bool runTogether(Connection& c, std::span<const std::shared_ptr<Pending>> run, bool& intact);
   bool runAlone(Connection& c, Pending& p);
   void keepWalBounded(Connection& c);  // after each commit, on the writer
@@ -172,6 +177,16 @@ class Store {
   std::function<void()> commitListener_;
   std::thread thread_;
   std::thread::id writerId_;  // thread_'s, kept apart from it: set once, before any write
+
+  // Committed batches are answered - each write's `then` run, and the write let go of - on a
+  // thread of their own, so that the writer goes on to the next batch at once: it is the one
+  // thread every write passes through.
+  std::mutex answersMutex_;
+  std::condition_variable toAnswer_;
+  std::vector<std::shared_ptr<Pending>> answers_;  // committed or failed, in commit order
+  bool writerEnded_ = false;                       // under answersMutex_
+  std::thread answerThread_;
+  std::thread::id answererId_;  // as writerId_
 
   // SQLite: the WAL is copied back into the database by a thread of its own, not by the
   // writer at the end of a commit.

@@ -179,8 +179,8 @@ TEST_P(Plugins, CaptureLeadsThroughTheSdkIdempotently) {
     EXPECT_EQ(merged->getValue<std::string>("outcome"), "unchanged");
     EXPECT_EQ(merged->getValue<std::string>("lead_id"), id);
   }
-  // The result is handed over on the writer's thread, where a write or a waiting capture
-  // would wait for itself: each is refused instead of hanging the daemon.
+  // The result is handed over on the store's answering thread, where a write or a waiting
+  // capture would wait for itself: each is refused instead of hanging the daemon.
   auto later = daemon_->call("POST", "/v1/echo/capture-later?email=nested%40example.it", writer_);
   EXPECT_EQ(later.status, 200) << later.body;
   EXPECT_EQ(later.header("x-nested-write"), "refused");

@@ -483,9 +483,9 @@ class Leads {
   virtual Result<CaptureResult> capture(const LeadInput& input,
                                         const std::string& idempotency_key) = 0;
   // As capture(), without waiting for the commit: `then` runs once with the result - on the
-  // store's writer thread once the capture is committed, or here when it is refused before.
-  // The next commit waits for it: it must be quick and must not wait for the store (a write
-  // or a capture() without `then` from it fails).
+  // store's answering thread once the capture is committed, or here when it is refused before.
+  // The answers of later commits wait for it: it must be quick and must not wait for the store
+  // (a write or a capture() without `then` from it fails).
   virtual void capture(const LeadInput& input, const std::string& idempotency_key,
                        std::function<void(Result<CaptureResult>)> then) = 0;
   // The keys of the buyer personas the daemon profiles leads against (profiling.personas),

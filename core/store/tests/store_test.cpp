@@ -334,17 +334,64 @@ TEST_P(StoreTest, ASubmittedWriteIsAnsweredOnceCommittedAndRetryableOnceStopping
   EXPECT_EQ(late.error().kind, ErrorKind::kRetryable);
 }
 
-TEST_P(StoreTest, AWriteFromTheWritersOwnThreadIsRefusedInsteadOfWaitingForItself) {
-  std::promise<Status> nested;
+TEST_P(StoreTest, AWriteFromTheStoresOwnThreadsIsRefusedInsteadOfWaitingForItself) {
+  Status fromWork;                // on the writer's thread, inside a batch
+  std::promise<Status> fromThen;  // on the answering thread, where each `then` runs
   store_->submit(
-      [](Connection&) { return Status(); }, Repeat::kOnce,
-      [&](Status) { nested.set_value(store_->write([](Connection&) { return Status(); })); });
-  auto answered = nested.get_future();
+      [&](Connection&) {
+        fromWork = store_->write([](Connection&) { return Status(); });
+        return Status();
+      },
+      Repeat::kOnce,
+      [&](Status) { fromThen.set_value(store_->write([](Connection&) { return Status(); })); });
+  auto answered = fromThen.get_future();
   ASSERT_EQ(answered.wait_for(std::chrono::seconds(20)), std::future_status::ready);
-  const Status status = answered.get();
-  ASSERT_FALSE(status.ok());
-  EXPECT_EQ(status.error().kind, ErrorKind::kInternal);
+  for (const Status& status : {fromWork, answered.get()}) {
+    ASSERT_FALSE(status.ok());
+    EXPECT_EQ(status.error().kind, ErrorKind::kInternal);
+  }
   EXPECT_TRUE(store_->write([](Connection&) { return Status(); }).ok()) << "the writer goes on";
+}
+
+TEST_P(StoreTest, TheWriterCommitsTheNextBatchWhileAnAnswerIsStillRunning) {
+  ASSERT_TRUE(store_
+                  ->write([](Connection& c) {
+                    c.exec("CREATE TABLE scratch (body TEXT NOT NULL)");
+                    return Status();
+                  })
+                  .ok());
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  std::promise<void> firstAnswered, secondAnswered;
+  store_->submit([](Connection&) { return Status(); }, Repeat::kOnce,
+                 [&, released](Status) {
+                   released.wait();  // a slow `then`
+                   firstAnswered.set_value();
+                 });
+  store_->submit(
+      [](Connection& c) {
+        c.exec("INSERT INTO scratch (body) VALUES ($1)", {std::string("second")});
+        return Status();
+      },
+      Repeat::kOnce, [&](Status) { secondAnswered.set_value(); });
+  // The second write is committed - readers see it - while the first one's answer still runs.
+  std::size_t seen = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (seen == 0 && std::chrono::steady_clock::now() < deadline) {
+    ASSERT_TRUE(store_
+                    ->read([&](Connection& c) {
+                      seen = c.query("SELECT body FROM scratch").size();
+                      return Status();
+                    })
+                    .ok());
+  }
+  EXPECT_EQ(seen, 1u);
+  // Answers keep commit order: the second waits for the first.
+  auto second = secondAnswered.get_future();
+  EXPECT_EQ(second.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
+  release.set_value();
+  EXPECT_EQ(second.wait_for(std::chrono::seconds(20)), std::future_status::ready);
+  firstAnswered.get_future().wait();
 }
 
 TEST_P(StoreTest, LeadsRoundTripWithOptimisticVersions) {

@@ -111,8 +111,8 @@ class Echo : public sdk::Plugin {
               auto [input, key] = captureInput(r);
               context.leads().capture(
                   input, key, [&context, answer](const sdk::Result<sdk::CaptureResult>& result) {
-                    // The writer's own thread: a write or a waiting capture from here would
-                    // wait for itself.
+                    // The store's answering thread: a write or a waiting capture from here
+                    // would wait for itself.
                     sdk::Status nested = context.storage().write(
                         [](sdk::Tx&) -> sdk::Status { return sdk::Status(); });
                     sdk::LeadInput other;
