@@ -468,10 +468,12 @@ class Webform : public sdk::Plugin {
       if (!form.thank_you_url.empty()) return redirect(form.thank_you_url);
       return page(200, "Thank you", "<p>Thank you, we received your request.</p>");
     }
-    JsonObject body = jsonObject();
-    body->set("lead_id", leadId);
-    body->set("outcome", created ? "created" : "merged");
-    return jsonAnswer(created ? 201 : 200, body);
+    // Written out rather than through a JSON object: every submission is answered with it.
+    return HttpResponse{created ? 201 : 200,
+                        "application/json",
+                        "{\"lead_id\":" + sdk::jsonString(leadId) + ",\"outcome\":\"" +
+                            (created ? "created" : "merged") + "\"}",
+                        {}};
   }
 
   // A bot gets what a person would, and nothing is created.
