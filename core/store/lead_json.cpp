@@ -264,22 +264,31 @@ Lead leadFromJson(const std::string& doc) {
 
 namespace {
 
-// Appends "key":value pairs to a JSON object being written.
+// Appends "key":value pairs to a JSON object being written into `out`, in place: a member's
+// value - a nested object too - is appended to the same string, with no string of its own.
 class Writer {
  public:
   explicit Writer(std::string& out) : out_(out) { out_ += '{'; }
-  void raw(std::string_view key, std::string_view json) {
+  // Starts the member `key`; its value is what is appended to the returned string next.
+  std::string& member(std::string_view key) {
     if (!first_) out_ += ',';
     first_ = false;
     out_ += '"';
     out_ += key;
     out_ += "\":";
-    out_ += json;
+    return out_;
   }
-  void text(std::string_view key, const std::string& value) { raw(key, sdk::jsonString(value)); }
+  void raw(std::string_view key, std::string_view json) { member(key) += json; }
+  void text(std::string_view key, std::string_view value) {
+    sdk::appendJsonString(member(key), value);
+  }
   // null when empty
-  void optional(std::string_view key, const std::string& value) {
-    raw(key, value.empty() ? std::string_view("null") : std::string_view(sdk::jsonString(value)));
+  void optional(std::string_view key, std::string_view value) {
+    if (value.empty()) {
+      raw(key, "null");
+    } else {
+      text(key, value);
+    }
   }
   void number(std::string_view key, long long value) { raw(key, std::to_string(value)); }
   void close() { out_ += '}'; }
@@ -290,42 +299,47 @@ class Writer {
 };
 
 // ["a","b"]
-std::string jsonList(const std::vector<std::string>& texts) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < texts.size(); ++i) out += (i ? "," : "") + sdk::jsonString(texts[i]);
-  return out + "]";
+void appendJsonList(std::string& out, const std::vector<std::string>& texts) {
+  out += '[';
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    if (i) out += ',';
+    sdk::appendJsonString(out, texts[i]);
+  }
+  out += ']';
 }
 
-}  // namespace
-
-std::string touchToJsonText(const Touch& t) {
-  std::string out;
+void appendTouch(std::string& out, const Touch& t) {
   Writer w(out);
-  w.text("source", std::string(toString(t.source)));
+  w.text("source", toString(t.source));
   w.optional("partner", t.partner);
   w.optional("channel", t.channel);
   w.optional("page_url", t.page_url);
-  std::string utm;
-  Writer u(utm);
+  Writer u(w.member("utm"));
   u.optional("source", t.utm.source);
   u.optional("medium", t.utm.medium);
   u.optional("campaign", t.utm.campaign);
   u.optional("term", t.utm.term);
   u.optional("content", t.utm.content);
   u.close();
-  w.raw("utm", utm);
   w.text("at", formatTimestamp(t.at));
   w.close();
+}
+
+}  // namespace
+
+std::string touchToJsonText(const Touch& t) {
+  std::string out;
+  appendTouch(out, t);
   return out;
 }
 
 std::string leadToJsonText(const Lead& lead) {
   const auto& p = lead.profile;
   std::string out;
-  out.reserve(1200);
+  out.reserve(1400);
   Writer w(out);
   w.text("id", lead.id);
-  w.text("status", std::string(toString(lead.status)));
+  w.text("status", toString(lead.status));
   w.optional("email", p.email);
   w.optional("first_name", p.first_name);
   w.optional("last_name", p.last_name);
@@ -334,15 +348,17 @@ std::string leadToJsonText(const Lead& lead) {
   w.optional("company", p.company);
   w.optional("website", p.website);
   w.optional("industry", p.industry);
-  w.raw("employees", p.employees ? std::to_string(*p.employees) : "null");
+  if (p.employees) {
+    w.number("employees", *p.employees);
+  } else {
+    w.raw("employees", "null");
+  }
   w.optional("employees_range", p.employees_range);
   if (p.annual_revenue) {
-    std::string money;
-    Writer m(money);
+    Writer m(w.member("annual_revenue"));
     m.text("amount", p.annual_revenue->toDecimal());
     m.text("currency", p.annual_revenue->currency());
     m.close();
-    w.raw("annual_revenue", money);
   } else {
     w.raw("annual_revenue", "null");
   }
@@ -351,11 +367,10 @@ std::string leadToJsonText(const Lead& lead) {
   w.optional("needs", p.needs);
   w.optional("company_domain", lead.company_domain);
   w.optional("account_id", lead.account_id);
-  w.raw("first_touch", touchToJsonText(lead.first_touch));
-  w.raw("latest_touch", touchToJsonText(lead.latest_touch));
+  appendTouch(w.member("first_touch"), lead.first_touch);
+  appendTouch(w.member("latest_touch"), lead.latest_touch);
   if (lead.consent) {
-    std::string consent;
-    Writer c(consent);
+    Writer c(w.member("consent"));
     c.raw("granted", lead.consent->granted ? "true" : "false");
     c.optional("text", lead.consent->text);
     c.text("at", formatTimestamp(lead.consent->at));
@@ -363,66 +378,63 @@ std::string leadToJsonText(const Lead& lead) {
     c.optional("ip", lead.consent->ip);
     c.optional("page", lead.consent->page);
     c.close();
-    w.raw("consent", consent);
   } else {
     w.raw("consent", "null");
   }
   w.optional("persona", lead.persona);
   if (const auto& m = lead.persona_match) {
-    std::string match;
-    Writer mw(match);
+    Writer mw(w.member("persona_match"));
     mw.number("score", m->score);
-    mw.raw("matched", jsonList(m->matched));
-    mw.raw("unmatched", jsonList(m->unmatched));
+    appendJsonList(mw.member("matched"), m->matched);
+    appendJsonList(mw.member("unmatched"), m->unmatched);
     mw.close();
-    w.raw("persona_match", match);
   } else {
     w.raw("persona_match", "null");
   }
   w.number("score", lead.score);
   w.number("fit_score", lead.fit_score);
   w.number("engagement_score", lead.engagement_score);
-  w.raw("scored_at",
-        lead.scored_at ? sdk::jsonString(formatTimestamp(*lead.scored_at)) : std::string("null"));
-  w.optional("owner", lead.owner);
-  w.raw("disqualify_reason", lead.disqualify_reason
-                                 ? sdk::jsonString(toString(*lead.disqualify_reason))
-                                 : std::string("null"));
-  std::string custom;
-  Writer cu(custom);
-  for (const auto& [k, v] : lead.custom) cu.text(k, v);
-  cu.close();
-  w.raw("custom", custom);
-  std::string provenance;
-  Writer pw(provenance);
-  for (const auto& [field, from] : lead.provenance) {
-    std::string f;
-    Writer fw(f);
-    fw.text("source", from.source);
-    fw.optional("reference", from.reference);
-    fw.text("at", formatTimestamp(from.at));
-    fw.close();
-    pw.raw(field, f);
+  if (lead.scored_at) {
+    w.text("scored_at", formatTimestamp(*lead.scored_at));
+  } else {
+    w.raw("scored_at", "null");
   }
-  pw.close();
-  w.raw("provenance", provenance);
-  w.raw("merged_from", jsonList(lead.merged_from));
-  std::string history = "[";
+  w.optional("owner", lead.owner);
+  if (lead.disqualify_reason) {
+    w.text("disqualify_reason", toString(*lead.disqualify_reason));
+  } else {
+    w.raw("disqualify_reason", "null");
+  }
+  Writer custom(w.member("custom"));
+  for (const auto& [k, v] : lead.custom) custom.text(k, v);
+  custom.close();
+  Writer provenance(w.member("provenance"));
+  for (const auto& [field, from] : lead.provenance) {
+    Writer f(provenance.member(field));
+    f.text("source", from.source);
+    f.optional("reference", from.reference);
+    f.text("at", formatTimestamp(from.at));
+    f.close();
+  }
+  provenance.close();
+  appendJsonList(w.member("merged_from"), lead.merged_from);
+  std::string& history = w.member("status_history");
+  history += '[';
   for (std::size_t i = 0; i < lead.history.size(); ++i) {
     const auto& h = lead.history[i];
     if (i) history += ',';
     Writer e(history);
-    e.text("from", std::string(toString(h.from)));
-    e.text("to", std::string(toString(h.to)));
-    e.text("command", std::string(toString(h.command)));
-    e.text("actor", std::string(toString(h.actor)));
+    e.text("from", toString(h.from));
+    e.text("to", toString(h.to));
+    e.text("command", toString(h.command));
+    e.text("actor", toString(h.actor));
     e.optional("by", h.by);
-    if (h.reason) e.text("reason", std::string(toString(*h.reason)));
+    if (h.reason) e.text("reason", toString(*h.reason));
     e.optional("note", h.note);
     e.text("at", formatTimestamp(h.at));
     e.close();
   }
-  w.raw("status_history", history + "]");
+  history += ']';
   w.text("created_at", formatTimestamp(lead.created_at));
   w.text("updated_at", formatTimestamp(lead.updated_at));
   w.number("version", lead.version);

@@ -743,7 +743,7 @@ TEST(LeadJson, TextWriterMatchesTheJsonTree) {
                   "Bergamo",
                   std::optional<std::int64_t>(120),
                   Money(250000000, "EUR"),
-                  "Two forklifts\nby March\t(urgent)",
+                  "Two forklifts\nby March\t(urgent)\r\n\\ \x01 end",
                   "51-200"};
   full.company_domain = "rossi.it";
   full.account_id = "acct_1";
