@@ -99,14 +99,16 @@ Connection::Connection(Backend backend, std::unique_ptr<Poco::Data::Session> ses
       this);
 }
 
-void Connection::checkpointWal() {
-  if (backend_ != Backend::kSqlite) return;
+int Connection::checkpointWal() {
+  if (backend_ != Backend::kSqlite) return 0;
   sqlite3* db = Poco::Data::SQLite::Utility::dbHandle(*session_);
+  int copied = 0;
   const int rc =
-      sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-  if (rc == SQLITE_BUSY) return;
+      sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, &copied);
+  if (rc == SQLITE_BUSY) return 0;
   if (rc != SQLITE_OK) Poco::Data::SQLite::Utility::throwException(db, rc);
   walFrames_ = 0;
+  return std::max(0, copied);
 }
 
 Connection::~Connection() {
@@ -502,8 +504,11 @@ void Store::checkpointLoop() {
     // PASSIVE copies what no reader still needs and never blocks the writer or readers.
     (void)guarded("checkpoint", [&] {
       std::lock_guard pass(checkpointPass_);
-      checkpointer_->query(stop ? "PRAGMA wal_checkpoint(TRUNCATE)"
-                                : "PRAGMA wal_checkpoint(PASSIVE)");
+      // busy, frames in the WAL, frames copied
+      const auto counts = checkpointer_->query(stop ? "PRAGMA wal_checkpoint(TRUNCATE)"
+                                                    : "PRAGMA wal_checkpoint(PASSIVE)");
+      if (!counts.empty() && counts[0].size() == 3)
+        walBackfilled_ = static_cast<int>(integer(counts[0][2]));
       return Status();
     });
     lock.lock();
@@ -694,16 +699,23 @@ bool Store::runAlone(Connection& c, Pending& p) {
 // The background checkpointer copies the WAL into the database while the writer appends to
 // it, so under steady load it never reaches the WAL's end and the WAL would grow without
 // bound. Past a size, the writer copies the last stretch itself between two batches: the WAL
-// is then fully copied and the next write starts it again from the beginning. Below that size
-// the checkpointer is woken at each further quarter of it, so that it keeps up and the writer
-// finds little left to copy; not past it, where it would hold the checkpoint lock that the
-// writer's own pass needs.
+// is then fully copied and the next write starts it again from the beginning. The batches
+// that arrive meanwhile wait for that copy, so it must be short: below the size the
+// checkpointer is woken at each further quarter of it; past the size it is kept going, pass
+// after pass, until the stretch it leaves behind is short (a sixteenth of the size). The
+// writer copies that stretch once no background pass is running - or, should the
+// checkpointer fall behind, once the WAL has reached twice the size.
 void Store::keepWalBounded(Connection& c) {
   if (!checkpointer_) return;  // SQLite only
   constexpr int kWakes = 4;
-  const int restartAt = config_.sqlite_wal_restart_pages;
-  const int reached = c.walFrames() / std::max(1, restartAt / kWakes);
-  if (reached > walWakesSignalled_ && reached < kWakes) {
+  const int restartAt = std::max(kWakes, config_.sqlite_wal_restart_pages);
+  const int frames = c.walFrames();
+  const int reached = frames / (restartAt / kWakes);
+  // A count from before the WAL last started again is no count of this one's.
+  const int backfilled = walBackfilled_ <= frames ? walBackfilled_.load() : 0;
+  const bool past = frames > restartAt;
+  const bool longTail = frames - backfilled > restartAt / 16;
+  if ((reached > walWakesSignalled_ && reached < kWakes) || (past && longTail)) {
     {
       std::lock_guard lock(mutex_);
       checkpointDue_ = true;
@@ -711,12 +723,17 @@ void Store::keepWalBounded(Connection& c) {
     checkpointWake_.notify_one();
   }
   walWakesSignalled_ = reached;
-  if (c.walFrames() <= restartAt) return;
+  if (!past) return;
+  const bool overdue = frames > 2 * restartAt;
+  if (longTail && !overdue) return;
+  std::unique_lock pass(checkpointPass_, std::defer_lock);
+  if (overdue) {
+    pass.lock();
+  } else if (!pass.try_lock()) {
+    return;  // the checkpointer's pass ends soon, and it is not woken again meanwhile
+  }
   (void)guarded("checkpoint", [&] {
-    // A background pass holds SQLite's checkpoint lock: wait for it to end rather than find
-    // the lock taken at every commit while the WAL grows.
-    std::lock_guard pass(checkpointPass_);
-    c.checkpointWal();
+    walBackfilled_ = c.checkpointWal();
     return Status();
   });
 }

@@ -5,6 +5,7 @@
 // and every caller is answered only after that transaction is durably committed.
 // Poco exceptions stop here and become Status values.
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -67,8 +68,9 @@ class Connection {
   int walFrames() const { return walFrames_; }
   // SQLite: checkpoints what no reader still needs, without waiting; when it reaches the end
   // of the WAL, the next write starts the WAL again from its beginning. When another
-  // process's checkpoint is running it does nothing: the next commit asks again.
-  void checkpointWal();
+  // process's checkpoint is running it does nothing: the next commit asks again. Returns the
+  // WAL's frames now copied into the database (0 elsewhere).
+  int checkpointWal();
 
  private:
   struct Prepared;
@@ -197,6 +199,8 @@ class Store {
   std::mutex checkpointPass_;   // held by each checkpoint pass, background or writer's
   bool checkpointDue_ = false;  // under mutex_
   int walWakesSignalled_ = 0;   // writer thread only
+  // The WAL's frames copied into the database as of the last pass, set under checkpointPass_.
+  std::atomic<int> walBackfilled_ = 0;
 
   std::mutex readersMutex_;
   std::condition_variable readerFree_;
