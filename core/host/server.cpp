@@ -65,10 +65,11 @@ bool acceptableRequestId(const std::string& s) {
 
 // Who acts on a connection: the loop thread while it reads a request, waits for the next one,
 // sends the rest of an answer or drains a refused body; a handler thread while it answers.
+// Only the loop closes and frees a connection, and only the loop arms it in epoll: a handler
+// thread gives it back (giveBack) and touches it no more, since the loop may free it at once.
 enum class State {
   kReading,   // loop: a request is due (its head or body has not all arrived)
-  kWorking,   // a handler thread has the connection
-  kArming,    // a handler thread is handing it back to the loop, idle
+  kWorking,   // a handler thread has the connection, or an answer given later is owed on it
   kIdle,      // loop: waiting for the next request on a keep-alive connection
   kWriting,   // loop: sending what is left of an answer
   kDraining,  // loop: the answer is sent; reading and dropping the rest of a refused body
@@ -143,6 +144,8 @@ constexpr auto kStaleJob = milliseconds(50);
 constexpr std::size_t kMaxDrain = 8u << 20;
 constexpr auto kDrainTime = std::chrono::seconds(2);
 constexpr auto kSweepEvery = milliseconds(100);
+
+thread_local bool onLoopThread = false;
 
 }  // namespace
 
@@ -294,7 +297,6 @@ struct HttpServer::Impl {
         return flush(c);
       case State::kDraining:
         return drain(c);
-      case State::kArming:
       case State::kIdle:
       case State::kReading:
         return readRequest(c);
@@ -477,7 +479,7 @@ struct HttpServer::Impl {
     std::vector<Connection*> expired;
     for (auto& [key, c] : connections) {
       const State s = c->state.load(std::memory_order_acquire);
-      if (s == State::kWorking || s == State::kArming) continue;
+      if (s == State::kWorking) continue;
       const bool waiting = s == State::kIdle || (s == State::kReading && c->in.empty());
       if (now >= c->deadline || (stopping && waiting)) expired.push_back(c.get());
     }
@@ -670,6 +672,7 @@ struct HttpServer::Impl {
 
   // Sends an answer from the thread that has the connection, and hands it back to the loop:
   // idle for the next request, to finish sending, to drain a body left unread, or to close.
+  // On the loop itself that is done at once.
   void finish(Connection& c, const Exchange& exchange, const Response& response) {
     // Once stopping, every answer is the connection's last.
     const bool keepAlive = exchange.keepAlive && !exchange.bodyUnread && !stopping;
@@ -688,20 +691,8 @@ struct HttpServer::Impl {
       c.outAt = 0;
       return giveBack(c);
     }
-    if (c.after == After::kNextRequest && c.in.empty()) {
-      // The common case, without waking the loop: armed for the next request.
-      const int fd = c.fd;
-      c.deadline = Clock::now() + milliseconds(config.keep_alive_timeout_ms);
-      c.state.store(State::kArming, std::memory_order_release);
-      epoll_event ev{};
-      ev.events = EPOLLIN | EPOLLONESHOT;
-      ev.data.ptr = &c;
-      ::epoll_ctl(epollFd, EPOLL_CTL_MOD, fd, &ev);
-      // Once armed the loop may have taken it already; then this changes nothing.
-      State expected = State::kArming;
-      c.state.compare_exchange_strong(expected, State::kIdle, std::memory_order_acq_rel);
-      return;
-    }
+    // A request that came with this one is read at the loop's next round, not from in here.
+    if (onLoopThread && c.in.empty()) return afterAnswer(c);
     giveBack(c);
   }
 
@@ -806,6 +797,7 @@ Result<int> HttpServer::start() {
     });
   s.loop = std::thread([&s] {
     ::pthread_setname_np(::pthread_self(), "ciclo-http");
+    onLoopThread = true;
     s.runLoop();
   });
   s.running = true;

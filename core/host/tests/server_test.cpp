@@ -231,5 +231,20 @@ TEST_F(HttpServerTest, ARequestTheLoopLeavesToAThreadIsAdmittedThereAgain) {
   EXPECT_EQ(handler_.admissions(), std::make_pair(2, 1)) << "answered on the loop";
 }
 
+// A handler thread gives the connection back to the loop once it has sent the answer. A
+// client that closes the moment the answer arrives has the loop close and free the connection
+// at once, so the thread must not touch it after the handover (under AddressSanitizer, a use
+// after free is caught here).
+TEST_F(HttpServerTest, AClientThatClosesAsSoonAsItsAnswerArrivesLeavesTheServerSound) {
+  for (int i = 0; i < 2000; ++i) {
+    Client client(port_);
+    const std::string path = "/closing/" + std::to_string(i);
+    ASSERT_TRUE(client.exchange(path).ends_with("\r\n\r\n" + path));
+  }
+  Client last(port_);
+  EXPECT_TRUE(last.exchange("/last").ends_with("\r\n\r\n/last"));
+  EXPECT_EQ(handler_.admissions(), std::make_pair(2001, 2001));
+}
+
 }  // namespace
 }  // namespace ciclo::host
