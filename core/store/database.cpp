@@ -557,14 +557,7 @@ void Store::writerLoop() {
     {
       std::unique_lock lock(mutex_);
       queued_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) {  // stopping, and everything queued is committed
-        {
-          std::lock_guard answers(answersMutex_);
-          writerEnded_ = true;
-        }
-        toAnswer_.notify_one();
-        return;
-      }
+      if (queue_.empty()) break;  // stopping, and everything queued is committed
       const auto n = std::min<std::size_t>(
           queue_.size(), static_cast<std::size_t>(std::max(1, config_.max_batch)));
       batch.assign(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
@@ -587,6 +580,11 @@ void Store::writerLoop() {
     // The batch is answered meanwhile: its callers do not wait for the WAL to be copied.
     if (committed) keepWalBounded(*writer_);
   }
+  {
+    std::lock_guard lock(answersMutex_);
+    writerEnded_ = true;
+  }
+  toAnswer_.notify_one();
 }
 
 void Store::answerLoop() {
@@ -712,7 +710,8 @@ void Store::keepWalBounded(Connection& c) {
   const int frames = c.walFrames();
   const int reached = frames / (restartAt / kWakes);
   // A count from before the WAL last started again is no count of this one's.
-  const int backfilled = walBackfilled_ <= frames ? walBackfilled_.load() : 0;
+  const int copied = walBackfilled_;
+  const int backfilled = copied <= frames ? copied : 0;
   const bool past = frames > restartAt;
   const bool longTail = frames - backfilled > restartAt / 16;
   if ((reached > walWakesSignalled_ && reached < kWakes) || (past && longTail)) {

@@ -4,12 +4,13 @@
 #include <sqlite3.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cstddef>
 #include <cstring>
 #include <mutex>
 #include <new>
 #include <vector>
+
+#include "ciclo/text.h"
 
 namespace ciclo::store {
 
@@ -231,14 +232,15 @@ std::string walGatheringUri(const std::string& path) {
     vfs = gathering();
     sqlite3_vfs_register(&vfs, 0);
   });
-  static constexpr char kHex[] = "0123456789ABCDEF";
+  // The absolute path, each of its segments percent-encoded.
+  const std::string absolute = Poco::Path(path).absolute().toString();
   std::string uri = "file://";
-  for (const unsigned char ch : Poco::Path(path).absolute().toString()) {
-    if (std::isalnum(ch) || ch == '/' || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
-      uri += static_cast<char>(ch);
-    } else {
-      uri += {'%', kHex[ch >> 4], kHex[ch & 15]};
-    }
+  for (std::size_t at = 0;;) {
+    const std::size_t slash = absolute.find('/', at);
+    uri += sdk::percentEncode(std::string_view(absolute).substr(at, slash - at));
+    if (slash == std::string::npos) break;
+    uri += '/';
+    at = slash + 1;
   }
   return uri + "?vfs=" + vfs.zName;
 }

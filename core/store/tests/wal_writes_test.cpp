@@ -1,10 +1,14 @@
 // The WAL-gathering VFS: a commit reaches the WAL in a few write system calls, is in the file
-// when COMMIT returns, and nothing SQLite relies on changes - readers, rollbacks, recovery.
+// when COMMIT returns, a commit the file system refuses fails, and nothing SQLite relies on
+// changes - readers, rollbacks, recovery.
 #include "store/wal_writes.h"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <sys/resource.h>
 
+#include <algorithm>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -35,11 +39,14 @@ class Db {
         SQLITE_OK);
   }
   ~Db() { sqlite3_close(db_); }
-  void exec(const std::string& sql) {
+  void exec(const std::string& sql) { EXPECT_EQ(run(sql), SQLITE_OK) << sql; }
+  // SQLite's result code for `sql`, its message, if any, added to the test's output.
+  int run(const std::string& sql) {
     char* error = nullptr;
-    EXPECT_EQ(sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK)
-        << sql << ": " << (error ? error : "");
+    const int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error);
+    if (error) ::testing::Test::RecordProperty("sqlite", error);
     sqlite3_free(error);
+    return rc;
   }
   std::string one(const std::string& sql) {
     sqlite3_stmt* stmt = nullptr;
@@ -66,10 +73,14 @@ class WalWritesTest : public ::testing::Test {
   }
   // One transaction of `rows` rows of 3000 bytes: a page or so each.
   static void insert(Db& db, int rows, const std::string& end = "COMMIT") {
+    EXPECT_EQ(insertEnding(db, rows, end), SQLITE_OK) << end;
+  }
+  // As insert(), with the result code of its `end`.
+  static int insertEnding(Db& db, int rows, const std::string& end) {
     db.exec("BEGIN IMMEDIATE");
     db.exec("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < " +
             std::to_string(rows) + ") INSERT INTO t (body) SELECT randomblob(3000) FROM n");
-    db.exec(end);
+    return db.run(end);
   }
 };
 
@@ -125,6 +136,50 @@ TEST_F(WalWritesTest, ReadersSeeCommitsOnlyAndARolledBackSpillLeavesNothing) {
   insert(db, 5);
   EXPECT_EQ(reader.one("SELECT count(*) FROM t"), "325");
   EXPECT_EQ(reader.one("PRAGMA integrity_check"), "ok");
+}
+
+// A commit's frames are handed to the file only at its sync: when the file refuses them (here
+// a file size limit, as a full disk would), COMMIT fails, and the database is as it was.
+TEST_F(WalWritesTest, ACommitTheFileRefusesFailsAndLeavesTheDatabaseAsItWas) {
+  Db db(walGatheringUri(path_));
+  setUp(db);
+  insert(db, 10);
+  const auto walSize = std::filesystem::file_size(path_ + "-wal");
+  const auto dbSize = std::filesystem::file_size(path_);
+
+  // Past the limit a write fails with EFBIG instead of raising SIGXFSZ.
+  const auto signalBefore = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit limit{};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &limit), 0);
+  const rlimit unlimited = limit;
+  limit.rlim_cur = static_cast<rlim_t>(std::max(walSize, dbSize) + 64 * 1024);
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &limit), 0);
+  const int refused = insertEnding(db, 100, "COMMIT");  // about 400 KiB of frames
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &unlimited), 0);
+  std::signal(SIGXFSZ, signalBefore);
+
+  EXPECT_NE(refused, SQLITE_OK);
+  if (refused != SQLITE_OK) db.run("ROLLBACK");  // should the transaction still be open
+  Db reader(path_);
+  EXPECT_EQ(reader.one("SELECT count(*) FROM t"), "10");
+  EXPECT_EQ(db.one("SELECT count(*) FROM t"), "10");
+  insert(db, 5);  // the connection goes on
+  EXPECT_EQ(reader.one("SELECT count(*) FROM t"), "15");
+  EXPECT_EQ(reader.one("PRAGMA integrity_check"), "ok");
+}
+
+// The URI names the file whatever characters its path holds.
+TEST_F(WalWritesTest, APathWithCharactersSpecialToUrisOpensThatFile) {
+  std::filesystem::create_directory(dir_ + "/a b%20#?");
+  const std::string path = dir_ + "/a b%20#?/w&x=1.db";
+  {
+    Db db(walGatheringUri(path));
+    setUp(db);
+    insert(db, 3);
+  }
+  ASSERT_TRUE(std::filesystem::exists(path));
+  Db plain(path);
+  EXPECT_EQ(plain.one("SELECT count(*) FROM t"), "3");
 }
 
 }  // namespace
